@@ -1,0 +1,190 @@
+/**
+ * Base of every emulated logical unit: a command table keyed by opcode (and service action),
+ * unit attention queues per I_T nexus, the reservation gate, and sense encoding in the format the
+ * LU's D_SENSE bit selects. Device modules only write handlers; the order of checks (opcode, CDB,
+ * unit attention, reservation, handler) lives here once, as SAM/SPC order it.
+ */
+import { ScsiStatus } from '../../src/scsi/status.js';
+import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
+import type { ITNexus, LogicalUnit, LuIdentity, ScsiResult, ScsiTask } from '../router/task.js';
+
+/**
+ * How a command is treated under reservations (SPC-2 RESERVE and SPC-4 persistent reservations).
+ * - always:  never conflicts (INQUIRY, REPORT LUNS, REQUEST SENSE, REPORT SUPPORTED OPCODES...)
+ * - read:    reads medium data; allowed for non-holders under Write Exclusive PR types
+ * - write:   changes medium data
+ * - other:   conflicts like a write (MODE SELECT, TUR under SPC-2 RESERVE, tape motion...)
+ * - reserve / release / pr-in / pr-out: the reservation commands themselves, with their own rules
+ */
+export type RsvClass = 'always' | 'read' | 'write' | 'other' | 'reserve' | 'release' | 'pr-in' | 'pr-out';
+
+export interface CommandContext<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
+  lu: L;
+  task: ScsiTask;
+  cdb: Buffer;
+  nexus: ITNexus;
+  signal?: AbortSignal;
+}
+
+export type HandlerOutput = Buffer | undefined | void | ScsiResult;
+
+export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
+  opcode: number;
+  /** Service action in CDB byte 1 bits 4..0 (e.g. 9Eh/10h READ CAPACITY(16)). */
+  serviceAction?: number;
+  name: string;
+  cdbLength: number;
+  rsv: RsvClass;
+  /** Commands that run even with a unit attention pending (SAM-5 / SPC-4 §5.8.7 list). */
+  ignoresUnitAttention?: boolean;
+  /**
+   * CDB usage data for REPORT SUPPORTED OPERATION CODES: one mask byte per CDB byte, 1 bits = bits
+   * the device looks at. Byte 0 is the opcode (FFh). Bits the device sets 0 in the mask are reserved:
+   * the base rejects a CDB with any of them set with INVALID FIELD IN CDB pointing at it.
+   */
+  usage?: number[];
+  handler(ctx: CommandContext<L>): Promise<HandlerOutput> | HandlerOutput;
+}
+
+export type CommandTable<L extends ScsiLogicalUnit = ScsiLogicalUnit> = ReadonlyArray<CommandDef<L>>;
+
+/** Commands carrying a service action in byte 1 (SPC-4 and SBC-3). */
+export const SERVICE_ACTION_OPCODES: ReadonlySet<number> = new Set([0x5e, 0x5f, 0x83, 0x84, 0x9e, 0x9f, 0xa3, 0xa4, 0x7f]);
+
+export interface ReservationGate {
+  /** Throws ScsiStatusError(RESERVATION CONFLICT) when `def` may not run for `nexus` now. */
+  check(nexus: ITNexus, def: CommandDef, cdb: Buffer): void;
+}
+
+const openGate: ReservationGate = { check() {} };
+
+export abstract class ScsiLogicalUnit implements LogicalUnit {
+  /** Descriptor-format sense (control mode page D_SENSE). */
+  dSense = false;
+  reservations: ReservationGate = openGate;
+  private readonly byKey = new Map<number, CommandDef>();
+  private readonly saOpcodes = new Set<number>();
+  private readonly pendingUA = new Map<string, Array<readonly [number, number]>>();
+  private readonly seenNexus = new Set<string>();
+  private readonly lastSense = new Map<string, SenseInfo>();
+
+  protected constructor(
+    readonly identity: LuIdentity,
+    table: CommandTable<never>,
+  ) {
+    for (const d of table as unknown as CommandTable) {
+      const k = ScsiLogicalUnit.key(d.opcode, d.serviceAction);
+      if (this.byKey.has(k)) throw new Error(`${identity.name}: duplicate command ${d.name}`);
+      this.byKey.set(k, d);
+      if (d.serviceAction !== undefined) this.saOpcodes.add(d.opcode);
+    }
+  }
+
+  private static key(op: number, sa?: number) {
+    return (op << 8) | (sa ?? 0xff);
+  }
+
+  /** The command table, in opcode order: the truth for REPORT SUPPORTED OPERATION CODES. */
+  get commands(): CommandDef[] {
+    return [...this.byKey.values()].sort((a, b) => a.opcode - b.opcode || (a.serviceAction ?? 0) - (b.serviceAction ?? 0));
+  }
+
+  lookup(opcode: number, serviceAction?: number): CommandDef | undefined {
+    return this.byKey.get(ScsiLogicalUnit.key(opcode, this.saOpcodes.has(opcode) ? serviceAction : undefined));
+  }
+
+  /** Queue a unit attention for every nexus (optionally except one), or only for one. */
+  queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+    const targets = opts.only ? [opts.only] : [...this.seenNexus].filter((k) => k !== opts.except);
+    for (const k of targets) {
+      const q = this.pendingUA.get(k) ?? [];
+      if (!q.some(([a, b]) => a === ua[0] && b === ua[1])) q.push(ua);
+      this.pendingUA.set(k, q);
+    }
+  }
+
+  /** Forget per-nexus state when an I_T nexus ends (transport logout / connection loss). */
+  nexusLost(nexus: ITNexus): void {
+    this.lastSense.delete(nexus.key);
+  }
+
+  /** Sense kept for REQUEST SENSE (SPC-4: the sense of the last CHECK CONDITION is not kept, but a pending UA is reported). */
+  takeSense(nexus: ITNexus): SenseInfo | undefined {
+    const q = this.pendingUA.get(nexus.key);
+    if (q && q.length) {
+      const [asc, ascq] = q.shift()!;
+      return { key: SenseKey.UNIT_ATTENTION, asc, ascq };
+    }
+    const s = this.lastSense.get(nexus.key);
+    this.lastSense.delete(nexus.key);
+    return s;
+  }
+
+  encodeSense(s: SenseInfo): Buffer {
+    return encodeSense(s, this.dSense);
+  }
+
+  checkCondition(s: SenseInfo): ScsiResult {
+    return { status: ScsiStatus.CHECK_CONDITION, sense: this.encodeSense(s) };
+  }
+
+  async execute(task: ScsiTask): Promise<ScsiResult> {
+    const { cdb, nexus } = task;
+    if (!this.seenNexus.has(nexus.key)) {
+      this.seenNexus.add(nexus.key);
+      if (!this.pendingUA.has(nexus.key)) this.pendingUA.set(nexus.key, [[0x29, 0x01]]);
+    }
+    try {
+      if (cdb.length < 1) throw Sense.invalidOpcode();
+      const opcode = cdb[0]!;
+      const sa = this.saOpcodes.has(opcode) ? cdb[1]! & 0x1f : undefined;
+      const def = this.lookup(opcode, sa);
+      if (!def) {
+        if (sa !== undefined) throw Sense.invalidFieldInCdb(1, 4);
+        throw Sense.invalidOpcode();
+      }
+      if (cdb.length < def.cdbLength) throw Sense.invalidFieldInCdb(0);
+      if (!def.ignoresUnitAttention) {
+        const q = this.pendingUA.get(nexus.key);
+        if (q && q.length) {
+          const [asc, ascq] = q.shift()!;
+          throw new ScsiError({ key: SenseKey.UNIT_ATTENTION, asc, ascq });
+        }
+      }
+      this.reservations.check(nexus, def, cdb);
+      if (def.usage) checkReservedBits(cdb, def.usage, def.cdbLength);
+      task.signal?.throwIfAborted();
+      const out = await def.handler({ lu: this, task, cdb, nexus, signal: task.signal });
+      if (out === undefined) return { status: ScsiStatus.GOOD };
+      if (Buffer.isBuffer(out)) return { status: ScsiStatus.GOOD, dataIn: out };
+      return out;
+    } catch (e) {
+      return this.resultOf(e, nexus);
+    }
+  }
+
+  /** Map a thrown error to a result: sense errors become CHECK CONDITION, anything else HARDWARE ERROR. */
+  resultOf(e: unknown, nexus?: ITNexus): ScsiResult {
+    if (e instanceof ScsiError) {
+      if (nexus) this.lastSense.set(nexus.key, e.sense);
+      return { status: e.status, sense: this.encodeSense(e.sense) };
+    }
+    if (e instanceof ScsiStatusError) return { status: e.status };
+    if (e instanceof Error && e.name === 'AbortError') return { status: ScsiStatus.TASK_ABORTED };
+    this.onInternalError(e);
+    return this.checkCondition({ key: SenseKey.HARDWARE_ERROR, asc: 0x44, ascq: 0x00 });
+  }
+
+  /** Hook for logging unexpected errors; the base only keeps the answer standard. */
+  protected onInternalError(e: unknown): void {
+    process.emitWarning(`${this.identity.name}: internal error: ${e instanceof Error ? e.stack : String(e)}`);
+  }
+}
+
+/** Reject a CDB with a bit set outside its usage mask (control byte included), pointing at it. */
+export function checkReservedBits(cdb: Buffer, usage: readonly number[], len: number): void {
+  for (let i = 1; i < Math.min(len, usage.length); i++) {
+    const bad = cdb[i]! & ~usage[i]! & 0xff;
+    if (bad) throw Sense.invalidFieldInCdb(i, 31 - Math.clz32(bad));
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The one interface every part of the router speaks: the iSCSI target, the in-process port and
+ * the copy manager all turn their requests into ScsiTasks and hand them to Router.dispatch().
+ */
+
+/** An I_T nexus: who sent the command (initiator port) through which target port. */
+export interface ITNexus {
+  /** Initiator port WWPN, 16 lowercase hex digits (e.g. "21000024ff000001"). */
+  readonly initiatorPort: string;
+  /** Target port WWPN the command arrived on. */
+  readonly targetPort: string;
+  /** iSCSI initiator name (plus ",i,0x<ISID>") when the nexus came over iSCSI; used for PR TransportIDs. */
+  readonly initiatorName?: string;
+  /** Stable key for maps: initiatorPort + "|" + targetPort (+ iSCSI ISID when present). */
+  readonly key: string;
+}
+
+export function makeNexus(initiatorPort: string, targetPort: string, initiatorName?: string): ITNexus {
+  const key = `${initiatorPort}|${targetPort}${initiatorName ? `|${initiatorName}` : ''}`;
+  return initiatorName ? { initiatorPort, targetPort, initiatorName, key } : { initiatorPort, targetPort, key };
+}
+
+export const TaskAttribute = { SIMPLE: 0, ORDERED: 1, HEAD_OF_QUEUE: 2, ACA: 3 } as const;
+
+export interface ScsiTask {
+  nexus: ITNexus;
+  /** Flat LUN (0..16383, SAM peripheral/flat addressing already decoded); W-LUNs as 0xc1xx. */
+  lun: number;
+  cdb: Buffer;
+  /** Parameter list or write data, already gathered by the transport. */
+  dataOut?: Buffer;
+  /** Allocation length the initiator will accept; the router truncates data-in to it. */
+  dataInLength: number;
+  /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
+  signal?: AbortSignal;
+  /** Transport's task tag, for logs and ABORT TASK. */
+  tag?: number;
+  attribute?: number;
+}
+
+export interface ScsiResult {
+  status: number;
+  dataIn?: Buffer;
+  /** Encoded sense (src/scsi/sense), present with CHECK CONDITION. */
+  sense?: Buffer;
+}
+
+export interface LuIdentity {
+  /** Peripheral device type (00h disk, 01h tape, 03h processor, 0Ch storage array controller). */
+  deviceType: number;
+  vendor: string;
+  product: string;
+  revision: string;
+  serial: string;
+  /** NAA IEEE Registered (6h) designator, 16 bytes, or NAA 5h, 8 bytes. */
+  naa: Buffer;
+  /** Lab name of the LU, e.g. "array1/disk0". */
+  name: string;
+}
+
+export interface LogicalUnit {
+  readonly identity: LuIdentity;
+  execute(task: ScsiTask): Promise<ScsiResult>;
+}

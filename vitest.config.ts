@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Two cores on CI: keep forks at 2 so socket- and child-process-heavy suites do not starve each other.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
