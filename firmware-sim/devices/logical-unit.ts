@@ -68,6 +68,17 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
   private readonly seenNexus = new Set<string>();
   private readonly lastSense = new Map<string, SenseInfo>();
 
+  /** Standard INQUIRY flags the device type sets (RMB for removable tape, 3PC for copy managers). */
+  inquiryFlags(): { rmb?: boolean; threePC?: boolean; protect?: boolean } {
+    return {};
+  }
+
+  /** Device-specific VPD pages (B0h for disk, 8Fh from the copy manager...), beside 00h/80h/83h/86h. */
+  extraVpdPages(): Map<number, () => Buffer> {
+    return new Map();
+  }
+
+  /** Opcode table is built by the subclass; `extra` lets the lab add e.g. copy manager commands. */
   protected constructor(
     readonly identity: LuIdentity,
     table: CommandTable<never>,
