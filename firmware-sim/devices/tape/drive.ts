@@ -1,0 +1,636 @@
+/**
+ * The emulated SSC-3 tape drive LU. Commands act on one single-partition cartridge image (see
+ * cartridge.ts); every CHECK CONDITION outcome follows the table in tape-ssc.md §2.1.
+ *
+ * Medium-access commands run one at a time (a per-drive queue): a tape has one position, and the
+ * copy manager, the backup server and `st` may all have commands outstanding on the same drive.
+ */
+import { Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../../src/scsi/sense.js';
+import {
+  decodeErase6,
+  decodeLoadUnload,
+  decodeLocate10,
+  decodeLocate16,
+  decodeReadPositionCdb,
+  decodeReadWrite6,
+  decodeReportDensityCdb,
+  decodeSpace16,
+  decodeSpace6,
+  decodeWriteFilemarks6,
+  encodeBlockLimits,
+  encodeDensityReport,
+  encodeMediumTypeReport,
+  encodePositionExtended,
+  encodePositionLong,
+  encodePositionShort,
+  LocateDestType,
+  ReadPositionForm,
+  SpaceCode,
+  TapeOp,
+  type DensityDescriptor,
+  type LocateCdb,
+  type MediumTypeDescriptor,
+  type TapePosition,
+} from '../../../src/scsi/tape.js';
+import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
+import { commonCommands } from '../common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { Cartridge, CartridgeFormatError } from './cartridge.js';
+import { noFaults, ThroughputPacer, type TapeFaults } from './faults.js';
+import { MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
+import { tapeModeCommands, TapeModeState } from './mode.js';
+
+export interface TapeDriveOptions {
+  /** Largest block READ BLOCK LIMITS reports (default 256 KiB, hard cap 0xFFFFFF). */
+  maxBlockLength?: number;
+  /** Milliseconds a freshly inserted cartridge answers 2/04/01 before it is ready (default 0). */
+  loadDelayMs?: number;
+  /** Called when a cartridge leaves the drive (LOAD UNLOAD with HOLD=0, or eject()). */
+  onEject?: (c: Cartridge) => void;
+}
+
+/** Densities this drive reports (LTO-4-like: reads LTO-2, writes LTO-3 and LTO-4). */
+export const SUPPORTED_DENSITIES: readonly DensityDescriptor[] = [
+  { primaryCode: 0x42, secondaryCode: 0x42, wrtok: false, dup: false, deflt: false, bitsPerMm: 7398, mediaWidth: 127, tracks: 512, capacityMB: 200000, organization: 'LTO-CVE', name: 'U-216', description: 'Ultrium 2/8T' },
+  { primaryCode: 0x44, secondaryCode: 0x44, wrtok: true, dup: false, deflt: false, bitsPerMm: 9638, mediaWidth: 127, tracks: 704, capacityMB: 400000, organization: 'LTO-CVE', name: 'U-316', description: 'Ultrium 3/16T' },
+  { primaryCode: 0x46, secondaryCode: 0x46, wrtok: true, dup: false, deflt: true, bitsPerMm: 12725, mediaWidth: 127, tracks: 896, capacityMB: 800000, organization: 'LTO-CVE', name: 'U-416', description: 'Ultrium 4/16T' },
+];
+
+const MEDIUM_TYPES: readonly MediumTypeDescriptor[] = [
+  { mediumType: 0x00, densityCodes: [0x42, 0x44, 0x46], mediaWidth: 127, mediumLength: 820, organization: 'LTO-CVE', name: 'U-416', description: 'Ultrium 4 data' },
+];
+
+type Ctx = CommandContext<TapeDrive>;
+
+/** CHECK CONDITION that still carries data-in (READ that stopped early). */
+function cc(lu: TapeDrive, s: SenseInfo, dataIn?: Buffer): ScsiResult {
+  const r = lu.checkCondition(s);
+  return dataIn && dataIn.length ? { ...r, dataIn } : r;
+}
+
+const noSense = (asc: number, ascq: number, extra: Partial<SenseInfo>): SenseInfo => ({ key: SenseKey.NO_SENSE, asc, ascq, ...extra });
+
+export class TapeDrive extends ScsiLogicalUnit {
+  readonly faults: TapeFaults = noFaults();
+  readonly mode: TapeModeState;
+  readonly maxBlockLength: number;
+  private cart: Cartridge | undefined;
+  /** Cartridge present but not threaded (before LOAD, or after UNLOAD with HOLD). */
+  private threaded = false;
+  private becomingReadyUntil = 0;
+  /** Why the cartridge in the drive cannot be used (3/30/01, 3/31/00). */
+  private mediumFault: SenseInfo | undefined;
+  private pos = 0;
+  private positionLost = false;
+  private dirty = false;
+  private readonly prevented = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pacer = new ThroughputPacer();
+
+  constructor(
+    identity: LuIdentity,
+    private readonly opts: TapeDriveOptions = {},
+  ) {
+    super(identity, [...commonCommands(), ...tapeCommands(), ...tapeModeCommands()] as CommandDef[] as never);
+    this.maxBlockLength = Math.min(opts.maxBlockLength ?? 0x40000, MAX_RECORD_LENGTH);
+    this.mode = new TapeModeState();
+  }
+
+  override inquiryFlags(): { rmb?: boolean } {
+    return { rmb: true };
+  }
+
+  // ------------------------------------------------------------ cartridge API (lab, management API)
+
+  get cartridge(): Cartridge | undefined {
+    return this.cart;
+  }
+
+  /** Current logical object number (next object to be read or written). */
+  get position(): number {
+    return this.pos;
+  }
+
+  get isReady(): boolean {
+    return !!this.cart && this.threaded && !this.mediumFault && Date.now() >= this.becomingReadyUntil;
+  }
+
+  /** Insert and thread a cartridge (an open Cartridge, or an image path to open). */
+  async loadCartridge(c: Cartridge | string, opts: { delayMs?: number } = {}): Promise<void> {
+    await this.serial(async () => {
+      if (this.cart) throw new Error(`${this.identity.name}: drive already holds ${this.cart.barcode}`);
+      this.mediumFault = undefined;
+      if (typeof c === 'string') {
+        try {
+          c = await Cartridge.open(c);
+        } catch (e) {
+          if (!(e instanceof CartridgeFormatError)) throw e;
+          // Keep the drive occupied by an unusable cartridge, as a real drive with a bad tape is.
+          this.mediumFault = { key: SenseKey.MEDIUM_ERROR, asc: e.asc, ascq: e.ascq };
+          this.threaded = true;
+          this.queueUnitAttention(UA.MEDIUM_CHANGED);
+          return;
+        }
+      }
+      this.cart = c;
+      this.threaded = true;
+      this.pos = 0;
+      this.positionLost = false;
+      this.dirty = false;
+      this.mode.density = 0;
+      this.becomingReadyUntil = Date.now() + (opts.delayMs ?? this.opts.loadDelayMs ?? 0);
+      c.event(`loaded in ${this.identity.name}`);
+      this.queueUnitAttention(UA.MEDIUM_CHANGED);
+    });
+  }
+
+  /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */
+  async unload(opts: { force?: boolean } = {}): Promise<void> {
+    await this.serial(() => this.doUnload(true, opts.force ?? false));
+  }
+
+  /** Unload and remove the cartridge; returns it (closed) for the vault. */
+  async eject(opts: { force?: boolean } = {}): Promise<Cartridge | undefined> {
+    return this.serial(async () => {
+      const c = this.cart;
+      await this.doUnload(false, opts.force ?? false);
+      return c;
+    });
+  }
+
+  get removalPrevented(): boolean {
+    return this.prevented.size > 0;
+  }
+
+  override nexusLost(nexus: ITNexus): void {
+    super.nexusLost(nexus);
+    // SPC: a prevent held by a nexus ends with the nexus.
+    this.prevented.delete(nexus.key);
+  }
+
+  private async doUnload(hold: boolean, force: boolean): Promise<void> {
+    if (!this.cart && !this.mediumFault) return;
+    if (this.prevented.size && !force) throw Sense.mediumRemovalPrevented();
+    if (this.cart) await this.cart.sync();
+    this.pos = 0;
+    this.dirty = false;
+    this.threaded = false;
+    if (hold && !this.mediumFault) return;
+    const c = this.cart;
+    this.cart = undefined;
+    this.mediumFault = undefined;
+    if (c) {
+      c.event(`ejected from ${this.identity.name}`);
+      await c.close();
+      this.opts.onEject?.(c);
+    }
+  }
+
+  // ------------------------------------------------------------ helpers used by the handlers
+
+  /** Run medium commands one at a time. */
+  serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The checks every medium-access command makes, in the order a drive makes them. */
+  medium(): Cartridge {
+    if (this.mediumFault && this.threaded) throw new ScsiError(this.mediumFault);
+    if (!this.cart && !this.mediumFault) throw Sense.mediumNotPresent();
+    if (!this.threaded) throw Sense.notReady(0x02);
+    if (Date.now() < this.becomingReadyUntil) throw Sense.becomingReady();
+    if (this.faults.notReadyUntil !== undefined && Date.now() < this.faults.notReadyUntil) throw Sense.becomingReady();
+    return this.cart!;
+  }
+
+  /** Medium access that needs a known position. */
+  positioned(): Cartridge {
+    const c = this.medium();
+    if (this.faults.losePosition) {
+      this.faults.losePosition = false;
+      this.positionLost = true;
+    }
+    if (this.positionLost) throw new ScsiError({ key: SenseKey.MEDIUM_ERROR, asc: 0x3b, ascq: 0x00 });
+    return c;
+  }
+
+  writable(): Cartridge {
+    const c = this.positioned();
+    if (c.writeProtected || this.mode.softwareWriteProtect) throw Sense.writeProtected();
+    return c;
+  }
+
+  async flushIfDirty(c: Cartridge): Promise<void> {
+    if (this.dirty) {
+      await c.sync();
+      this.dirty = false;
+    }
+  }
+
+  /** Capacity points of the loaded cartridge, fault overrides applied. */
+  points(c: Cartridge): { peop: number; ew: number; pew: number | undefined } {
+    const peop = this.faults.endOfMediumAt ?? c.meta.capacity;
+    const ew = this.faults.earlyWarningAt ?? peop - c.meta.earlyWarning;
+    const pew = c.meta.programmableEarlyWarning > 0 ? ew - c.meta.programmableEarlyWarning : undefined;
+    return { peop, ew, pew };
+  }
+
+  /** Warning to report after a write-type command that completed (0/00/02 at EW, 0/00/07 past PEW). */
+  warningAfterWrite(c: Cartridge): SenseInfo | undefined {
+    const { ew, pew } = this.points(c);
+    const at = c.offsetOf(this.pos);
+    if (at >= ew) return noSense(0x00, 0x02, { eom: true, information: 0 });
+    if (pew !== undefined && at > pew) return noSense(0x00, 0x07, { eom: true, information: 0 });
+    return undefined;
+  }
+
+  eodPastEw(c: Cartridge): boolean {
+    return c.length >= this.points(c).ew;
+  }
+
+  positionData(): TapePosition {
+    const c = this.cart;
+    const known = !!c && !this.positionLost;
+    const at = known ? c.offsetOf(this.pos) : 0;
+    const pts = c ? this.points(c) : undefined;
+    return {
+      bop: known && this.pos === 0,
+      eop: known && !!pts && at >= pts.ew,
+      locationUnknown: !known,
+      markUnknown: !known,
+      bpew: known && !!pts && pts.pew !== undefined && at > pts.pew,
+      partition: 0,
+      firstObject: known ? this.pos : 0,
+      lastObject: known ? this.pos : 0,
+      fileId: known ? c.fileIdAt(this.pos) : 0,
+      objectsInBuffer: 0,
+      bytesInBuffer: 0,
+    };
+  }
+
+  // ------------------------------------------------------------ command bodies
+
+  async read(ctx: Ctx): Promise<HandlerOutput> {
+    const { fixed, sili, transferLength: n } = decodeReadWrite6(ctx.cdb);
+    const bl = this.mode.blockLength;
+    if (fixed && sili) throw Sense.invalidFieldInCdb(1, 1);
+    if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
+    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
+    if (n === 0) {
+      this.medium();
+      return undefined;
+    }
+    return this.serial(async () => {
+      const c = this.positioned();
+      await this.flushIfDirty(c);
+      return fixed ? this.readFixed(c, n, bl) : this.readVariable(c, n, sili, bl);
+    });
+  }
+
+  private blankCheck(c: Cartridge, residue: number): SenseInfo {
+    return { key: SenseKey.BLANK_CHECK, asc: 0x00, ascq: 0x05, information: residue, ...(this.eodPastEw(c) ? { eom: true } : {}) };
+  }
+
+  private async readVariable(c: Cartridge, n: number, sili: boolean, modeBl: number): Promise<HandlerOutput> {
+    const i = this.pos;
+    if (i >= c.count) return cc(this, this.blankCheck(c, n));
+    if (c.isFilemark(i)) {
+      this.pos++;
+      return cc(this, noSense(0x00, 0x01, { filemark: true, information: n }));
+    }
+    const len = c.recordLength(i);
+    this.pos++;
+    if (c.isBad(i) || this.faults.mediumErrorAt.has(i)) {
+      return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n });
+    }
+    const data = await c.readRecord(i, n);
+    await this.pacer.pace(data.length, this.faults.throughputBytesPerSec);
+    if (len === n) return data;
+    if (len < n) return sili ? data : cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
+    // Overlength block: SILI suppresses the report only in variable mode with mode block length 0.
+    if (sili && modeBl === 0) return data;
+    return cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
+  }
+
+  private async readFixed(c: Cartridge, n: number, bl: number): Promise<HandlerOutput> {
+    const out = Buffer.allocUnsafe(n * bl);
+    for (let k = 0; k < n; k++) {
+      const i = this.pos;
+      const got = out.subarray(0, k * bl);
+      if (i >= c.count) return cc(this, this.blankCheck(c, n - k), got);
+      if (c.isFilemark(i)) {
+        this.pos++;
+        return cc(this, noSense(0x00, 0x01, { filemark: true, information: n - k }), got);
+      }
+      this.pos++;
+      if (c.isBad(i) || this.faults.mediumErrorAt.has(i)) {
+        return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n - k }, got);
+      }
+      if (c.recordLength(i) !== bl) return cc(this, noSense(0x00, 0x00, { ili: true, information: n - k }), got);
+      await c.readRecord(i, bl, out.subarray(k * bl));
+    }
+    await this.pacer.pace(out.length, this.faults.throughputBytesPerSec);
+    return out;
+  }
+
+  async write(ctx: Ctx): Promise<HandlerOutput> {
+    const { fixed, transferLength: n } = decodeReadWrite6(ctx.cdb);
+    const bl = this.mode.blockLength;
+    if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
+    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
+    const recLen = fixed ? bl : n;
+    const blocks = fixed ? n : 1;
+    const bytes = recLen * blocks;
+    if (n === 0) {
+      this.medium();
+      return undefined;
+    }
+    const data = ctx.task.dataOut;
+    if (!data || data.length < bytes) {
+      // The transport delivered less than the CDB describes: refuse rather than record a short block.
+      throw new ScsiError({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x00 });
+    }
+    return this.serial(async () => {
+      const c = this.writable();
+      const { peop } = this.points(c);
+      const span = recordSpan(recLen);
+      const room = peop - c.offsetOf(this.pos);
+      const fit = Math.max(0, Math.min(blocks, Math.floor(room / span)));
+      if (fit > 0) {
+        await this.pacer.pace(fit * recLen, this.faults.throughputBytesPerSec);
+        await c.writeRecords(this.pos, data, recLen, fit);
+        this.pos = c.count;
+        this.dirty = true;
+      }
+      if (fit < blocks) {
+        // Nothing partial is ever recorded; the new EOD is after the last whole block.
+        await c.truncateAt(this.pos);
+        this.dirty = true;
+        return cc(this, { key: SenseKey.VOLUME_OVERFLOW, asc: 0x00, ascq: 0x02, eom: true, information: fixed ? blocks - fit : n });
+      }
+      const warn = this.warningAfterWrite(c);
+      return warn ? cc(this, warn) : undefined;
+    });
+  }
+
+  async writeFilemarks(ctx: Ctx): Promise<HandlerOutput> {
+    const { wsmk, count } = decodeWriteFilemarks6(ctx.cdb);
+    if (wsmk) throw Sense.invalidFieldInCdb(1, 1);
+    return this.serial(async () => {
+      if (count === 0) {
+        // Flush only: a sync point, legal on a protected cartridge.
+        const c = this.positioned();
+        await c.sync();
+        this.dirty = false;
+        return undefined;
+      }
+      const c = this.writable();
+      const { peop } = this.points(c);
+      const room = peop - c.offsetOf(this.pos);
+      const fit = Math.max(0, Math.min(count, Math.floor(room / MARK_SPAN)));
+      if (fit > 0) await c.writeFilemarks(this.pos, fit);
+      else await c.truncateAt(this.pos);
+      this.pos = c.count;
+      await c.sync();
+      this.dirty = false;
+      if (fit < count) return cc(this, { key: SenseKey.VOLUME_OVERFLOW, asc: 0x00, ascq: 0x02, eom: true, information: count - fit });
+      const warn = this.warningAfterWrite(c);
+      return warn ? cc(this, warn) : undefined;
+    });
+  }
+
+  async space(ctx: Ctx, sixteen: boolean): Promise<HandlerOutput> {
+    const { code, count } = sixteen ? decodeSpace16(ctx.cdb) : decodeSpace6(ctx.cdb);
+    if (code !== SpaceCode.BLOCKS && code !== SpaceCode.FILEMARKS && code !== SpaceCode.END_OF_DATA) throw Sense.invalidFieldInCdb(1, 3);
+    return this.serial(async () => {
+      const c = this.positioned();
+      await this.flushIfDirty(c);
+      if (code === SpaceCode.END_OF_DATA) {
+        this.pos = c.count;
+        return undefined;
+      }
+      if (count === 0) return undefined;
+      const s = code === SpaceCode.BLOCKS ? this.spaceBlocks(c, count) : this.spaceFilemarks(c, count);
+      return s ? cc(this, s) : undefined;
+    });
+  }
+
+  private spaceBlocks(c: Cartridge, count: number): SenseInfo | undefined {
+    const p = this.pos;
+    if (count > 0) {
+      const fm = c.nextFilemark(p);
+      if (fm !== undefined && fm < p + count) {
+        this.pos = fm + 1;
+        return noSense(0x00, 0x01, { filemark: true, information: count - (fm - p) });
+      }
+      if (p + count > c.count) {
+        this.pos = c.count;
+        return this.blankCheck(c, count - (c.count - p));
+      }
+      this.pos = p + count;
+      return undefined;
+    }
+    const m = -count;
+    const fm = c.prevFilemark(p);
+    const floor = fm === undefined ? 0 : fm + 1;
+    if (p - m >= floor) {
+      this.pos = p - m;
+      return undefined;
+    }
+    const spaced = p - floor;
+    if (fm !== undefined) {
+      this.pos = fm;
+      return noSense(0x00, 0x01, { filemark: true, information: m - spaced });
+    }
+    this.pos = 0;
+    return noSense(0x00, 0x04, { eom: true, information: m - spaced });
+  }
+
+  private spaceFilemarks(c: Cartridge, count: number): SenseInfo | undefined {
+    const before = c.fileIdAt(this.pos);
+    if (count > 0) {
+      const target = c.filemark(before + count - 1);
+      if (target !== undefined) {
+        this.pos = target + 1;
+        return undefined;
+      }
+      const spaced = c.filemarkCount - before;
+      this.pos = c.count;
+      return this.blankCheck(c, count - spaced);
+    }
+    const m = -count;
+    if (m <= before) {
+      this.pos = c.filemark(before - m)!;
+      return undefined;
+    }
+    this.pos = 0;
+    return noSense(0x00, 0x04, { eom: true, information: m - before });
+  }
+
+  async locate(ctx: Ctx, l: LocateCdb, partitionByte: number): Promise<HandlerOutput> {
+    if (l.cp && l.partition !== 0) throw Sense.invalidFieldInCdb(partitionByte);
+    if (l.destType !== LocateDestType.OBJECT && l.destType !== LocateDestType.FILE && l.destType !== LocateDestType.END_OF_DATA) {
+      throw Sense.invalidFieldInCdb(1, 5);
+    }
+    return this.serial(async () => {
+      const c = this.medium();
+      await this.flushIfDirty(c);
+      this.positionLost = false;
+      this.faults.losePosition = false;
+      let target: number;
+      if (l.destType === LocateDestType.END_OF_DATA) target = c.count;
+      else if (l.destType === LocateDestType.FILE) {
+        if (l.logicalId === 0) target = 0;
+        else {
+          const fm = c.filemark(l.logicalId - 1);
+          target = fm === undefined ? c.count + 1 : fm + 1;
+        }
+      } else target = l.logicalId;
+      if (target > c.count) {
+        this.pos = c.count;
+        return cc(this, { key: SenseKey.BLANK_CHECK, asc: 0x00, ascq: 0x05, ...(this.eodPastEw(c) ? { eom: true } : {}) });
+      }
+      this.pos = target;
+      return undefined;
+    });
+  }
+
+  async rewind(): Promise<HandlerOutput> {
+    return this.serial(async () => {
+      const c = this.medium();
+      await c.sync();
+      this.dirty = false;
+      this.pos = 0;
+      this.positionLost = false;
+      this.faults.losePosition = false;
+      return undefined;
+    });
+  }
+
+  async erase(ctx: Ctx): Promise<HandlerOutput> {
+    decodeErase6(ctx.cdb);
+    return this.serial(async () => {
+      const c = this.writable();
+      // Short and long erase both establish EOD here (tape-ssc.md §3.10).
+      await c.truncateAt(this.pos);
+      await c.sync();
+      this.dirty = false;
+      return undefined;
+    });
+  }
+
+  async loadUnload(ctx: Ctx): Promise<HandlerOutput> {
+    const l = decodeLoadUnload(ctx.cdb);
+    if (l.eot) throw Sense.invalidFieldInCdb(4, 2);
+    return this.serial(async () => {
+      if (!this.cart && !this.mediumFault) throw Sense.mediumNotPresent();
+      if (l.load) {
+        if (l.hold) return undefined;
+        if (this.mediumFault) throw new ScsiError(this.mediumFault);
+        const wasThreaded = this.threaded;
+        if (this.cart) await this.cart.sync();
+        this.threaded = true;
+        this.pos = 0;
+        this.dirty = false;
+        this.positionLost = false;
+        if (!wasThreaded) this.queueUnitAttention(UA.MEDIUM_CHANGED, { except: ctx.nexus.key });
+        return undefined;
+      }
+      await this.doUnload(l.hold, false);
+      return undefined;
+    });
+  }
+
+  preventAllow(ctx: Ctx): HandlerOutput {
+    const p = ctx.cdb[4]! & 0x03;
+    if (p === 0) this.prevented.delete(ctx.nexus.key);
+    else if (p === 1) this.prevented.add(ctx.nexus.key);
+    else throw Sense.invalidFieldInCdb(4, 1);
+    return undefined;
+  }
+
+  readPosition(ctx: Ctx): HandlerOutput {
+    const { serviceAction } = decodeReadPositionCdb(ctx.cdb);
+    this.medium();
+    const p = this.positionData();
+    switch (serviceAction) {
+      case ReadPositionForm.SHORT:
+      case ReadPositionForm.SHORT_VENDOR:
+        return encodePositionShort(p);
+      case ReadPositionForm.LONG:
+        return encodePositionLong(p);
+      case ReadPositionForm.EXTENDED:
+        return encodePositionExtended(p);
+      default:
+        throw Sense.invalidFieldInCdb(1, 4);
+    }
+  }
+
+  readBlockLimits(ctx: Ctx): HandlerOutput {
+    const mloi = (ctx.cdb[1]! & 1) === 1;
+    if (mloi) {
+      // Largest object number the loaded medium could hold: every object at least a filemark.
+      const c = this.medium();
+      return encodeBlockLimits({ granularity: 0, maxBlockLength: 0, minBlockLength: 0, maxLogicalObjectId: Math.floor(this.points(c).peop / MARK_SPAN) }, true);
+    }
+    return encodeBlockLimits({ granularity: 0, maxBlockLength: this.maxBlockLength, minBlockLength: 1 });
+  }
+
+  reportDensity(ctx: Ctx): HandlerOutput {
+    const { media, mediumType } = decodeReportDensityCdb(ctx.cdb);
+    if (mediumType) {
+      if (media) this.medium();
+      return encodeMediumTypeReport(MEDIUM_TYPES);
+    }
+    if (!media) return encodeDensityReport(SUPPORTED_DENSITIES);
+    const c = this.medium();
+    const d = SUPPORTED_DENSITIES.find((x) => x.primaryCode === c.meta.density);
+    return encodeDensityReport(d ? [{ ...d, deflt: true }] : []);
+  }
+
+  testUnitReady(): HandlerOutput {
+    this.medium();
+    return undefined;
+  }
+}
+
+/** Control byte: NACA and LINK are not supported, so a CDB with either set is rejected as an invalid field. */
+const CTRL = 0x00;
+
+/** The SSC command table; `usage` masks name every bit the drive looks at (others → 5/24/00). */
+function tapeCommands(): CommandDef<TapeDrive>[] {
+  return [
+    { opcode: TapeOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
+    { opcode: TapeOp.REWIND, name: 'REWIND', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.rewind() },
+    { opcode: TapeOp.READ_BLOCK_LIMITS, name: 'READ BLOCK LIMITS', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.readBlockLimits(c) },
+    { opcode: TapeOp.READ_6, name: 'READ(6)', cdbLength: 6, rsv: 'read', usage: [0xff, 0x03, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.read(c) },
+    { opcode: TapeOp.WRITE_6, name: 'WRITE(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x01, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.write(c) },
+    { opcode: TapeOp.WRITE_FILEMARKS_6, name: 'WRITE FILEMARKS(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x03, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.writeFilemarks(c) },
+    { opcode: TapeOp.SPACE_6, name: 'SPACE(6)', cdbLength: 6, rsv: 'read', usage: [0xff, 0x0f, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.space(c, false) },
+    { opcode: TapeOp.ERASE_6, name: 'ERASE(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x03, 0, 0, 0, CTRL], handler: (c) => c.lu.erase(c) },
+    { opcode: TapeOp.LOAD_UNLOAD, name: 'LOAD UNLOAD', cdbLength: 6, rsv: 'other', usage: [0xff, 0x01, 0, 0, 0x0f, CTRL], handler: (c) => c.lu.loadUnload(c) },
+    { opcode: TapeOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
+    { opcode: TapeOp.LOCATE_10, name: 'LOCATE(10)', cdbLength: 10, rsv: 'read', usage: [0xff, 0x07, 0, 0xff, 0xff, 0xff, 0xff, 0, 0xff, CTRL], handler: (c) => c.lu.locate(c, decodeLocate10(c.cdb), 8) },
+    { opcode: TapeOp.READ_POSITION, name: 'READ POSITION', cdbLength: 10, rsv: 'read', usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.readPosition(c) },
+    { opcode: TapeOp.REPORT_DENSITY_SUPPORT, name: 'REPORT DENSITY SUPPORT', cdbLength: 10, rsv: 'read', usage: [0xff, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.reportDensity(c) },
+    {
+      opcode: TapeOp.SPACE_16,
+      name: 'SPACE(16)',
+      cdbLength: 16,
+      rsv: 'read',
+      usage: [0xff, 0x0f, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, CTRL],
+      handler: (c) => c.lu.space(c, true),
+    },
+    {
+      opcode: TapeOp.LOCATE_16,
+      name: 'LOCATE(16)',
+      cdbLength: 16,
+      rsv: 'read',
+      usage: [0xff, 0x3b, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, CTRL],
+      handler: (c) => c.lu.locate(c, decodeLocate16(c.cdb), 3),
+    },
+  ];
+}
+
