@@ -141,3 +141,13 @@ export function mappedWwpn(lab: LabConfig, initiatorName: string): string | unde
   for (const h of lab.hosts) for (const p of h.ports) if (p.iscsiNames.includes(initiatorName)) return p.wwpn;
   return undefined;
 }
+
+/**
+ * LUs an iSCSI initiator the lab does not name sees under "default-zone": exactly `iscsi.defaultLus`,
+ * or every LU when the lab lists none (so libiscsi's tools work on a lab without setup). Masking
+ * entries of other initiators do not narrow this set: the default zone is its own, explicit view.
+ */
+export function defaultZoneLus(lab: LabConfig, topo: Topology): LuInfo[] {
+  const wanted = lab.iscsi.defaultLus;
+  return wanted ? topo.lus.filter((l) => wanted.includes(l.name)) : [...topo.lus];
+}

@@ -1,0 +1,102 @@
+/**
+ * `dmsim router`: build a lab and serve it: the iSCSI portal for real initiators (and, with --api,
+ * the management API). Runs until SIGINT/SIGTERM, then closes sessions and flushes media before
+ * exiting 0. Readiness is one log line, msg "router ready", carrying the bound addresses (tests
+ * and scripts wait for it; `--iscsi 127.0.0.1:0` picks a free port and reports it there).
+ */
+import { loadLabFile } from '../../../firmware-sim/lab/load.js';
+import { buildLab } from '../../../firmware-sim/lab/build.js';
+import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
+import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
+import { startFrontEnds } from '../serve.js';
+
+export const name = 'router';
+export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
+
+const USAGE = `usage: dmsim router [options]
+
+  --lab FILE          lab file (default: the embedded default lab, fixtures/labs/default.json)
+  --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
+  --api HOST:PORT     also serve the management API there (default: off; the lab's api.listen is 127.0.0.1:8080)
+  --data DIR          data directory for disk and cartridge images (default: ./data)
+  --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
+  --log-pretty        human-readable log lines instead of JSON
+  -h, --help          this text`;
+
+const OPTIONS = {
+  lab: { type: 'string' },
+  iscsi: { type: 'string' },
+  api: { type: 'string' },
+  data: { type: 'string', default: 'data' },
+  'log-level': { type: 'string', default: 'info' },
+  'log-pretty': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const level = values['log-level'];
+  if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
+  const config = await loadLabFile(values.lab);
+  const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
+  const api = values.api !== undefined ? parseHostPort(values.api, '--api') : undefined;
+
+  const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
+  // Listen for the signals from the start: a SIGTERM during a slow build still shuts down cleanly.
+  const stopping = waitForSignal();
+  let runtime: Awaited<ReturnType<typeof buildLab>> | undefined;
+  let frontEnds: Awaited<ReturnType<typeof startFrontEnds>> | undefined;
+  try {
+    runtime = await buildLab(config, { dataDir: values.data, log });
+    if (!stopping.received) {
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, log });
+      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
+    }
+    const signal = await stopping.promise;
+    log.info({ signal }, 'stopping');
+  } finally {
+    stopping.dispose();
+    // A second signal while closing means "now": exit without waiting for media to flush.
+    const force = (s: NodeJS.Signals) => {
+      log.warn({ signal: s }, 'second signal: exiting without a clean shutdown');
+      process.exit(1);
+    };
+    process.once('SIGINT', force).once('SIGTERM', force);
+    try {
+      await frontEnds?.close();
+      await runtime?.close();
+    } finally {
+      process.off('SIGINT', force).off('SIGTERM', force);
+    }
+  }
+  log.info('stopped');
+  return 0;
+}
+
+function waitForSignal(): { promise: Promise<NodeJS.Signals>; readonly received: boolean; dispose(): void } {
+  let received = false;
+  let handler: (s: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    handler = (s) => {
+      received = true;
+      resolve(s);
+    };
+  });
+  process.once('SIGINT', handler).once('SIGTERM', handler);
+  // Waiting for a signal must keep the process alive even when no socket is open.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  return {
+    promise,
+    get received() {
+      return received;
+    },
+    dispose: () => {
+      clearInterval(keepAlive);
+      process.off('SIGINT', handler).off('SIGTERM', handler);
+    },
+  };
+}
