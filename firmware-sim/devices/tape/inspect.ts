@@ -1,0 +1,119 @@
+/**
+ * A reader for `dmsim inspect`: lists what a SIMH .tap image holds (records, filemarks, sizes, tape
+ * files) without modifying it, and says where and why the image stops being well-formed. Unlike
+ * mtdump it checks each trailer against its header and does not stop at a double tape mark.
+ */
+import { open } from 'node:fs/promises';
+import { classifyWord, MAX_RECORD_LENGTH, MARK_SPAN, recordSpan } from './simh.js';
+
+export type InspectEntry =
+  | { kind: 'record'; object: number; file: number; offset: number; length: number; bad: boolean }
+  | { kind: 'filemark'; object: number; file: number; offset: number };
+
+export interface TapeFileSummary {
+  file: number;
+  records: number;
+  bytes: number;
+  minLength: number;
+  maxLength: number;
+  /** True when the file is closed by a filemark. */
+  closed: boolean;
+}
+
+export interface InspectReport {
+  size: number;
+  /** Offset where the well-formed part ends (= size for a clean image). */
+  end: number;
+  /** Why the scan stopped before `size`, if it did. */
+  problem?: string;
+  records: number;
+  filemarks: number;
+  dataBytes: number;
+  entries: InspectEntry[];
+  files: TapeFileSummary[];
+}
+
+/** Scan an image; `maxEntries` bounds the listing (the counts always cover the whole image). */
+export async function inspectTape(path: string, opts: { maxEntries?: number } = {}): Promise<InspectReport> {
+  const max = opts.maxEntries ?? Infinity;
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const word = Buffer.alloc(4);
+    const readWord = async (p: number) => {
+      const { bytesRead } = await fh.read(word, 0, 4, p);
+      return bytesRead === 4 ? word.readUInt32LE(0) : undefined;
+    };
+    const rep: InspectReport = { size, end: 0, records: 0, filemarks: 0, dataBytes: 0, entries: [], files: [] };
+    let file: TapeFileSummary = { file: 0, records: 0, bytes: 0, minLength: 0, maxLength: 0, closed: false };
+    let p = 0;
+    let object = 0;
+    while (p < size) {
+      const w = await readWord(p);
+      if (w === undefined) {
+        rep.problem = `torn length word at ${p}`;
+        break;
+      }
+      const kind = classifyWord(w);
+      if (kind === 'mark') {
+        if (rep.entries.length < max) rep.entries.push({ kind: 'filemark', object, file: file.file, offset: p });
+        file.closed = true;
+        rep.files.push(file);
+        file = { file: file.file + 1, records: 0, bytes: 0, minLength: 0, maxLength: 0, closed: false };
+        rep.filemarks++;
+        object++;
+        p += MARK_SPAN;
+        continue;
+      }
+      if (kind === 'record' || kind === 'bad-record') {
+        const n = w & MAX_RECORD_LENGTH;
+        const span = recordSpan(n);
+        if (p + span > size) {
+          rep.problem = `record at ${p} promises ${n} bytes, image ends first`;
+          break;
+        }
+        const t = await readWord(p + span - 4);
+        if (t !== w) {
+          rep.problem = `record at ${p}: trailer 0x${(t ?? 0).toString(16)} does not match header 0x${w.toString(16)}`;
+          break;
+        }
+        if (rep.entries.length < max) rep.entries.push({ kind: 'record', object, file: file.file, offset: p, length: n, bad: kind === 'bad-record' });
+        file.minLength = file.records ? Math.min(file.minLength, n) : n;
+        file.maxLength = Math.max(file.maxLength, n);
+        file.records++;
+        file.bytes += n;
+        rep.records++;
+        rep.dataBytes += n;
+        object++;
+        p += span;
+        continue;
+      }
+      rep.problem = kind === 'eom' ? `end-of-medium marker at ${p}` : `unexpected word 0x${w.toString(16)} (${kind}) at ${p}`;
+      break;
+    }
+    rep.end = p;
+    if (file.records) rep.files.push(file);
+    return rep;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Human-readable listing, one line per object, then per-file totals. */
+export function formatInspect(r: InspectReport): string {
+  const lines: string[] = [];
+  for (const e of r.entries) {
+    lines.push(
+      e.kind === 'record'
+        ? `obj ${e.object}\tfile ${e.file}\t@${e.offset}\trecord ${e.length} bytes${e.bad ? ' (flagged bad)' : ''}`
+        : `obj ${e.object}\tfile ${e.file}\t@${e.offset}\tfilemark`,
+    );
+  }
+  if (r.entries.length < r.records + r.filemarks) lines.push(`... ${r.records + r.filemarks - r.entries.length} more objects`);
+  for (const f of r.files) {
+    lines.push(`file ${f.file}: ${f.records} records, ${f.bytes} bytes, record size ${f.minLength}..${f.maxLength}${f.closed ? '' : ' (no closing filemark)'}`);
+  }
+  lines.push(`${r.records} records, ${r.filemarks} filemarks, ${r.dataBytes} data bytes, image ${r.size} bytes`);
+  if (r.problem) lines.push(`stops at ${r.end}: ${r.problem}`);
+  return lines.join('\n');
+}
