@@ -791,7 +791,7 @@ export function decodeDeviceConfigurationPage(b: Buffer): DeviceConfigurationPag
   };
 }
 
-/** Medium Partition page 11h for a single-partition medium (length 08h, one partition size entry... none). */
+/** Medium Partition page 11h: fixed 8 bytes then one 2-byte PARTITION SIZE per partition. */
 export interface MediumPartitionPage {
   maxAdditionalPartitions: number;
   additionalPartitionsDefined: number;
@@ -799,6 +799,7 @@ export interface MediumPartitionPage {
   flags: number;
   mediumFormatRecognition: number;
   partitionUnits: number;
+  partitionSizes: number[];
 }
 
 interface MpRaw {
@@ -812,22 +813,37 @@ interface MpRaw {
   r7: number;
 }
 const mpPage = struct<MpRaw>([u8('code'), u8('len'), u8('maxAdd'), u8('defined'), u8('flags'), u8('mfr'), u8('units'), u8('r7')]);
-export const MEDIUM_PARTITION_PAGE_LENGTH = mpPage.span;
 
 export function encodeMediumPartitionPage(v: MediumPartitionPage): Buffer {
-  return mpPage.encode({
-    code: TapeModePage.MEDIUM_PARTITION,
-    len: mpPage.span - 2,
-    maxAdd: v.maxAdditionalPartitions,
-    defined: v.additionalPartitionsDefined,
-    flags: v.flags,
-    mfr: v.mediumFormatRecognition,
-    units: v.partitionUnits,
-    r7: 0,
-  });
+  const out = Buffer.alloc(mpPage.span + 2 * v.partitionSizes.length);
+  mpPage.encode(
+    {
+      code: TapeModePage.MEDIUM_PARTITION,
+      len: out.length - 2,
+      maxAdd: v.maxAdditionalPartitions,
+      defined: v.additionalPartitionsDefined,
+      flags: v.flags,
+      mfr: v.mediumFormatRecognition,
+      units: v.partitionUnits,
+      r7: 0,
+    },
+    out,
+  );
+  v.partitionSizes.forEach((n, i) => out.writeUInt16BE(Math.min(n, 0xffff), mpPage.span + 2 * i));
+  return out;
 }
 
 export function decodeMediumPartitionPage(b: Buffer): MediumPartitionPage {
   const r = mpPage.decode(b);
-  return { maxAdditionalPartitions: r.maxAdd, additionalPartitionsDefined: r.defined, flags: r.flags, mediumFormatRecognition: r.mfr, partitionUnits: r.units };
+  const end = Math.min(b.length, 2 + r.len);
+  const partitionSizes: number[] = [];
+  for (let p = mpPage.span; p + 2 <= end; p += 2) partitionSizes.push(b.readUInt16BE(p));
+  return {
+    maxAdditionalPartitions: r.maxAdd,
+    additionalPartitionsDefined: r.defined,
+    flags: r.flags,
+    mediumFormatRecognition: r.mfr,
+    partitionUnits: r.units,
+    partitionSizes,
+  };
 }

@@ -93,11 +93,16 @@ export class TapeDrive extends ScsiLogicalUnit {
   ) {
     super(identity, [...commonCommands(), ...tapeCommands(), ...tapeModeCommands()] as CommandDef[] as never);
     this.maxBlockLength = Math.min(opts.maxBlockLength ?? 0x40000, MAX_RECORD_LENGTH);
-    this.mode = new TapeModeState();
+    this.mode = new TapeModeState((on) => (this.dSense = on));
   }
 
   override inquiryFlags(): { rmb?: boolean } {
     return { rmb: true };
+  }
+
+  /** MODE SELECT may pick any density the drive reports (tape-ssc.md §3.4). */
+  densitySupported(code: number): boolean {
+    return SUPPORTED_DENSITIES.some((d) => d.primaryCode === code);
   }
 
   // ------------------------------------------------------------ cartridge API (lab, management API)
@@ -376,8 +381,10 @@ export class TapeDrive extends ScsiLogicalUnit {
   }
 
   async writeFilemarks(ctx: Ctx): Promise<HandlerOutput> {
-    const { wsmk, count } = decodeWriteFilemarks6(ctx.cdb);
+    const { wsmk, count, immed } = decodeWriteFilemarks6(ctx.cdb);
     if (wsmk) throw Sense.invalidFieldInCdb(1, 1);
+    // IMMED only makes sense with a buffer to return early from.
+    if (immed && this.mode.bufferedMode === 0) throw Sense.invalidFieldInCdb(1, 0);
     return this.serial(async () => {
       if (count === 0) {
         // Flush only: a sync point, legal on a protected cartridge.
