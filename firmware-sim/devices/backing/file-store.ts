@@ -1,0 +1,101 @@
+/**
+ * Sparse raw image file: byte N of the LU is byte N of the file. Created with ftruncate so
+ * untouched areas stay holes; positional reads and writes on one FileHandle; flush = fdatasync.
+ * Node has no hole punching, so `discard` writes zeros, and only where the caller says data was
+ * ever mapped (the disk's provisioning map), which keeps never-written areas sparse.
+ */
+import { open, stat, mkdir, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { checkRange, ZEROES, type BlockStore } from './block-store.js';
+
+export interface FileStoreOptions {
+  /** Capacity in bytes; the file is extended (sparsely) when shorter. Default: the file's size. */
+  size?: number;
+  /** Create the file when missing (default true). */
+  create?: boolean;
+  readOnly?: boolean;
+}
+
+export class FileStore implements BlockStore {
+  readonly kind = 'file';
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly fresh: boolean,
+  ) {}
+
+  static async open(path: string, opts: FileStoreOptions = {}): Promise<FileStore> {
+    const create = opts.create ?? true;
+    let existing: Awaited<ReturnType<typeof stat>> | undefined;
+    try {
+      existing = await stat(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw e;
+    }
+    if (!existing) await mkdir(dirname(path), { recursive: true });
+    const fh = await open(path, opts.readOnly ? 'r' : existing ? 'r+' : 'w+');
+    try {
+      const size = opts.size ?? Number(existing?.size ?? 0);
+      if (!opts.readOnly && Number(existing?.size ?? 0) < size) await fh.truncate(size);
+      // A file with no allocated blocks holds only holes: nothing was ever written.
+      const fresh = !existing || Number(existing.blocks) === 0;
+      return new FileStore(path, fh, size, fresh);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const b = Buffer.allocUnsafe(length);
+    await this.readInto(b, offset);
+    return b;
+  }
+
+  async readInto(target: Buffer, offset: number): Promise<void> {
+    checkRange(this, offset, target.length);
+    let done = 0;
+    while (done < target.length) {
+      const { bytesRead } = await this.fh.read(target, done, target.length - done, offset + done);
+      if (bytesRead === 0) {
+        // Past the file's end (an image shorter than its configured size): holes read as zeros.
+        target.fill(0, done);
+        return;
+      }
+      done += bytesRead;
+    }
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    checkRange(this, offset, data.length);
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (!this.closed) await this.fh.datasync();
+  }
+
+  async discard(offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    let p = offset;
+    const end = offset + length;
+    while (p < end) {
+      const n = Math.min(ZEROES.length, end - p);
+      await this.write(p, n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n));
+      p += n;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+}
