@@ -198,6 +198,11 @@ export class Cartridge {
     return k >= 0 ? this.marks[k] : undefined;
   }
 
+  /** First object whose BOP side is at or beyond image offset `off` (count when none). */
+  objectAtOffset(off: number): number {
+    return lowerBound(this.offs, off);
+  }
+
   /** Object index of the n-th filemark (0-based), or undefined. */
   filemark(n: number): number | undefined {
     return this.marks[n];

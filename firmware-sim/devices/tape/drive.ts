@@ -100,6 +100,11 @@ export class TapeDrive extends ScsiLogicalUnit {
     return { rmb: true };
   }
 
+  /** VPD B0h Sequential-access device capabilities: page length 2, WORM (byte 4 bit 0) = 0. */
+  override extraVpdPages(): Map<number, () => Buffer> {
+    return new Map([[0xb0, () => Buffer.from([0x01, 0xb0, 0x00, 0x02, 0x00, 0x00])]]);
+  }
+
   /** MODE SELECT may pick any density the drive reports (tape-ssc.md §3.4). */
   densitySupported(code: number): boolean {
     return SUPPORTED_DENSITIES.some((d) => d.primaryCode === code);
@@ -251,6 +256,19 @@ export class TapeDrive extends ScsiLogicalUnit {
     return undefined;
   }
 
+  /**
+   * Objects recorded beyond PEOP exist only when a fault moved PEOP below EOD; reading or spacing
+   * into them is "READ runs into PEOP" (3/00/02 EOM). Returns the first object at/after PEOP.
+   */
+  peopObject(c: Cartridge): number {
+    const peop = this.points(c).peop;
+    return peop >= c.length ? c.count : c.objectAtOffset(peop);
+  }
+
+  private endOfPartition(residue: number): SenseInfo {
+    return { key: SenseKey.MEDIUM_ERROR, asc: 0x00, ascq: 0x02, eom: true, information: residue };
+  }
+
   eodPastEw(c: Cartridge): boolean {
     return c.length >= this.points(c).ew;
   }
@@ -301,6 +319,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   private async readVariable(c: Cartridge, n: number, sili: boolean, modeBl: number): Promise<HandlerOutput> {
     const i = this.pos;
     if (i >= c.count) return cc(this, this.blankCheck(c, n));
+    if (i >= this.peopObject(c)) return cc(this, this.endOfPartition(n));
     if (c.isFilemark(i)) {
       this.pos++;
       return cc(this, noSense(0x00, 0x01, { filemark: true, information: n }));
@@ -321,10 +340,12 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   private async readFixed(c: Cartridge, n: number, bl: number): Promise<HandlerOutput> {
     const out = Buffer.allocUnsafe(n * bl);
+    const peopAt = this.peopObject(c);
     for (let k = 0; k < n; k++) {
       const i = this.pos;
       const got = out.subarray(0, k * bl);
       if (i >= c.count) return cc(this, this.blankCheck(c, n - k), got);
+      if (i >= peopAt) return cc(this, this.endOfPartition(n - k), got);
       if (c.isFilemark(i)) {
         this.pos++;
         return cc(this, noSense(0x00, 0x01, { filemark: true, information: n - k }), got);
@@ -432,6 +453,11 @@ export class TapeDrive extends ScsiLogicalUnit {
         this.pos = fm + 1;
         return noSense(0x00, 0x01, { filemark: true, information: count - (fm - p) });
       }
+      const limit = this.peopObject(c);
+      if (p + count > limit && limit < c.count) {
+        this.pos = limit;
+        return this.endOfPartition(count - (limit - p));
+      }
       if (p + count > c.count) {
         this.pos = c.count;
         return this.blankCheck(c, count - (c.count - p));
@@ -459,9 +485,14 @@ export class TapeDrive extends ScsiLogicalUnit {
     const before = c.fileIdAt(this.pos);
     if (count > 0) {
       const target = c.filemark(before + count - 1);
-      if (target !== undefined) {
+      const limit = this.peopObject(c);
+      if (target !== undefined && target < limit) {
         this.pos = target + 1;
         return undefined;
+      }
+      if (limit < c.count) {
+        this.pos = limit;
+        return this.endOfPartition(count - (c.fileIdAt(limit) - before));
       }
       const spaced = c.filemarkCount - before;
       this.pos = c.count;

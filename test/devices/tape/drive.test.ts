@@ -318,6 +318,23 @@ describe('tape drive: capacity', () => {
     expect((await run(drive, write6(200), { dataOut: pattern(200, 1) })).sense).toMatchObject({ key: 0xd, ascq: 2 });
   });
 
+  it('READ / SPACE running into PEOP (fault moved it below EOD): 3/00/02 EOM with the residue', async () => {
+    const { drive } = await readyDrive(t.dir);
+    for (let k = 0; k < 5; k++) await run(drive, write6(1000), { dataOut: pattern(1000, k) });
+    await run(drive, rewind());
+    drive.faults.endOfMediumAt = 2500;
+    for (let k = 0; k < 3; k++) expect((await run(drive, read6(1000))).status).toBe(0);
+    let r = await run(drive, read6(1000));
+    expect(r.senseBytes!.toString('hex')).toBe('f00043000003e8' + '0a' + '00000000' + '0002' + '00000000');
+    await run(drive, rewind());
+    r = await run(drive, space6(0, 5));
+    expect(r.sense).toMatchObject({ key: 3, asc: 0, ascq: 2, eom: true, information: 2 });
+    expect((await pos(drive)).firstObject).toBe(3);
+    await run(drive, rewind());
+    r = await run(drive, space6(1, 1));
+    expect(r.sense).toMatchObject({ key: 3, ascq: 2, information: 1 });
+  });
+
   it('programmable early warning: 0/00/07 with EOM, READ POSITION BPEW', async () => {
     const { drive } = await readyDrive(t.dir, { capacity: 10_000, earlyWarning: 2_000, programmableEarlyWarning: 3_000 });
     // PEW at 5000.
