@@ -95,10 +95,12 @@ async function killTgtd(child: ChildProcess, controlPort: number): Promise<void>
 }
 
 async function launch(host: string): Promise<{ child: ChildProcess; port: number; controlPort: number; log: () => string }> {
+  let lastLog = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort(host);
     let controlPort = 0;
-    do controlPort = 20000 + Math.floor(Math.random() * 40000);
+    // tgtd accepts control ports up to 32767 only.
+    do controlPort = 1024 + Math.floor(Math.random() * 31000);
     while (existsSync(controlSocket(controlPort)));
     const child = spawn('tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${host}:${port}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,9 +119,10 @@ async function launch(host: string): Promise<{ child: ChildProcess; port: number
       }
       if (await canConnect(host, port)) return { child, port, controlPort, log };
     }
+    lastLog = out;
     await killTgtd(child, controlPort);
   }
-  throw new Error('tgtd did not come up on a free portal after 5 attempts');
+  throw new Error(`tgtd did not come up on a free portal after 5 attempts; last log:\n${lastLog}`);
 }
 
 export async function startTgtd(opts: TgtdOptions = {}): Promise<Tgtd> {
