@@ -117,3 +117,40 @@ export function formatInspect(r: InspectReport): string {
   if (r.problem) lines.push(`stops at ${r.end}: ${r.problem}`);
   return lines.join('\n');
 }
+
+/**
+ * The data records of tape file `file` (0-based: the records after the file-th filemark), in order,
+ * read straight from the image: what `dd` from a drive positioned there would return. Stops at the
+ * next filemark, at the end of the well-formed part, or at EOF.
+ */
+export async function* tapeFileRecords(path: string, file: number): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const word = Buffer.alloc(4);
+    let p = 0;
+    let current = 0;
+    while (p + 4 <= size) {
+      await fh.read(word, 0, 4, p);
+      const w = word.readUInt32LE(0);
+      const kind = classifyWord(w);
+      if (kind === 'mark') {
+        if (current === file) return;
+        current++;
+        p += MARK_SPAN;
+        continue;
+      }
+      if (kind !== 'record' && kind !== 'bad-record') return;
+      const n = w & MAX_RECORD_LENGTH;
+      if (p + recordSpan(n) > size) return;
+      if (current === file) {
+        const data = Buffer.allocUnsafe(n);
+        await fh.read(data, 0, n, p + 4);
+        yield data;
+      }
+      p += recordSpan(n);
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, truncateSync, writeFileSync, statSync, existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { Cartridge, CartridgeFormatError } from '../../../firmware-sim/devices/tape/cartridge.js';
-import { inspectTape, formatInspect } from '../../../firmware-sim/devices/tape/inspect.js';
+import { inspectTape, formatInspect, tapeFileRecords } from '../../../firmware-sim/devices/tape/inspect.js';
 import { requireTools } from '../../helpers/require-tool.js';
 import { pattern, read6, readyDrive, rewind, run, tmp, wfm, write6 } from './helpers.js';
 
@@ -151,6 +151,10 @@ describe('cartridge image', () => {
     expect(r.problem).toMatch(/promises 9 bytes/);
     expect(formatInspect(r)).toContain('obj 2\tfile 0\t@46\tfilemark');
     expect(existsSync(p)).toBe(true);
+    const file1: Buffer[] = [];
+    for await (const b of tapeFileRecords(p, 0)) file1.push(b);
+    expect(file1.map((b) => b.length)).toEqual([10, 20]);
+    expect(file1[1]!.equals(pattern(20, 1))).toBe(true);
   });
 });
 
