@@ -36,7 +36,8 @@ import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
 import { commonCommands } from '../common-commands.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
 import { Cartridge, CartridgeFormatError } from './cartridge.js';
-import { noFaults, ThroughputPacer, type TapeFaults } from './faults.js';
+import type { TapeFaults } from './faults.js';
+import { FaultPlan } from '../faults.js';
 import { MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
 import { tapeModeCommands, TapeModeState } from './mode.js';
 
@@ -71,7 +72,10 @@ function cc(lu: TapeDrive, s: SenseInfo, dataIn?: Buffer): ScsiResult {
 const noSense = (asc: number, ascq: number, extra: Partial<SenseInfo>): SenseInfo => ({ key: SenseKey.NO_SENSE, asc, ascq, ...extra });
 
 export class TapeDrive extends ScsiLogicalUnit {
-  readonly faults: TapeFaults = noFaults();
+  /** Shared fault plan (management API): medium errors by object number, not-ready window, latency, throughput. */
+  readonly faults = new FaultPlan();
+  /** Tape-only hooks: EW/PEOP positions, lost position. */
+  readonly tapeFaults: TapeFaults = {};
   readonly mode: TapeModeState;
   readonly maxBlockLength: number;
   private cart: Cartridge | undefined;
@@ -85,7 +89,6 @@ export class TapeDrive extends ScsiLogicalUnit {
   private dirty = false;
   private readonly prevented = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly pacer = new ThroughputPacer();
 
   constructor(
     identity: LuIdentity,
@@ -211,15 +214,15 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (!this.cart && !this.mediumFault) throw Sense.mediumNotPresent();
     if (!this.threaded) throw Sense.notReady(0x02);
     if (Date.now() < this.becomingReadyUntil) throw Sense.becomingReady();
-    if (this.faults.notReadyUntil !== undefined && Date.now() < this.faults.notReadyUntil) throw Sense.becomingReady();
+    if (this.faults.armed) this.faults.checkReady();
     return this.cart!;
   }
 
   /** Medium access that needs a known position. */
   positioned(): Cartridge {
     const c = this.medium();
-    if (this.faults.losePosition) {
-      this.faults.losePosition = false;
+    if (this.tapeFaults.losePosition) {
+      this.tapeFaults.losePosition = false;
       this.positionLost = true;
     }
     if (this.positionLost) throw new ScsiError({ key: SenseKey.MEDIUM_ERROR, asc: 0x3b, ascq: 0x00 });
@@ -241,8 +244,8 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   /** Capacity points of the loaded cartridge, fault overrides applied. */
   points(c: Cartridge): { peop: number; ew: number; pew: number | undefined } {
-    const peop = this.faults.endOfMediumAt ?? c.meta.capacity;
-    const ew = this.faults.earlyWarningAt ?? peop - c.meta.earlyWarning;
+    const peop = this.tapeFaults.endOfMediumAt ?? c.meta.capacity;
+    const ew = this.tapeFaults.earlyWarningAt ?? peop - c.meta.earlyWarning;
     const pew = c.meta.programmableEarlyWarning > 0 ? ew - c.meta.programmableEarlyWarning : undefined;
     return { peop, ew, pew };
   }
@@ -308,15 +311,19 @@ export class TapeDrive extends ScsiLogicalUnit {
     return this.serial(async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
-      return fixed ? this.readFixed(c, n, bl) : this.readVariable(c, n, sili, bl);
+      return fixed ? this.readFixed(c, n, bl, ctx.signal) : this.readVariable(c, n, sili, bl, ctx.signal);
     });
+  }
+
+  private readFault(i: number): boolean {
+    return this.faults.armed && this.faults.mediumErrorIn('read', i, 1) !== undefined;
   }
 
   private blankCheck(c: Cartridge, residue: number): SenseInfo {
     return { key: SenseKey.BLANK_CHECK, asc: 0x00, ascq: 0x05, information: residue, ...(this.eodPastEw(c) ? { eom: true } : {}) };
   }
 
-  private async readVariable(c: Cartridge, n: number, sili: boolean, modeBl: number): Promise<HandlerOutput> {
+  private async readVariable(c: Cartridge, n: number, sili: boolean, modeBl: number, signal?: AbortSignal): Promise<HandlerOutput> {
     const i = this.pos;
     if (i >= c.count) return cc(this, this.blankCheck(c, n));
     if (i >= this.peopObject(c)) return cc(this, this.endOfPartition(n));
@@ -326,11 +333,11 @@ export class TapeDrive extends ScsiLogicalUnit {
     }
     const len = c.recordLength(i);
     this.pos++;
-    if (c.isBad(i) || this.faults.mediumErrorAt.has(i)) {
+    if (c.isBad(i) || this.readFault(i)) {
       return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n });
     }
     const data = await c.readRecord(i, n);
-    await this.pacer.pace(data.length, this.faults.throughputBytesPerSec);
+    if (this.faults.armed) await this.faults.pace(data.length, signal);
     if (len === n) return data;
     if (len < n) return sili ? data : cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
     // Overlength block: SILI suppresses the report only in variable mode with mode block length 0.
@@ -338,7 +345,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     return cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
   }
 
-  private async readFixed(c: Cartridge, n: number, bl: number): Promise<HandlerOutput> {
+  private async readFixed(c: Cartridge, n: number, bl: number, signal?: AbortSignal): Promise<HandlerOutput> {
     const out = Buffer.allocUnsafe(n * bl);
     const peopAt = this.peopObject(c);
     for (let k = 0; k < n; k++) {
@@ -351,13 +358,13 @@ export class TapeDrive extends ScsiLogicalUnit {
         return cc(this, noSense(0x00, 0x01, { filemark: true, information: n - k }), got);
       }
       this.pos++;
-      if (c.isBad(i) || this.faults.mediumErrorAt.has(i)) {
+      if (c.isBad(i) || this.readFault(i)) {
         return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n - k }, got);
       }
       if (c.recordLength(i) !== bl) return cc(this, noSense(0x00, 0x00, { ili: true, information: n - k }), got);
       await c.readRecord(i, bl, out.subarray(k * bl));
     }
-    await this.pacer.pace(out.length, this.faults.throughputBytesPerSec);
+    if (this.faults.armed) await this.faults.pace(out.length, signal);
     return out;
   }
 
@@ -383,12 +390,19 @@ export class TapeDrive extends ScsiLogicalUnit {
       const { peop } = this.points(c);
       const span = recordSpan(recLen);
       const room = peop - c.offsetOf(this.pos);
-      const fit = Math.max(0, Math.min(blocks, Math.floor(room / span)));
+      let fit = Math.max(0, Math.min(blocks, Math.floor(room / span)));
+      // An injected write fault at object k: the blocks before it are recorded, then 3/0C/00.
+      const bad = this.faults.armed ? this.faults.mediumErrorIn('write', this.pos, fit) : undefined;
+      if (bad !== undefined) fit = bad - this.pos;
       if (fit > 0) {
-        await this.pacer.pace(fit * recLen, this.faults.throughputBytesPerSec);
+        if (this.faults.armed) await this.faults.pace(fit * recLen, ctx.signal);
         await c.writeRecords(this.pos, data, recLen, fit);
         this.pos = c.count;
         this.dirty = true;
+      }
+      if (bad !== undefined) {
+        await c.truncateAt(this.pos);
+        return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x0c, ascq: 0x00, information: fixed ? blocks - fit : n });
       }
       if (fit < blocks) {
         // Nothing partial is ever recorded; the new EOD is after the last whole block.
@@ -516,7 +530,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       const c = this.medium();
       await this.flushIfDirty(c);
       this.positionLost = false;
-      this.faults.losePosition = false;
+      this.tapeFaults.losePosition = false;
       let target: number;
       if (l.destType === LocateDestType.END_OF_DATA) target = c.count;
       else if (l.destType === LocateDestType.FILE) {
@@ -542,7 +556,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       this.dirty = false;
       this.pos = 0;
       this.positionLost = false;
-      this.faults.losePosition = false;
+      this.tapeFaults.losePosition = false;
       return undefined;
     });
   }

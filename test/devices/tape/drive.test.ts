@@ -63,9 +63,9 @@ describe('tape drive: readiness and cartridges', () => {
 
   it('fault window: not ready 2/04/01 until the time passes', async () => {
     const { drive } = await readyDrive(t.dir);
-    drive.faults.notReadyUntil = Date.now() + 60_000;
+    drive.faults.notReadyFor(60_000);
     expect((await run(drive, TUR)).sense).toMatchObject({ key: 2, asc: 0x04, ascq: 0x01 });
-    drive.faults.notReadyUntil = undefined;
+    drive.faults.notReadyFor(0);
     expect((await run(drive, TUR)).status).toBe(0);
   });
 
@@ -248,11 +248,25 @@ describe('tape drive: READ / WRITE', () => {
   it('medium error fault at a record: 3/11/00 with the residue, position after the record', async () => {
     const { drive } = await readyDrive(t.dir);
     await layout(drive);
-    drive.faults.mediumErrorAt.add(1);
+    drive.faults.addMediumError({ firstLba: 1, count: 1, on: 'read' });
     await run(drive, space6(0, 1));
     const r = await run(drive, read6(200));
     expect(r.sense).toMatchObject({ key: 3, asc: 0x11, ascq: 0, information: 200 });
     expect((await pos(drive)).firstObject).toBe(2);
+  });
+
+  it('injected write fault at an object: blocks before it recorded, 3/0C/00 with the residue in blocks; throughput cap paces writes', async () => {
+    const { drive, cart } = await readyDrive(t.dir);
+    drive.mode.blockLength = 512;
+    drive.faults.addMediumError({ firstLba: 2, count: 1, on: 'write', once: true });
+    const r = await run(drive, write6(4, true), { dataOut: pattern(2048, 1) });
+    expect(r.sense).toMatchObject({ key: 3, asc: 0x0c, ascq: 0, information: 2 });
+    expect(cart.count).toBe(2);
+    expect((await run(drive, write6(2, true), { dataOut: pattern(1024, 2) })).status).toBe(0);
+    drive.faults.setThroughput(1 << 20);
+    const t0 = performance.now();
+    for (let k = 0; k < 4; k++) await run(drive, write6(64, true), { dataOut: pattern(64 * 512, k) });
+    expect(performance.now() - t0).toBeGreaterThan(100);
   });
 
   it('a record flagged bad in the image reads as 3/11/00', async () => {
@@ -265,7 +279,7 @@ describe('tape drive: READ / WRITE', () => {
   it('lost position: 3/3B/00 on READ/SPACE, READ POSITION LOLU, cleared by REWIND', async () => {
     const { drive } = await readyDrive(t.dir);
     await layout(drive);
-    drive.faults.losePosition = true;
+    drive.tapeFaults.losePosition = true;
     expect((await run(drive, read6(100))).sense).toMatchObject({ key: 3, asc: 0x3b, ascq: 0 });
     expect((await run(drive, space6(0, 1))).sense).toMatchObject({ key: 3, asc: 0x3b });
     const p = decodePositionShort((await run(drive, encodeReadPositionCdb({ serviceAction: 0, allocationLength: 0 }))).data);
@@ -311,10 +325,10 @@ describe('tape drive: capacity', () => {
 
   it('fault hooks move EW and PEOP; BLANK CHECK past EW carries EOM', async () => {
     const { drive } = await readyDrive(t.dir);
-    drive.faults.earlyWarningAt = 100;
+    drive.tapeFaults.earlyWarningAt = 100;
     expect((await run(drive, write6(200), { dataOut: pattern(200, 1) })).sense).toMatchObject({ key: 0, ascq: 2, eom: true });
     expect((await run(drive, read6(10))).sense).toMatchObject({ key: 8, ascq: 5, eom: true });
-    drive.faults.endOfMediumAt = 300;
+    drive.tapeFaults.endOfMediumAt = 300;
     expect((await run(drive, write6(200), { dataOut: pattern(200, 1) })).sense).toMatchObject({ key: 0xd, ascq: 2 });
   });
 
@@ -322,7 +336,7 @@ describe('tape drive: capacity', () => {
     const { drive } = await readyDrive(t.dir);
     for (let k = 0; k < 5; k++) await run(drive, write6(1000), { dataOut: pattern(1000, k) });
     await run(drive, rewind());
-    drive.faults.endOfMediumAt = 2500;
+    drive.tapeFaults.endOfMediumAt = 2500;
     for (let k = 0; k < 3; k++) expect((await run(drive, read6(1000))).status).toBe(0);
     let r = await run(drive, read6(1000));
     expect(r.senseBytes!.toString('hex')).toBe('f00043000003e8' + '0a' + '00000000' + '0002' + '00000000');
