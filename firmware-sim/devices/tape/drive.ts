@@ -131,7 +131,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   /** Insert and thread a cartridge (an open Cartridge, or an image path to open). */
   async loadCartridge(c: Cartridge | string, opts: { delayMs?: number } = {}): Promise<void> {
     await this.serial(async () => {
-      if (this.cart) throw new Error(`${this.identity.name}: drive already holds ${this.cart.barcode}`);
+      if (this.cart || this.mediumFault) throw new Error(`${this.identity.name}: drive already holds ${this.cart?.barcode ?? 'an unreadable cartridge'}`);
       this.mediumFault = undefined;
       if (typeof c === 'string') {
         try {

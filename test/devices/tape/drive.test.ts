@@ -104,6 +104,7 @@ describe('tape drive: readiness and cartridges', () => {
     await d.loadCartridge(path);
     await run(d, TUR);
     expect((await run(d, TUR)).sense).toMatchObject({ key: 3, asc: 0x30, ascq: 0x01 });
+    await expect(d.loadCartridge(await Cartridge.create(`${t.dir}/b.tap`, { capacity: 1 << 20 }))).rejects.toThrow(/unreadable/);
     expect(await d.eject()).toBeUndefined();
     expect((await run(d, TUR)).sense).toMatchObject({ key: 2, asc: 0x3a });
   });
@@ -179,6 +180,11 @@ describe('tape drive: READ / WRITE', () => {
     expect(r.status).toBe(0);
     expect(r.data.equals(pattern(200, 2).subarray(0, 10))).toBe(true);
     expect((await pos(drive)).firstObject).toBe(2);
+    // Mode block length non-zero: SILI no longer hides an overlength block in a variable READ.
+    drive.mode.blockLength = 512;
+    r = await run(drive, read6(10, { sili: true }));
+    expect(r.sense).toMatchObject({ key: 0, ili: true, information: 10 - 300 });
+    expect(r.data.equals(pattern(300, 3).subarray(0, 10))).toBe(true);
   });
 
   it('FIXED=1 with mode block length 0, FIXED+SILI, and over-long variable lengths are 5/24/00 with field pointers; nothing moves', async () => {
