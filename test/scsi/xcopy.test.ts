@@ -195,7 +195,7 @@ describe('segment codec properties', () => {
         expect(encodeSegment(back).equals(b)).toBe(true);
         for (const [k, v] of Object.entries(s)) {
           if (k === 'byteCount' && s.type === 0x05) continue;
-          expect((back as Record<string, unknown>)[k]).toEqual(v);
+          expect((back as unknown as Record<string, unknown>)[k]).toEqual(v);
         }
       }),
       { numRuns: 400 },
