@@ -1,0 +1,102 @@
+/** iSCSI wire constants (RFC 7143 §11): opcodes, flag bits, reason and status codes. */
+
+export const Opcode = {
+  NOP_OUT: 0x00,
+  SCSI_COMMAND: 0x01,
+  TASK_MGMT_REQUEST: 0x02,
+  LOGIN_REQUEST: 0x03,
+  TEXT_REQUEST: 0x04,
+  DATA_OUT: 0x05,
+  LOGOUT_REQUEST: 0x06,
+  SNACK_REQUEST: 0x10,
+  NOP_IN: 0x20,
+  SCSI_RESPONSE: 0x21,
+  TASK_MGMT_RESPONSE: 0x22,
+  LOGIN_RESPONSE: 0x23,
+  TEXT_RESPONSE: 0x24,
+  DATA_IN: 0x25,
+  LOGOUT_RESPONSE: 0x26,
+  R2T: 0x31,
+  ASYNC_MESSAGE: 0x32,
+  REJECT: 0x3f,
+} as const;
+export type Opcode = (typeof Opcode)[keyof typeof Opcode];
+
+export const INITIATOR_OPCODES: ReadonlySet<number> = new Set([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10]);
+export const TARGET_OPCODES: ReadonlySet<number> = new Set([0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x31, 0x32, 0x3f]);
+
+export const BHS_LENGTH = 48;
+/** ITT/TTT value meaning "no task" / "no transfer tag". */
+export const RESERVED_TAG = 0xffffffff;
+
+/** Login stages (CSG/NSG). */
+export const Stage = { SECURITY: 0, OPERATIONAL: 1, FULL_FEATURE: 3 } as const;
+
+export const RejectReason = {
+  DATA_DIGEST_ERROR: 0x02,
+  SNACK_REJECT: 0x03,
+  PROTOCOL_ERROR: 0x04,
+  COMMAND_NOT_SUPPORTED: 0x05,
+  IMMEDIATE_COMMAND_REJECT: 0x06,
+  TASK_IN_PROGRESS: 0x07,
+  INVALID_DATA_ACK: 0x08,
+  INVALID_PDU_FIELD: 0x09,
+  LONG_OP_REJECT: 0x0a,
+  WAITING_FOR_LOGOUT: 0x0c,
+} as const;
+
+/** Login Response status as (class << 8) | detail. */
+export const LoginStatus = {
+  SUCCESS: 0x0000,
+  TARGET_MOVED_TEMPORARILY: 0x0101,
+  TARGET_MOVED_PERMANENTLY: 0x0102,
+  INITIATOR_ERROR: 0x0200,
+  AUTHENTICATION_FAILURE: 0x0201,
+  AUTHORIZATION_FAILURE: 0x0202,
+  NOT_FOUND: 0x0203,
+  TARGET_REMOVED: 0x0204,
+  UNSUPPORTED_VERSION: 0x0205,
+  TOO_MANY_CONNECTIONS: 0x0206,
+  MISSING_PARAMETER: 0x0207,
+  CANT_INCLUDE_IN_SESSION: 0x0208,
+  SESSION_TYPE_NOT_SUPPORTED: 0x0209,
+  SESSION_DOES_NOT_EXIST: 0x020a,
+  INVALID_DURING_LOGIN: 0x020b,
+  TARGET_ERROR: 0x0300,
+  SERVICE_UNAVAILABLE: 0x0301,
+  OUT_OF_RESOURCES: 0x0302,
+} as const;
+
+export const TmfFunction = {
+  ABORT_TASK: 1,
+  ABORT_TASK_SET: 2,
+  CLEAR_ACA: 3,
+  CLEAR_TASK_SET: 4,
+  LOGICAL_UNIT_RESET: 5,
+  TARGET_WARM_RESET: 6,
+  TARGET_COLD_RESET: 7,
+  TASK_REASSIGN: 8,
+  QUERY_TASK: 9,
+  QUERY_TASK_SET: 10,
+  I_T_NEXUS_RESET: 11,
+  QUERY_ASYNC_EVENT: 12,
+} as const;
+
+export const TmfResponse = {
+  FUNCTION_COMPLETE: 0,
+  TASK_DOES_NOT_EXIST: 1,
+  LUN_DOES_NOT_EXIST: 2,
+  TASK_STILL_ALLEGIANT: 3,
+  REASSIGNMENT_NOT_SUPPORTED: 4,
+  NOT_SUPPORTED: 5,
+  AUTHORIZATION_FAILED: 6,
+  FUNCTION_SUCCEEDED: 7,
+  REJECTED: 0xff,
+} as const;
+
+export const LogoutReason = { CLOSE_SESSION: 0, CLOSE_CONNECTION: 1, REMOVE_FOR_RECOVERY: 2 } as const;
+export const LogoutResponseCode = { SUCCESS: 0, CID_NOT_FOUND: 1, RECOVERY_NOT_SUPPORTED: 2, CLEANUP_FAILED: 3 } as const;
+
+export const TaskAttr = { UNTAGGED: 0, SIMPLE: 1, ORDERED: 2, HEAD_OF_QUEUE: 3, ACA: 4 } as const;
+
+export const AhsType = { EXTENDED_CDB: 1, BIDI_READ_EDTL: 2 } as const;
