@@ -164,7 +164,7 @@ describe('tape positioning matches a naive model', () => {
             if (r.sense.filemark) got.fm = true;
             if (r.sense.eom) got.eom = true;
             if (r.sense.ili) got.ili = true;
-            if (r.sense.information !== undefined) got.info = r.sense.information;
+            if (r.sense.information !== undefined) got.info = Number(r.sense.information);
           }
           if (r.data.length) got.data = r.data;
           expect({ op: o, ...got, data: got.data?.toString('hex') }).toEqual({ op: o, ...want, data: want.data?.toString('hex') });
