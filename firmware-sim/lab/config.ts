@@ -3,6 +3,7 @@
  * checks: defaults filled in, sizes in bytes, WWNs as 16 lowercase hex digits, every reference
  * ("node/port", "device/lu") known to exist.
  */
+import type { CopyProfileName } from '../copy-manager/profile.js';
 
 /** Nodes on the fabric: hosts (initiators), arrays and routers (targets). Names share one namespace. */
 export type NodeKind = 'host' | 'array' | 'router';
@@ -38,7 +39,7 @@ export interface TargetPortConfig {
   iqn: string;
 }
 
-export type ContentGenerator = { fat: string };
+export type ContentGenerator = { fat: 'default' };
 
 export interface DiskLuConfig {
   name: string;
@@ -50,7 +51,7 @@ export interface DiskLuConfig {
   /** Image file relative to the data directory (file backing only). */
   image?: string;
   /** Copy manager profile for EXTENDED COPY through this disk LU (3PC); absent = no copy manager here. */
-  copyProfile?: string;
+  copyProfile?: CopyProfileName;
   /** Fills a new image (only when the image does not exist yet). */
   content?: ContentGenerator;
   vendor?: string;
@@ -67,7 +68,7 @@ export interface ArrayConfig {
 export interface DataMoverConfig {
   name: string;
   lun: number;
-  copyProfile: string;
+  copyProfile: CopyProfileName;
   /** The data mover's own initiator port on the fabric (it reads disks and writes tapes through it). */
   initiator: { name: string; wwpn: string };
 }

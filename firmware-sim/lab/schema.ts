@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { PROFILES } from '../copy-manager/profile.js';
 import {
   IQN_PREFIX,
   type ArrayConfig,
@@ -64,7 +65,10 @@ const chap = {
   dependencies: { targetUser: ['targetSecret'], targetSecret: ['targetUser'] },
 } as const;
 
-const copyProfile = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } as const;
+/** Copy manager profiles (firmware-sim/copy-manager/profile.ts): what EXTENDED COPY an LU accepts. */
+const copyProfile = { enum: Object.keys(PROFILES) } as const;
+/** Content generators for new disk images. */
+export const FAT_GENERATORS = ['default'] as const;
 
 /** The JSON Schema of a lab file (JSON Schema draft-07, ajv's default dialect). */
 export const labSchema = {
@@ -143,7 +147,7 @@ export const labSchema = {
                   type: 'object',
                   additionalProperties: false,
                   required: ['fat'],
-                  properties: { fat: { type: 'string', minLength: 1 } },
+                  properties: { fat: { enum: FAT_GENERATORS } },
                 },
                 vendor: ascii(8),
                 product: ascii(16),
@@ -171,7 +175,7 @@ export const labSchema = {
             properties: {
               name: { ...name, default: 'datamover' },
               lun: LUN,
-              copyProfile: { ...copyProfile, default: 'default' },
+              copyProfile: { ...copyProfile, default: 'full' },
               initiator: {
                 type: 'object',
                 additionalProperties: false,
