@@ -130,7 +130,7 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   /** Insert and thread a cartridge (an open Cartridge, or an image path to open). */
   async loadCartridge(c: Cartridge | string, opts: { delayMs?: number } = {}): Promise<void> {
-    await this.serial(async () => {
+    await this.serial(undefined, async () => {
       if (this.cart || this.mediumFault) throw new Error(`${this.identity.name}: drive already holds ${this.cart?.barcode ?? 'an unreadable cartridge'}`);
       this.mediumFault = undefined;
       if (typeof c === 'string') {
@@ -159,12 +159,12 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */
   async unload(opts: { force?: boolean } = {}): Promise<void> {
-    await this.serial(() => this.doUnload(true, opts.force ?? false));
+    await this.serial(undefined, () => this.doUnload(true, opts.force ?? false));
   }
 
   /** Unload and remove the cartridge; returns it (closed) for the vault. */
   async eject(opts: { force?: boolean } = {}): Promise<Cartridge | undefined> {
-    return this.serial(async () => {
+    return this.serial(undefined, async () => {
       const c = this.cart;
       await this.doUnload(false, opts.force ?? false);
       return c;
@@ -201,9 +201,13 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   // ------------------------------------------------------------ helpers used by the handlers
 
-  /** Run medium commands one at a time. */
-  serial<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.queue.then(fn, fn);
+  /** Run medium commands one at a time; a task aborted while it waited its turn does nothing. */
+  serial<T>(signal: AbortSignal | undefined, fn: () => Promise<T> | T): Promise<T> {
+    const go = () => {
+      signal?.throwIfAborted();
+      return fn();
+    };
+    const run = this.queue.then(go, go);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -308,7 +312,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       this.medium();
       return undefined;
     }
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
       return fixed ? this.readFixed(c, n, bl, ctx.signal) : this.readVariable(c, n, sili, bl, ctx.signal);
@@ -385,7 +389,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       // The transport delivered less than the CDB describes: refuse rather than record a short block.
       throw new ScsiError({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x00 });
     }
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       const c = this.writable();
       const { peop } = this.points(c);
       const span = recordSpan(recLen);
@@ -420,7 +424,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (wsmk) throw Sense.invalidFieldInCdb(1, 1);
     // IMMED only makes sense with a buffer to return early from.
     if (immed && this.mode.bufferedMode === 0) throw Sense.invalidFieldInCdb(1, 0);
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       if (count === 0) {
         // Flush only: a sync point, legal on a protected cartridge.
         const c = this.positioned();
@@ -446,7 +450,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   async space(ctx: Ctx, sixteen: boolean): Promise<HandlerOutput> {
     const { code, count } = sixteen ? decodeSpace16(ctx.cdb) : decodeSpace6(ctx.cdb);
     if (code !== SpaceCode.BLOCKS && code !== SpaceCode.FILEMARKS && code !== SpaceCode.END_OF_DATA) throw Sense.invalidFieldInCdb(1, 3);
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
       if (code === SpaceCode.END_OF_DATA) {
@@ -526,7 +530,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (l.destType !== LocateDestType.OBJECT && l.destType !== LocateDestType.FILE && l.destType !== LocateDestType.END_OF_DATA) {
       throw Sense.invalidFieldInCdb(1, 5);
     }
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       const c = this.medium();
       await this.flushIfDirty(c);
       this.positionLost = false;
@@ -549,8 +553,8 @@ export class TapeDrive extends ScsiLogicalUnit {
     });
   }
 
-  async rewind(): Promise<HandlerOutput> {
-    return this.serial(async () => {
+  async rewind(signal?: AbortSignal): Promise<HandlerOutput> {
+    return this.serial(signal, async () => {
       const c = this.medium();
       await c.sync();
       this.dirty = false;
@@ -563,7 +567,7 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   async erase(ctx: Ctx): Promise<HandlerOutput> {
     decodeErase6(ctx.cdb);
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       const c = this.writable();
       // Short and long erase both establish EOD here (tape-ssc.md §3.10).
       await c.truncateAt(this.pos);
@@ -576,7 +580,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   async loadUnload(ctx: Ctx): Promise<HandlerOutput> {
     const l = decodeLoadUnload(ctx.cdb);
     if (l.eot) throw Sense.invalidFieldInCdb(4, 2);
-    return this.serial(async () => {
+    return this.serial(ctx.signal, async () => {
       if (!this.cart && !this.mediumFault) throw Sense.mediumNotPresent();
       if (l.load) {
         if (l.hold) return undefined;
@@ -655,7 +659,7 @@ const CTRL = 0x00;
 function tapeCommands(): CommandDef<TapeDrive>[] {
   return [
     { opcode: TapeOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
-    { opcode: TapeOp.REWIND, name: 'REWIND', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.rewind() },
+    { opcode: TapeOp.REWIND, name: 'REWIND', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.rewind(c.signal) },
     { opcode: TapeOp.READ_BLOCK_LIMITS, name: 'READ BLOCK LIMITS', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.readBlockLimits(c) },
     { opcode: TapeOp.READ_6, name: 'READ(6)', cdbLength: 6, rsv: 'read', usage: [0xff, 0x03, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.read(c) },
     { opcode: TapeOp.WRITE_6, name: 'WRITE(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x01, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.write(c) },

@@ -16,7 +16,7 @@ import {
   encodeErase6,
   decodeMediumTypeReport,
 } from '../../../src/scsi/tape.js';
-import { I2, newDrive, pattern, read6, readyDrive, rewind, run, space6, tmp, wfm, write6 } from './helpers.js';
+import { I1, I2, newDrive, pattern, read6, readyDrive, rewind, run, space6, tmp, wfm, write6 } from './helpers.js';
 
 let t: ReturnType<typeof tmp>;
 beforeEach(() => {
@@ -273,6 +273,20 @@ describe('tape drive: READ / WRITE', () => {
     const t0 = performance.now();
     for (let k = 0; k < 4; k++) await run(drive, write6(64, true), { dataOut: pattern(64 * 512, k) });
     expect(performance.now() - t0).toBeGreaterThan(100);
+  });
+
+  it('commands run one at a time; a task aborted while queued answers TASK ABORTED and writes nothing', async () => {
+    const { drive, cart } = await readyDrive(t.dir);
+    drive.faults.setThroughput(1 << 20);
+    const first = run(drive, write6(200_000), { dataOut: pattern(200_000, 1) });
+    const ac = new AbortController();
+    const second = drive.execute({ nexus: I1, lun: 0, cdb: write6(10), dataOut: pattern(10, 2), dataInLength: 0, signal: ac.signal });
+    const third = run(drive, write6(20), { dataOut: pattern(20, 3) });
+    ac.abort();
+    expect((await first).status).toBe(0);
+    expect((await second).status).toBe(0x40);
+    expect((await third).status).toBe(0);
+    expect([0, 1].map((i) => cart.recordLength(i))).toEqual([200_000, 20]);
   });
 
   it('a record flagged bad in the image reads as 3/11/00', async () => {
