@@ -69,8 +69,9 @@ export class TapeModeState {
       { code: ModePage.CONTROL, defaults: control, changeable: mask(control.length, { 2: 0x04 }), apply: (cur) => this.onDSense((cur[2]! & 0x04) !== 0) },
       // DCE may be switched; dmsim records it and never compresses.
       { code: ModePage.DATA_COMPRESSION, defaults: dc, changeable: mask(dc.length, { 2: 0x80 }) },
-      // REW (byte 8 bit 0), SWP (byte 10 bit 2) and WRITE DELAY TIME are the settable fields.
-      { code: ModePage.DEVICE_CONFIGURATION, defaults: cfg, changeable: mask(cfg.length, { 6: 0xff, 7: 0xff, 8: DeviceConfigBits.REW, 10: DeviceConfigBits.SWP }) },
+      // SWP (byte 10 bit 2) and WRITE DELAY TIME are settable. REW stays 0 (EW is not reported on
+      // READ/SPACE), so asking for it is refused rather than silently ignored.
+      { code: ModePage.DEVICE_CONFIGURATION, defaults: cfg, changeable: mask(cfg.length, { 6: 0xff, 7: 0xff, 10: DeviceConfigBits.SWP }) },
       { code: ModePage.MEDIUM_PARTITION, defaults: part, changeable: Buffer.alloc(part.length) },
       { code: ModePage.INFORMATIONAL_EXCEPTIONS, defaults: iec, changeable: Buffer.alloc(iec.length) },
     ]);
