@@ -85,6 +85,8 @@ export class Cartridge {
   private bad = new Set<number>();
   private end = 0;
   private metaDirty = false;
+  /** Bytes written or the image truncated since the last fsync. */
+  private unsynced = false;
 
   private constructor(
     readonly path: string,
@@ -230,13 +232,16 @@ export class Cartridge {
     if (at >= this.offs.length) return;
     const cut = this.offs[at]!;
     await this.handle().truncate(cut);
+    this.unsynced = true;
     this.offs.length = at;
     this.lens.length = at;
     this.marks.length = lowerBound(this.marks, at);
     for (const b of this.bad) if (b >= at) this.bad.delete(b);
     this.end = cut;
     if (this.meta.syncedLength > cut) {
-      // The durable prefix shrinks with the image: later unsynced appends must look like a tail again.
+      // The durable prefix shrinks with the image: make the cut itself durable (so discarded
+      // records cannot come back after a power loss), then later appends look like a tail again.
+      await this.handle().sync();
       this.meta.syncedLength = cut;
       this.metaDirty = true;
       await this.flushMeta();
@@ -271,6 +276,7 @@ export class Cartridge {
       }
     }
     if (iov.length) await writevFully(this.handle(), iov, start);
+    this.unsynced = true;
     // Index only after the bytes are in the file.
     let off = this.end;
     for (let k = 0; k < blocks; k++) {
@@ -285,6 +291,7 @@ export class Cartridge {
     if (n === 0) return;
     await this.truncateAt(at);
     await writeFully(this.handle(), Buffer.alloc(n * MARK_SPAN), this.end);
+    this.unsynced = true;
     for (let k = 0; k < n; k++) {
       this.marks.push(this.offs.length);
       this.offs.push(this.end);
@@ -301,6 +308,7 @@ export class Cartridge {
     w.writeUInt32LE((len | ERROR_FLAG) >>> 0, 0);
     await writeFully(this.handle(), w, this.offs[i]!);
     await writeFully(this.handle(), w, this.offs[i]! + recordSpan(len) - 4);
+    this.unsynced = true;
     this.bad.add(i);
   }
 
@@ -311,8 +319,9 @@ export class Cartridge {
   /** Durability point: fsync the image and record the synced length in the sidecar. */
   async sync(): Promise<void> {
     if (!this.fh) return;
+    if (this.unsynced && !this.meta.writeProtected) await this.fh.sync();
+    this.unsynced = false;
     if (this.meta.syncedLength !== this.end) {
-      if (!this.meta.writeProtected) await this.fh.sync();
       this.meta.syncedLength = this.end;
       this.metaDirty = true;
     }
@@ -428,6 +437,7 @@ export class Cartridge {
         this.event('torn tail ignored (write-protected)', { offset: p, bytes: size - p });
       } else {
         await this.handle().truncate(p);
+        await this.handle().sync();
         this.event(`recovered: cut ${cutReason ?? 'tail'}`, { offset: p, bytes: size - p });
       }
       this.meta.syncedLength = Math.min(this.meta.syncedLength, p);
