@@ -63,6 +63,9 @@ const MEDIUM_TYPES: readonly MediumTypeDescriptor[] = [
 
 type Ctx = CommandContext<TapeDrive>;
 
+/** Largest data transfer of one READ/WRITE in fixed mode; beyond it the TRANSFER LENGTH is refused (5/24/00). */
+export const MAX_TRANSFER = 64 * 1024 * 1024;
+
 /** CHECK CONDITION that still carries data-in (READ that stopped early). */
 function cc(lu: TapeDrive, s: SenseInfo, dataIn?: Buffer): ScsiResult {
   const r = lu.checkCondition(s);
@@ -308,6 +311,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (fixed && sili) throw Sense.invalidFieldInCdb(1, 1);
     if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
     if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
+    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(2);
     if (n === 0) {
       this.medium();
       return undefined;
@@ -377,6 +381,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     const bl = this.mode.blockLength;
     if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
     if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
+    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(2);
     const recLen = fixed ? bl : n;
     const blocks = fixed ? n : 1;
     const bytes = recLen * blocks;
