@@ -50,6 +50,24 @@ export interface TapeDriveOptions {
   onEject?: (c: Cartridge) => void;
 }
 
+export interface TapeDriveStatus {
+  state: 'empty' | 'held' | 'loading' | 'ready' | 'unreadable';
+  barcode?: string;
+  writeProtected?: boolean;
+  /** Logical object number; null when the position is lost. */
+  position?: number | null;
+  fileId?: number | null;
+  objects?: number;
+  filemarks?: number;
+  /** Image bytes = medium position of EOD. */
+  bytesUsed?: number;
+  capacity?: number;
+  earlyWarningAt?: number;
+  /** 0 = variable-block mode. */
+  blockLength: number;
+  removalPrevented: boolean;
+}
+
 /** Densities this drive reports (LTO-4-like: reads LTO-2, writes LTO-3 and LTO-4). */
 export const SUPPORTED_DENSITIES: readonly DensityDescriptor[] = [
   { primaryCode: 0x42, secondaryCode: 0x42, wrtok: false, dup: false, deflt: false, bitsPerMm: 7398, mediaWidth: 127, tracks: 512, capacityMB: 200000, organization: 'LTO-CVE', name: 'U-216', description: 'Ultrium 2/8T' },
@@ -172,6 +190,38 @@ export class TapeDrive extends ScsiLogicalUnit {
       await this.doUnload(false, opts.force ?? false);
       return c;
     });
+  }
+
+  /** A snapshot for the management API and dashboard. */
+  status(): TapeDriveStatus {
+    const c = this.cart;
+    const state: TapeDriveStatus['state'] = this.mediumFault
+      ? 'unreadable'
+      : !c
+        ? 'empty'
+        : !this.threaded
+          ? 'held'
+          : Date.now() < this.becomingReadyUntil
+            ? 'loading'
+            : 'ready';
+    return {
+      state,
+      ...(c
+        ? {
+            barcode: c.barcode,
+            writeProtected: c.writeProtected,
+            position: this.positionLost ? null : this.pos,
+            fileId: this.positionLost ? null : c.fileIdAt(this.pos),
+            objects: c.count,
+            filemarks: c.filemarkCount,
+            bytesUsed: c.length,
+            capacity: this.points(c).peop,
+            earlyWarningAt: this.points(c).ew,
+          }
+        : {}),
+      blockLength: this.mode.blockLength,
+      removalPrevented: this.prevented.size > 0,
+    };
   }
 
   get removalPrevented(): boolean {

@@ -120,7 +120,9 @@ describe('tape drive: readiness and cartridges', () => {
     await d.unload();
     await run(d, TUR);
     expect((await run(d, TUR)).sense).toMatchObject({ key: 2, asc: 0x04, ascq: 0x02 });
+    expect(d.status()).toMatchObject({ state: 'held', barcode: 'B00001L4', position: 0, objects: 0, removalPrevented: false });
     const out = await d.eject();
+    expect(d.status()).toEqual({ state: 'empty', blockLength: 0, removalPrevented: false });
     expect(out?.barcode).toBe('B00001L4');
     expect(out?.isOpen).toBe(false);
   });
