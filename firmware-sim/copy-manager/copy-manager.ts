@@ -1,0 +1,211 @@
+/**
+ * The copy manager: runs EXTENDED COPY (LID1) parameter lists and answers RECEIVE COPY RESULTS.
+ * One instance serves every LU that hosts a copy manager (the data mover LU and, with their own
+ * profiles, the disk LUs); list state is kept per LU and per I_T nexus.
+ *
+ * Order of work (extended-copy.md §12.1): CDB, list length, static validation of the whole list
+ * (codec), list-ID checks, concurrency, then segments in list order — each resolves its CSCDs
+ * lazily through the data mover's own initiator port, scoped to what the requester may access.
+ */
+import PQueue from 'p-queue';
+import { ScsiError, Sense, SenseKey } from '../../src/scsi/sense.js';
+import { ScsiStatus } from '../../src/scsi/status.js';
+import { decodeParameterList, decodeXcopyCdb, ListIdUsage } from '../../src/scsi/xcopy.js';
+import {
+  CopyManagerStatus,
+  decodeRcrCdb,
+  encodeCopyStatus,
+  encodeFailedSegmentDetails,
+  encodeOperatingParameters,
+  encodeReceiveData,
+  RcrServiceAction,
+  transferCountOf,
+} from '../../src/scsi/receive-copy-results.js';
+import type { CommandContext, HandlerOutput } from '../devices/logical-unit.js';
+import type { ITNexus } from '../router/task.js';
+import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
+import type { CscdScope, InitiatorPort } from './environment.js';
+import { CopyAbort } from './errors.js';
+import { EXECUTORS } from './executors/index.js';
+import { ListTable, type CopyEntry } from './list-table.js';
+import { operatingParameters, type CopyProfile } from './profile.js';
+import { CscdResolver } from './resolve.js';
+
+export interface CopyManagerOptions {
+  /** The data mover's initiator port on the fabric. */
+  port: InitiatorPort;
+  /** Scoped LU lookup (zoning + LUN masking for both the requester and the data mover). */
+  scope: CscdScope;
+  /** Bytes per disk READ the data mover issues (default 1 MiB). */
+  chunkBytes?: number;
+  /** Disk chunks read ahead per copy (default 4). */
+  readAhead?: number;
+  /** Disk reads in flight across all copies: the worker pool (default 8). */
+  poolConcurrency?: number;
+  /** Completed-list retention (default 60 s, as FreeBSD). */
+  completedTtlMs?: number;
+}
+
+/** A running or finished copy, for the management API and logs. */
+export interface CopyProgress {
+  lu: string;
+  initiator: string;
+  listId: number;
+  state: CopyEntry['state'];
+  segmentsProcessed: number;
+  segments: number;
+  bytesWritten: number;
+}
+
+const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
+
+export class CopyManager {
+  readonly table: ListTable;
+  private readonly pool: PQueue;
+  private readonly engine: Omit<EngineOptions, 'maxStreamTransferSize'>;
+
+  constructor(readonly opts: CopyManagerOptions) {
+    this.table = new ListTable(opts.completedTtlMs);
+    this.pool = new PQueue({ concurrency: opts.poolConcurrency ?? 8 });
+    this.engine = { chunkBytes: opts.chunkBytes ?? 1 << 20, readAhead: opts.readAhead ?? 4, pool: this.pool };
+  }
+
+  get port(): InitiatorPort {
+    return this.opts.port;
+  }
+
+  progress(): CopyProgress[] {
+    return this.table.all().map((e) => ({
+      lu: e.lu,
+      initiator: e.nexusKey,
+      listId: e.listId,
+      state: e.state,
+      segmentsProcessed: e.run.segmentsProcessed,
+      segments: e.run.list.segments.length,
+      bytesWritten: e.run.bytesWritten,
+    }));
+  }
+
+  // ---------------------------------------------------------------- EXTENDED COPY
+
+  async extendedCopy(ctx: CommandContext, profile: CopyProfile): Promise<HandlerOutput> {
+    const { parameterListLength } = decodeXcopyCdb(ctx.cdb);
+    if (parameterListLength === 0) return undefined;
+    const data = (ctx.task.dataOut ?? Buffer.alloc(0)).subarray(0, parameterListLength);
+    const list = decodeParameterList(data, profile);
+    const lu = ctx.lu.identity.name;
+    const { listId, listIdUsage } = list.header;
+    if (listIdUsage !== ListIdUsage.NONE) {
+      const old = this.table.get(lu, ctx.nexus.key, listId);
+      if (old?.state === 'running') throw new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x00, ascq: 0x16 });
+      if (old) this.table.remove(old);
+    }
+    const running = this.table.running(lu);
+    if (running.length >= profile.totalConcurrentCopies || (listIdUsage !== ListIdUsage.NONE && running.filter((e) => e.usage !== ListIdUsage.NONE).length >= profile.maxConcurrentCopies)) {
+      throw Sense.busy();
+    }
+
+    const abort = new AbortController();
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
+    const resolver = new CscdResolver(this.opts.port, this.opts.scope, ctx.nexus, list.cscds, ctx.lu.identity, signal);
+    const held = profile.heldDataLimit > 0 && listIdUsage === ListIdUsage.HOLD ? new HeldData(profile.heldDataLimit) : undefined;
+    const run = new CopyRun(list, resolver, { ...this.engine, maxStreamTransferSize: profile.maxStreamTransferSize }, signal, held);
+    const entry: CopyEntry = { lu, nexusKey: ctx.nexus.key, listId, usage: listIdUsage, state: 'running', run, abort, statusReported: false, heldDiscarded: false };
+    this.table.add(entry);
+
+    let index = 0;
+    try {
+      for (; index < list.segments.length; index++) {
+        signal.throwIfAborted();
+        const seg = list.segments[index]!;
+        run.segmentsProcessed = index + 1;
+        run.segExpected = 0;
+        run.segWritten = 0;
+        run.segUnit = 1;
+        const exec = EXECUTORS.get(seg.type);
+        // Profiles only list executable types, so the codec has already refused anything else.
+        if (!exec) throw new CopyAbort(0x26, 0x09, seg.offset);
+        await exec({ run, seg, index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
+      }
+      entry.state = 'done';
+      return undefined;
+    } catch (e) {
+      entry.state = 'failed';
+      if (signal.aborted) throw abortError();
+      if (e instanceof CopyAbort) {
+        const sense = e.toSense(index, run.residual());
+        entry.failure = { status: ScsiStatus.CHECK_CONDITION, sense: ctx.lu.encodeSense(sense) };
+        throw new ScsiError(sense);
+      }
+      throw e;
+    } finally {
+      clearResidue(run);
+      if (held) {
+        entry.held = held.bytes;
+        entry.heldDiscarded = held.discarded;
+      }
+      this.table.finish(entry);
+    }
+  }
+
+  // ---------------------------------------------------------------- RECEIVE COPY RESULTS
+
+  receiveCopyResults(ctx: CommandContext, profile: CopyProfile): HandlerOutput {
+    const { serviceAction, listId, allocationLength } = decodeRcrCdb(ctx.cdb);
+    const fit = (b: Buffer) => b.subarray(0, allocationLength);
+    if (serviceAction === RcrServiceAction.OPERATING_PARAMETERS) return fit(encodeOperatingParameters(operatingParameters(profile)));
+
+    const e = this.table.get(ctx.lu.identity.name, ctx.nexus.key, listId);
+    const unknown = () => Sense.invalidFieldInCdb(2);
+    switch (serviceAction) {
+      case RcrServiceAction.COPY_STATUS: {
+        if (!e || e.statusReported) throw unknown();
+        const status = e.state === 'running' ? CopyManagerStatus.IN_PROGRESS : e.state === 'done' ? CopyManagerStatus.COMPLETED_GOOD : CopyManagerStatus.COMPLETED_ERROR;
+        const out = encodeCopyStatus({ heldDataDiscarded: e.heldDiscarded, status, segmentsProcessed: e.run.segmentsProcessed, ...transferCountOf(e.run.bytesWritten) });
+        if (e.state !== 'running') {
+          e.statusReported = true;
+          this.table.dropIfSpent(e);
+        }
+        return fit(out);
+      }
+      case RcrServiceAction.RECEIVE_DATA: {
+        if (!e || e.state === 'running' || e.held === undefined) throw unknown();
+        const out = encodeReceiveData(e.held);
+        if (allocationLength === 0 || allocationLength >= out.length) {
+          e.held = undefined;
+          this.table.dropIfSpent(e);
+        }
+        return fit(out);
+      }
+      case RcrServiceAction.FAILED_SEGMENT_DETAILS: {
+        if (!e || e.state === 'running') throw unknown();
+        const out = encodeFailedSegmentDetails(e.failure && { commandStatus: e.failure.status, sense: e.failure.sense });
+        if (allocationLength === 0 || allocationLength >= out.length) {
+          e.failure = undefined;
+          e.statusReported = true;
+          this.table.dropIfSpent(e);
+        }
+        return fit(out);
+      }
+      default:
+        throw Sense.invalidFieldInCdb(1, 4);
+    }
+  }
+
+  // ---------------------------------------------------------------- task management
+
+  /** I_T nexus loss: abort that nexus's copies and discard their results (extended-copy.md §7.5). */
+  nexusLost(nexus: ITNexus): void {
+    for (const e of this.table.matching((x) => x.nexusKey === nexus.key)) this.drop(e);
+  }
+
+  /** LU reset / power on: abort every copy on the LU and discard all results. */
+  luReset(luName: string): void {
+    for (const e of this.table.matching((x) => x.lu === luName)) this.drop(e);
+  }
+
+  private drop(e: CopyEntry): void {
+    e.abort.abort(abortError());
+    this.table.remove(e);
+  }
+}
