@@ -33,3 +33,41 @@ export interface ChapSecrets {
   targetUser?: string;
   targetSecret?: string;
 }
+
+/**
+ * Task management functions beyond the TaskDispatcher basics (SAM-5 §7). The router's
+ * TargetDevice and the Fabric implement them; front ends map their TMF requests onto these.
+ * Each resolves to false when nothing matched (e.g. the tag is unknown: "task does not exist").
+ */
+export interface TaskManagement {
+  /** ABORT TASK: abort the task with this tag from this nexus on this LUN. */
+  abortTask(nexus: ITNexus, lun: number, tag: number): Promise<boolean>;
+  /** ABORT TASK SET: abort every task this nexus has on this LUN. */
+  abortTaskSet(nexus: ITNexus, lun: number): Promise<boolean>;
+  /** CLEAR TASK SET: abort every task on the LU, from every nexus (others get UA 2Fh/00h). */
+  clearTaskSet(nexus: ITNexus, lun: number): Promise<boolean>;
+}
+
+/**
+ * Thrown (as a rejected dispatch) when the nexus cannot exist: the initiator and target port
+ * share no zone, or the target port is unknown. In FC such an initiator could not even PLOGI the
+ * port, so there is no SCSI status to return; transports refuse the login/session instead.
+ */
+export class UnreachableError extends Error {
+  constructor(
+    readonly initiatorPort: string,
+    readonly targetPort: string,
+    reason = 'no zone holds both ports',
+  ) {
+    super(`initiator ${initiatorPort} cannot reach target port ${targetPort}: ${reason}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** Thrown by task management aimed at a LUN the nexus does not see (iSCSI: "LUN does not exist"). */
+export class NoSuchLunError extends Error {
+  constructor(readonly lun: number) {
+    super(`no logical unit at LUN ${lun}`);
+    this.name = 'NoSuchLunError';
+  }
+}

@@ -36,6 +36,21 @@ export interface ScsiTask {
   /** Transport's task tag, for logs and ABORT TASK. */
   tag?: number;
   attribute?: number;
+  /**
+   * Set by the router (TargetDevice) before the LU runs: the target port the task came through,
+   * which VPD 83h reports and per-port state (ALL_TG_PT) keys on. Absent when a test calls an LU directly.
+   */
+  port?: TargetPortInfo;
+}
+
+/** The target port a task arrived on, as the LU needs to describe it. */
+export interface TargetPortInfo {
+  /** 16 lowercase hex digits. */
+  wwpn: string;
+  /** RELATIVE TARGET PORT IDENTIFIER (1-based, unique within the target device). */
+  relativeId: number;
+  /** Target device name (WWNN), 16 lowercase hex digits. */
+  deviceName?: string;
 }
 
 export interface ScsiResult {

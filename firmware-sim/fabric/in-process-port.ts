@@ -1,0 +1,68 @@
+/**
+ * An initiator port living in the same process as the fabric: it logs into the name server with
+ * its own WWPN/WWNN and sends ScsiTasks through Fabric.dispatch, so zoning, LUN masking and
+ * reservations apply to it exactly as to an iSCSI initiator. The copy manager's data mover port,
+ * the backup server's in-process transport and tests use it.
+ */
+import { makeNexus, type ITNexus, type ScsiResult } from '../router/task.js';
+import type { Fabric } from './fabric.js';
+import type { PortEntry } from './name-server.js';
+import { normalizeWwn } from './wwn.js';
+
+export interface CommandOptions {
+  /** Parameter list or write data. */
+  dataOut?: Buffer;
+  /** Bytes of data-in this port will accept (allocation length); default 0. */
+  dataInLength?: number;
+  signal?: AbortSignal;
+  /** Task tag (ABORT TASK addresses tasks by it); the port numbers tasks itself when omitted. */
+  tag?: number;
+}
+
+export class InProcessPort {
+  readonly wwpn: string;
+  readonly wwnn: string;
+  readonly entry: PortEntry;
+  private nextTag = 1;
+
+  constructor(
+    readonly fabric: Fabric,
+    opts: { wwpn: string; wwnn: string; owner?: string },
+  ) {
+    this.wwpn = normalizeWwn(opts.wwpn);
+    this.wwnn = normalizeWwn(opts.wwnn);
+    this.entry = fabric.loginInitiator({ wwpn: this.wwpn, wwnn: this.wwnn, ...(opts.owner !== undefined ? { owner: opts.owner } : {}) });
+  }
+
+  /** The I_T nexus from this port to a target port (same object shape every time, same key). */
+  nexusTo(targetPortWwpn: string): ITNexus {
+    return makeNexus(this.wwpn, normalizeWwn(targetPortWwpn));
+  }
+
+  /**
+   * Send one command. Resolves with the SCSI result (data-in already cut to dataInLength);
+   * rejects with UnreachableError when zoning keeps this port from the target port.
+   */
+  command(targetPortWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<ScsiResult> {
+    const tag = opts.tag ?? this.nextTag++;
+    return this.fabric.dispatch({
+      nexus: this.nexusTo(targetPortWwpn),
+      lun,
+      cdb,
+      dataInLength: opts.dataInLength ?? 0,
+      tag,
+      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  /** Target ports this port can reach through zoning. */
+  targets(): PortEntry[] {
+    return this.fabric.reachableTargets(this.wwpn);
+  }
+
+  /** Tell the fabric this port's nexus to a target port is gone (like an iSCSI logout). */
+  logoutFrom(targetPortWwpn: string): void {
+    this.fabric.nexusLost(this.nexusTo(targetPortWwpn));
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * A SCSI target device: the disk array and the FC-to-SCSI router are each one. It owns target
+ * ports (WWPN + relative target port id), LUs attached at LUNs, and LUN masking per initiator
+ * port; it answers for the device where SAM/SPC make the target (not an LU) responsible: REPORT
+ * LUNS (also at the REPORT LUNS well-known LUN), INQUIRY/REQUEST SENSE at LUNs with nothing
+ * behind them, task management (abort, clear, resets) and I_T nexus loss. Everything else goes to
+ * the LU's own execute().
+ */
+import { ScsiStatus } from '../../src/scsi/status.js';
+import { encodeSense, Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
+import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage, SPC4_VERSION } from '../../src/scsi/inquiry.js';
+import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
+import { ScsiLogicalUnit } from '../devices/logical-unit.js';
+import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
+import type { ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
+
+/** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
+export interface ResetAware {
+  /** LOGICAL UNIT RESET / target reset: SPC-2 reservations are released; PR survive. */
+  onLuReset(): void;
+  /** I_T nexus loss: SPC-2 reservations the nexus holds are released. */
+  onNexusLost(nexus: ITNexus): void;
+}
+
+const isResetAware = (g: unknown): g is ResetAware =>
+  typeof g === 'object' && g !== null && typeof (g as ResetAware).onLuReset === 'function' && typeof (g as ResetAware).onNexusLost === 'function';
+
+export interface TargetDeviceOptions {
+  name: string;
+  /** Device name (WWNN), any form parseWwn accepts is normalized by the caller: 16 lowercase hex digits. */
+  wwnn: string;
+  ports: Array<{ wwpn: string; relativeId?: number }>;
+  /**
+   * What an initiator with no LUN map of its own sees: every attached LU at its own LUN ('all',
+   * typical of routers) or nothing ('none', typical of masked arrays).
+   */
+  defaultAccess?: 'all' | 'none';
+  /** INQUIRY identity reported at LUNs with no LU (peripheral qualifier 011b). */
+  vendor?: string;
+  product?: string;
+  revision?: string;
+}
+
+interface Tracked {
+  nexusKey: string;
+  tag: number | undefined;
+  ac: AbortController;
+}
+
+const INQUIRY = 0x12;
+const REQUEST_SENSE = 0x03;
+const TEST_UNIT_READY = 0x00;
+/** Peripheral device type of a well-known LU (SPC-4 §8.1). */
+const WELL_KNOWN_LU_TYPE = 0x1e;
+
+export class TargetDevice implements TaskDispatcher, TaskManagement {
+  readonly name: string;
+  readonly wwnn: string;
+  readonly defaultAccess: 'all' | 'none';
+  private readonly portsByWwpn = new Map<string, TargetPortInfo>();
+  private readonly lus = new Map<number, LogicalUnit>();
+  /** Initiator WWPN → (LUN the initiator uses → device LUN). */
+  private readonly maps = new Map<string, Map<number, number>>();
+  private readonly tasks = new Map<LogicalUnit, Set<Tracked>>();
+  /** Nexuses that have sent a task to each LU: who gets a unit attention when something changes. */
+  private readonly seen = new Map<LogicalUnit, Map<string, ITNexus>>();
+  private readonly ident: { vendor: string; product: string; revision: string };
+
+  constructor(opts: TargetDeviceOptions) {
+    this.name = opts.name;
+    this.wwnn = opts.wwnn;
+    this.defaultAccess = opts.defaultAccess ?? 'all';
+    this.ident = { vendor: opts.vendor ?? 'DMSIM', product: opts.product ?? 'TARGET DEVICE', revision: opts.revision ?? '0100' };
+    let next = 1;
+    for (const p of opts.ports) {
+      const relativeId = p.relativeId ?? next;
+      next = relativeId + 1;
+      if ([...this.portsByWwpn.values()].some((q) => q.relativeId === relativeId)) throw new Error(`${opts.name}: duplicate relative target port id ${relativeId}`);
+      if (this.portsByWwpn.has(p.wwpn)) throw new Error(`${opts.name}: duplicate target port ${p.wwpn}`);
+      this.portsByWwpn.set(p.wwpn, { wwpn: p.wwpn, relativeId, deviceName: opts.wwnn });
+    }
+  }
+
+  // ------------------------------------------------------------------ configuration
+
+  get ports(): TargetPortInfo[] {
+    return [...this.portsByWwpn.values()];
+  }
+
+  hasPort(wwpn: string): boolean {
+    return this.portsByWwpn.has(wwpn);
+  }
+
+  port(wwpn: string): TargetPortInfo | undefined {
+    return this.portsByWwpn.get(wwpn);
+  }
+
+  /** Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. */
+  attach(lun: number, lu: LogicalUnit): void {
+    if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
+    if (lun < 0 || lun > 0x3fff) throw new RangeError(`${this.name}: LUN ${lun} cannot be addressed`);
+    this.withLunChange(() => this.lus.set(lun, lu));
+  }
+
+  detach(lun: number): LogicalUnit | undefined {
+    const lu = this.lus.get(lun);
+    if (lu) this.withLunChange(() => this.lus.delete(lun));
+    return lu;
+  }
+
+  /** Device LUN → LU, every LU attached. */
+  get logicalUnits(): ReadonlyMap<number, LogicalUnit> {
+    return this.lus;
+  }
+
+  /**
+   * Set what one initiator port sees: a list of device LUNs (seen at the same LUN), or
+   * [initiator LUN, device LUN] pairs. `undefined` returns it to the default access. A change of
+   * the visible set queues UA 3Fh/0Eh REPORTED LUNS DATA HAS CHANGED on that initiator's nexuses.
+   */
+  setLunMap(initiator: string, map: Iterable<number | readonly [number, number]> | undefined): void {
+    this.withLunChange(() => {
+      if (map === undefined) {
+        this.maps.delete(initiator);
+        return;
+      }
+      const m = new Map<number, number>();
+      for (const e of map) {
+        const [ilun, dlun] = typeof e === 'number' ? [e, e] : e;
+        if (ilun < 0 || ilun > 0x3fff) throw new RangeError(`${this.name}: LUN ${ilun} cannot be addressed`);
+        m.set(ilun, dlun);
+      }
+      this.maps.set(initiator, m);
+    });
+  }
+
+  /** Initiator LUN → LU, as this initiator port sees the device (masking applied). */
+  visibleLus(initiator: string): Map<number, LogicalUnit> {
+    const out = new Map<number, LogicalUnit>();
+    const m = this.maps.get(initiator);
+    if (m) {
+      for (const [ilun, dlun] of m) {
+        const lu = this.lus.get(dlun);
+        if (lu) out.set(ilun, lu);
+      }
+    } else if (this.defaultAccess === 'all') {
+      for (const [lun, lu] of this.lus) out.set(lun, lu);
+    }
+    return out;
+  }
+
+  /** Runs a change to LUs or maps and queues 3Fh/0Eh for every seen nexus whose view changed. */
+  private withLunChange(change: () => void): void {
+    const nexuses = this.allNexuses();
+    const before = new Map([...nexuses.values()].map((n) => [n.initiatorPort, viewKey(this.visibleLus(n.initiatorPort))]));
+    change();
+    for (const n of nexuses.values()) {
+      const now = this.visibleLus(n.initiatorPort);
+      if (viewKey(now) === before.get(n.initiatorPort)) continue;
+      for (const lu of now.values()) {
+        if (lu instanceof ScsiLogicalUnit && this.seen.get(lu)?.has(n.key)) lu.queueUnitAttention(UA.REPORTED_LUNS_CHANGED, { only: n.key });
+      }
+    }
+  }
+
+  private allNexuses(): Map<string, ITNexus> {
+    const all = new Map<string, ITNexus>();
+    for (const m of this.seen.values()) for (const [k, n] of m) all.set(k, n);
+    return all;
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  async dispatch(task: ScsiTask): Promise<ScsiResult> {
+    const port = this.portsByWwpn.get(task.nexus.targetPort);
+    if (!port) throw new UnreachableError(task.nexus.initiatorPort, task.nexus.targetPort, `not a port of ${this.name}`);
+    const r = await this.route(task, port);
+    if (r.dataIn && r.dataIn.length > task.dataInLength) return { ...r, dataIn: r.dataIn.subarray(0, Math.max(0, task.dataInLength)) };
+    return r;
+  }
+
+  private async route(task: ScsiTask, port: TargetPortInfo): Promise<ScsiResult> {
+    const opcode = task.cdb[0];
+    try {
+      if (opcode === REPORT_LUNS) return this.reportLuns(task);
+      if (task.lun === REPORT_LUNS_WLUN) return this.wellKnownLu(task);
+      const lu = this.visibleLus(task.nexus.initiatorPort).get(task.lun);
+      if (!lu) return this.noLu(task);
+      return await this.run(lu, task, port);
+    } catch (e) {
+      if (e instanceof ScsiError) return { status: e.status, sense: encodeSense(e.sense) };
+      throw e;
+    }
+  }
+
+  private reportLuns(task: ScsiTask): ScsiResult {
+    const v = checkReportLunsCdb(task.cdb);
+    const luns = selectLuns(this.visibleLus(task.nexus.initiatorPort).keys(), v.selectReport);
+    return { status: ScsiStatus.GOOD, dataIn: encodeReportLunsData(luns) };
+  }
+
+  /** The REPORT LUNS well-known LU: INQUIRY, REQUEST SENSE, TEST UNIT READY and REPORT LUNS only. */
+  private wellKnownLu(task: ScsiTask): ScsiResult {
+    switch (task.cdb[0]) {
+      case INQUIRY: {
+        const v = decodeInquiryCdb(task.cdb);
+        if (!v.evpd) {
+          if (v.pageCode) throw Sense.invalidFieldInCdb(2);
+          return { status: ScsiStatus.GOOD, dataIn: encodeStandardInquiry({ deviceType: WELL_KNOWN_LU_TYPE, ...this.ident, version: SPC4_VERSION }) };
+        }
+        if (v.pageCode !== 0) throw Sense.invalidFieldInCdb(2);
+        return { status: ScsiStatus.GOOD, dataIn: encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]) };
+      }
+      case REQUEST_SENSE:
+        return { status: ScsiStatus.GOOD, dataIn: encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0) };
+      case TEST_UNIT_READY:
+        return { status: ScsiStatus.GOOD };
+      default:
+        throw Sense.invalidOpcode();
+    }
+  }
+
+  /**
+   * A LUN with no LU behind it for this initiator (SPC-4 §6.6.2, §6.29): INQUIRY answers with
+   * peripheral qualifier 011b / type 1Fh, REQUEST SENSE returns LOGICAL UNIT NOT SUPPORTED as its
+   * parameter data with GOOD status, anything else is CHECK CONDITION 5/25/00.
+   */
+  private noLu(task: ScsiTask): ScsiResult {
+    switch (task.cdb[0]) {
+      case INQUIRY: {
+        const v = decodeInquiryCdb(task.cdb);
+        if (!v.evpd && v.pageCode) throw Sense.invalidFieldInCdb(2);
+        const data = v.evpd
+          ? vpdPage(0x1f, v.pageCode, Buffer.alloc(0), 3)
+          : encodeStandardInquiry({ qualifier: 3, deviceType: 0x1f, ...this.ident, cmdque: false });
+        return { status: ScsiStatus.GOOD, dataIn: data };
+      }
+      case REQUEST_SENSE: {
+        const s: SenseInfo = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
+        return { status: ScsiStatus.GOOD, dataIn: encodeSense(s, (task.cdb[1]! & 1) !== 0) };
+      }
+      default:
+        throw Sense.luNotSupported();
+    }
+  }
+
+  private async run(lu: LogicalUnit, task: ScsiTask, port: TargetPortInfo): Promise<ScsiResult> {
+    let seen = this.seen.get(lu);
+    if (!seen) this.seen.set(lu, (seen = new Map()));
+    seen.set(task.nexus.key, task.nexus);
+    if (task.signal?.aborted) return { status: ScsiStatus.TASK_ABORTED };
+    const ac = new AbortController();
+    const tracked: Tracked = { nexusKey: task.nexus.key, tag: task.tag, ac };
+    let set = this.tasks.get(lu);
+    if (!set) this.tasks.set(lu, (set = new Set()));
+    set.add(tracked);
+    const onOuterAbort = () => ac.abort(task.signal?.reason);
+    task.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      const r = await lu.execute({ ...task, signal: ac.signal, port });
+      return ac.signal.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
+    } finally {
+      task.signal?.removeEventListener('abort', onOuterAbort);
+      set.delete(tracked);
+    }
+  }
+
+  // ------------------------------------------------------------------ task management
+
+  private luFor(nexus: ITNexus, lun: number): LogicalUnit {
+    if (!this.portsByWwpn.has(nexus.targetPort)) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, `not a port of ${this.name}`);
+    const lu = this.visibleLus(nexus.initiatorPort).get(lun);
+    if (!lu) throw new NoSuchLunError(lun);
+    return lu;
+  }
+
+  private abortWhere(lu: LogicalUnit, pick: (t: Tracked) => boolean, reason: string): Tracked[] {
+    const hit = [...(this.tasks.get(lu) ?? [])].filter(pick);
+    for (const t of hit) t.ac.abort(new DOMException(reason, 'AbortError'));
+    return hit;
+  }
+
+  async abortTask(nexus: ITNexus, lun: number, tag: number): Promise<boolean> {
+    const lu = this.luFor(nexus, lun);
+    return this.abortWhere(lu, (t) => t.nexusKey === nexus.key && t.tag === tag, 'ABORT TASK').length > 0;
+  }
+
+  async abortTaskSet(nexus: ITNexus, lun: number): Promise<boolean> {
+    const lu = this.luFor(nexus, lun);
+    return this.abortWhere(lu, (t) => t.nexusKey === nexus.key, 'ABORT TASK SET').length > 0;
+  }
+
+  /** CLEAR TASK SET (TST=000b: one task set for all nexuses): other nexuses whose tasks died get UA 2Fh/00h. */
+  async clearTaskSet(nexus: ITNexus, lun: number): Promise<boolean> {
+    const lu = this.luFor(nexus, lun);
+    const hit = this.abortWhere(lu, () => true, 'CLEAR TASK SET');
+    if (lu instanceof ScsiLogicalUnit)
+      for (const k of new Set(hit.map((t) => t.nexusKey))) if (k !== nexus.key) lu.queueUnitAttention(UA.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, { only: k });
+    return hit.length > 0;
+  }
+
+  /** LOGICAL UNIT RESET (SAM-5 §7.7): abort every task, release SPC-2 reservations, UA 29h/03h to every nexus. */
+  async lunReset(nexus: ITNexus, lun: number): Promise<void> {
+    this.resetLu(this.luFor(nexus, lun), UA.BUS_DEVICE_RESET);
+  }
+
+  private resetLu(lu: LogicalUnit, ua: readonly [number, number]): void {
+    this.abortWhere(lu, () => true, 'reset');
+    if (lu instanceof ScsiLogicalUnit) {
+      if (isResetAware(lu.reservations)) lu.reservations.onLuReset();
+      lu.queueUnitAttention(ua);
+    }
+  }
+
+  /**
+   * TARGET WARM RESET resets every LU the device has (SAM-5 hard reset: UA 29h/00h POWER ON,
+   * RESET, OR BUS DEVICE RESET OCCURRED); TARGET COLD RESET is a power cycle (29h/01h). Persistent
+   * reservations survive both, as SPC-4 keeps them across hard resets.
+   */
+  async targetReset(nexus: ITNexus, cold: boolean): Promise<void> {
+    if (!this.portsByWwpn.has(nexus.targetPort)) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, `not a port of ${this.name}`);
+    for (const lu of new Set(this.lus.values())) this.resetLu(lu, cold ? UA.POWER_ON : UA.RESET);
+  }
+
+  /** I_T nexus loss: abort the nexus's tasks, release its SPC-2 reservations, UA 29h/07h if it comes back. */
+  nexusLost(nexus: ITNexus): void {
+    for (const [lu, seen] of this.seen) {
+      if (!seen.has(nexus.key)) continue;
+      this.abortWhere(lu, (t) => t.nexusKey === nexus.key, 'I_T nexus loss');
+      if (lu instanceof ScsiLogicalUnit) {
+        if (isResetAware(lu.reservations)) lu.reservations.onNexusLost(nexus);
+        lu.nexusLost(nexus);
+        lu.queueUnitAttention(UA.I_T_NEXUS_LOSS, { only: nexus.key });
+      }
+    }
+  }
+}
+
+const viewKey = (m: Map<number, LogicalUnit>): string =>
+  [...m].sort((a, b) => a[0] - b[0]).map(([l, lu]) => `${l}:${lu.identity.name}`).join(',');
