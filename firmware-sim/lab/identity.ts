@@ -12,9 +12,8 @@ export const DMSIM_OUI = 0x02d5a0;
 const DEFAULTS: Record<LuKind, { deviceType: number; product: string }> = {
   disk: { deviceType: 0x00, product: 'VDISK' },
   tape: { deviceType: 0x01, product: 'VTAPE-LTO4' },
-  // Storage array controller (0Ch): what FC-to-SCSI routers reported for their copy manager LU
-  // (the data mover has no medium; SPC-4 allows 3PC on any peripheral type).
-  'data-mover': { deviceType: 0x0c, product: 'DATA MOVER' },
+  // Processor (03h), as the data mover LU itself reports (devices/data-mover.ts, extended-copy.md §9.1).
+  'data-mover': { deviceType: 0x03, product: 'DATA MOVER' },
 };
 
 export const DMSIM_VENDOR = 'DMSIM';

@@ -151,13 +151,13 @@ export class Vault {
     const s = this.slot(barcode);
     s.spec = { ...s.spec, writeProtected: wp };
     const inDrive = s.loadedIn ? this.drives.get(s.loadedIn)?.drive : undefined;
-    if (inDrive) await inDrive.serial(() => inDrive.cartridge?.setWriteProtected(wp));
+    if (inDrive) await inDrive.serial(undefined, () => inDrive.cartridge?.setWriteProtected(wp));
   }
 
   /** Flush and close every loaded cartridge, after the commands in flight on its drive. */
   async close(): Promise<void> {
     for (const [ref, { drive }] of this.drives) {
-      await drive.serial(async () => {
+      await drive.serial(undefined, async () => {
         const c = drive.cartridge;
         if (c?.isOpen) {
           await c.close();
