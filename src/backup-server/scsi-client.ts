@@ -1,0 +1,170 @@
+/**
+ * Typed SCSI commands on top of a ScsiTransport, built with the shared src/scsi codecs. A command
+ * that does not end GOOD throws CommandFailed carrying the decoded sense, so callers report the
+ * target's own words.
+ */
+import { encodeRwCdb } from '../scsi/cdb.js';
+import { decodeDeviceIdPage, decodeStandardInquiry, encodeInquiryCdb, type Designator, type StandardInquiry } from '../scsi/inquiry.js';
+import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capacity.js';
+import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
+import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
+import { SbcOp } from '../scsi/sbc.js';
+import { decodeSense, type SenseInfo } from '../scsi/sense.js';
+import { ScsiStatus } from '../scsi/status.js';
+import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
+import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
+import { encodeXcopyCdb } from '../scsi/xcopy.js';
+import type { ScsiTransport, TransportResult } from './transport.js';
+
+const STATUS_NAMES: Record<number, string> = { 0x02: 'CHECK CONDITION', 0x08: 'BUSY', 0x18: 'RESERVATION CONFLICT', 0x28: 'TASK SET FULL', 0x40: 'TASK ABORTED' };
+
+export class CommandFailed extends Error {
+  override name = 'CommandFailed';
+  readonly sense?: SenseInfo;
+  constructor(
+    readonly what: string,
+    readonly result: TransportResult,
+  ) {
+    let sense: SenseInfo | undefined;
+    try {
+      sense = result.sense?.length ? decodeSense(result.sense) : undefined;
+    } catch {
+      sense = undefined;
+    }
+    super(`${what}: ${STATUS_NAMES[result.status] ?? `status ${result.status.toString(16)}h`}${sense ? ` ${describeSense(sense)}` : ''}`);
+    this.sense = sense;
+  }
+}
+
+const hex2 = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
+
+export function describeSense(s: SenseInfo): string {
+  const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
+  return `sense ${hex2(s.key)}/${hex2(s.asc)}/${hex2(s.ascq)}${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}`;
+}
+
+export class ScsiClient {
+  constructor(readonly transport: ScsiTransport) {}
+
+  async exec(what: string, target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<Buffer> {
+    const r = await this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+    if (r.status !== ScsiStatus.GOOD) throw new CommandFailed(what, r);
+    return r.dataIn;
+  }
+
+  /** Like exec but returns the raw result (callers that expect CHECK CONDITION as an answer). */
+  raw(target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<TransportResult> {
+    return this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+  }
+
+  async reportLuns(target: string): Promise<number[]> {
+    const d = await this.exec('REPORT LUNS', target, 0, encodeReportLunsCdb({ selectReport: 0, allocationLength: 4096 }), 4096);
+    return decodeReportLunsData(d).luns;
+  }
+
+  async inquiry(target: string, lun: number): Promise<StandardInquiry> {
+    return decodeStandardInquiry(await this.exec('INQUIRY', target, lun, encodeInquiryCdb({ evpd: false, pageCode: 0, allocationLength: 96 }), 96));
+  }
+
+  async vpd(target: string, lun: number, page: number): Promise<Buffer> {
+    return this.exec(`INQUIRY VPD ${hex2(page)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
+  }
+
+  async deviceIds(target: string, lun: number): Promise<Designator[]> {
+    return decodeDeviceIdPage(await this.vpd(target, lun, 0x83));
+  }
+
+  async thirdPartyCopyVpd(target: string, lun: number): Promise<ThirdPartyCopyVpd> {
+    return decodeThirdPartyCopyVpd(await this.vpd(target, lun, TPC_VPD_PAGE));
+  }
+
+  async readCapacity(target: string, lun: number): Promise<{ blocks: number; blockSize: number }> {
+    const d = decodeReadCapacity16(await this.exec('READ CAPACITY(16)', target, lun, encodeReadCapacity16Cdb({ allocationLength: 32 }), 32));
+    return { blocks: d.lastLba + 1, blockSize: d.blockLength };
+  }
+
+  async read(target: string, lun: number, lba: number, blocks: number, blockSize: number): Promise<Buffer> {
+    return this.exec('READ(16)', target, lun, encodeRwCdb({ opcode: SbcOp.READ_16, lba, transferLength: blocks }), blocks * blockSize);
+  }
+
+  async write(target: string, lun: number, lba: number, data: Buffer, blockSize: number): Promise<void> {
+    await this.exec('WRITE(16)', target, lun, encodeRwCdb({ opcode: SbcOp.WRITE_16, lba, transferLength: data.length / blockSize }), 0, data);
+  }
+
+  async testUnitReady(target: string, lun: number): Promise<TransportResult> {
+    return this.raw(target, lun, Buffer.alloc(6));
+  }
+
+  // ---- tape ----
+  async load(target: string, lun: number): Promise<void> {
+    await this.exec('LOAD', target, lun, encodeLoadUnload({ load: true }));
+  }
+
+  async rewind(target: string, lun: number): Promise<void> {
+    await this.exec('REWIND', target, lun, encodeRewind());
+  }
+
+  async locate(target: string, lun: number, objectId: number): Promise<void> {
+    await this.exec('LOCATE(10)', target, lun, encodeLocate10({ logicalId: objectId }));
+  }
+
+  async spaceToEod(target: string, lun: number): Promise<void> {
+    await this.exec('SPACE(6) EOD', target, lun, encodeSpace6({ code: SpaceCode.END_OF_DATA, count: 0 }));
+  }
+
+  async readPosition(target: string, lun: number): Promise<TapePosition> {
+    const d = await this.exec('READ POSITION', target, lun, encodeReadPositionCdb({ serviceAction: ReadPositionForm.LONG, allocationLength: READ_POSITION_LONG_LENGTH }), READ_POSITION_LONG_LENGTH);
+    return decodePositionLong(d);
+  }
+
+  /** READ(6) variable mode, SILI=1: one record up to `max` bytes. */
+  async readRecord(target: string, lun: number, max: number): Promise<TransportResult> {
+    const cdb = Buffer.from([TapeOp.READ_6, 0x02, (max >> 16) & 0xff, (max >> 8) & 0xff, max & 0xff, 0]);
+    return this.raw(target, lun, cdb, max);
+  }
+
+  /**
+   * RESERVE(10) (SPC-2): third-party when `thirdPartyWwpn` is given — LONGID with the 8-byte
+   * device ID of the port to reserve for (the data mover's initiator port name).
+   */
+  async reserve10(target: string, lun: number, thirdPartyWwpn?: string): Promise<void> {
+    const cdb = Buffer.alloc(10);
+    cdb[0] = 0x56;
+    if (!thirdPartyWwpn) return void (await this.exec('RESERVE(10)', target, lun, cdb));
+    cdb[1] = 0x10 | 0x02;
+    cdb.writeUInt16BE(8, 7);
+    await this.exec('RESERVE(10) third-party', target, lun, cdb, 0, wwnBytes(thirdPartyWwpn));
+  }
+
+  async release10(target: string, lun: number, thirdPartyWwpn?: string): Promise<void> {
+    const cdb = Buffer.alloc(10);
+    cdb[0] = 0x57;
+    if (!thirdPartyWwpn) return void (await this.exec('RELEASE(10)', target, lun, cdb));
+    cdb[1] = 0x10 | 0x02;
+    cdb.writeUInt16BE(8, 7);
+    await this.exec('RELEASE(10) third-party', target, lun, cdb, 0, wwnBytes(thirdPartyWwpn));
+  }
+
+  // ---- copy manager ----
+  async extendedCopy(target: string, lun: number, parameterList: Buffer, signal?: AbortSignal): Promise<TransportResult> {
+    return this.transport.command(target, lun, encodeXcopyCdb({ parameterListLength: parameterList.length }), { dataOut: parameterList, ...(signal ? { signal } : {}) });
+  }
+
+  async copyStatus(target: string, lun: number, listId: number): Promise<CopyStatus> {
+    return decodeCopyStatus(await this.exec('RECEIVE COPY RESULTS (COPY STATUS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.COPY_STATUS, listId, allocationLength: 12 }), 12));
+  }
+
+  async operatingParameters(target: string, lun: number): Promise<OperatingParameters> {
+    return decodeOperatingParameters(await this.exec('RECEIVE COPY RESULTS (OPERATING PARAMETERS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.OPERATING_PARAMETERS, allocationLength: 1024 }), 1024));
+  }
+
+  async failedSegmentDetails(target: string, lun: number, listId: number): Promise<FailedSegmentDetails | undefined> {
+    return decodeFailedSegmentDetails(await this.exec('RECEIVE COPY RESULTS (FAILED SEGMENT DETAILS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.FAILED_SEGMENT_DETAILS, listId, allocationLength: 1024 }), 1024));
+  }
+}
+
+export function wwnBytes(wwn: string): Buffer {
+  const hex = wwn.replace(/[^0-9a-fA-F]/g, '');
+  if (hex.length !== 16) throw new RangeError(`not a WWN: ${wwn}`);
+  return Buffer.from(hex, 'hex');
+}

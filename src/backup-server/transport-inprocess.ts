@@ -1,0 +1,44 @@
+/**
+ * ScsiTransport over an InProcessPort on the virtual fabric: the backup server logs in as its own
+ * host port, so zoning, masking and reservations treat it like any other initiator.
+ */
+import type { Fabric } from '../../firmware-sim/fabric/fabric.js';
+import { InProcessPort } from '../../firmware-sim/fabric/in-process-port.js';
+import { countCommand, newStats, type PortStats, type ScsiTransport, type TransportCommandOptions, type TransportResult, type TransportTarget } from './transport.js';
+
+export class InProcessTransport implements ScsiTransport {
+  readonly stats: PortStats = newStats();
+  readonly initiatorId: string;
+
+  constructor(readonly port: InProcessPort) {
+    this.initiatorId = port.wwpn;
+  }
+
+  static login(fabric: Fabric, wwpn: string, wwnn: string): InProcessTransport {
+    return new InProcessTransport(new InProcessPort(fabric, { wwpn, wwnn, owner: 'backup-server' }));
+  }
+
+  async listTargets(): Promise<TransportTarget[]> {
+    return this.port.targets().map((t) => ({ id: t.wwpn, ...(t.owner !== undefined ? { label: t.owner } : {}) }));
+  }
+
+  async command(target: string, lun: number, cdb: Buffer, opts: TransportCommandOptions = {}): Promise<TransportResult> {
+    const r = await this.port.command(target, lun, cdb, {
+      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
+      dataInLength: opts.dataInLength ?? 0,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const out: TransportResult = { status: r.status, dataIn: r.dataIn ?? Buffer.alloc(0), ...(r.sense ? { sense: r.sense } : {}) };
+    countCommand(this.stats, cdb, opts, out);
+    return out;
+  }
+
+  /** The fabric runs tasks concurrently, so one port serves as both command streams. */
+  async secondary(): Promise<ScsiTransport> {
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.port.targets()) this.port.logoutFrom(t.wwpn);
+  }
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { BufferBlockReader } from '../../src/fs/fat/block-reader.js';
+import { FatVolume } from '../../src/fs/fat/volume.js';
+import { parseArchive, TAR_RECORD } from '../../src/fs/tar.js';
+import { compile, type CopyLimits, type StreamPiece } from '../../src/backup-server/plan/compile.js';
+import { planTar } from '../../src/backup-server/plan/tar-plan.js';
+import { bitmapRuns, runPieces, sparseRuns } from '../../src/backup-server/plan/image-plan.js';
+import { decodeParameterList } from '../../src/scsi/xcopy.js';
+import { PROFILES } from '../../firmware-sim/copy-manager/profile.js';
+import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
+
+const full = PROFILES.full;
+const limits: CopyLimits = { ...full, supported: full.supported };
+const disk = { naa: Buffer.from('600123456789abc00000000000000001', 'hex'), blockSize: 512 };
+const tape = { naa: Buffer.from('600123456789abc00000000000000002', 'hex'), blockSize: 0 };
+
+function streamOf(image: Buffer, pieces: StreamPiece[]): Buffer {
+  return Buffer.concat(pieces.map((p) => (p.kind === 'inline' ? p.data : p.kind === 'disk' ? image.subarray(p.offset, p.offset + p.length) : Buffer.alloc(0))));
+}
+
+describe('planners', async () => {
+  const image = buildDefaultFatImage();
+  const vol = await FatVolume.open(new BufferBlockReader(image));
+  const walk = await vol.walk();
+
+  it('tar plan: the pieces concatenated are a valid archive with every file body', async () => {
+    const plan = planTar(walk);
+    const archive = streamOf(image, plan.pieces);
+    expect(archive.length).toBe(plan.archiveBytes);
+    const members = parseArchive(archive);
+    expect(members.length).toBe(walk.length);
+    for (const m of plan.members) {
+      const pm = members.find((x) => x.path === m.entry.path)!;
+      expect(pm.dataOffset).toBe(m.dataOffset);
+      if (!m.entry.isDirectory) expect(archive.subarray(pm.dataOffset, pm.dataOffset + pm.size).equals(await vol.readFile(m.entry))).toBe(true);
+    }
+  });
+
+  it('compiled commands stay within the data mover limits and end on record boundaries', () => {
+    const plan = planTar(walk);
+    const cmds = compile({ direction: 'backup', disk, tape, limits, ops: [{ op: 'record', data: Buffer.alloc(512, 1) }, { op: 'filemarks', count: 1 }, { op: 'stream', recordSize: TAR_RECORD, pieces: plan.pieces }, { op: 'filemarks', count: 1 }] });
+    expect(cmds.length).toBeGreaterThan(1);
+    let streamed = 0;
+    let segTotal = 0;
+    for (const [i, c] of cmds.entries()) {
+      const pl = decodeParameterList(c.parameterList, full);
+      expect(pl.segments.length).toBeLessThanOrEqual(full.maxSegmentCount);
+      expect(pl.inline.length).toBeLessThanOrEqual(full.maxInlineDataLength);
+      expect(c.firstSegment).toBe(segTotal);
+      segTotal += pl.segments.length;
+      const bytes = pl.segments.filter((s) => [0x00, 0x04].includes(s.type) && s.streamTransferLength === TAR_RECORD).reduce((s, x) => s + (x.type === 0 ? x.blocks! * 512 : x.byteCount!), 0);
+      streamed += bytes;
+      if (i < cmds.length - 1) expect(streamed % TAR_RECORD).toBe(0);
+    }
+    expect(streamed).toBe(plan.archiveBytes);
+    const last = decodeParameterList(cmds[cmds.length - 1]!.parameterList, full).segments;
+    expect(last[last.length - 1]!.type).toBe(0x10);
+    expect(last[last.length - 2]!.cat).toBe(false);
+  });
+
+  it('sparse runs skip free clusters; bitmap runs', () => {
+    const runs = sparseRuns(vol.regions());
+    const blocks = runs.reduce((s, r) => s + r[1], 0);
+    expect(blocks).toBeLessThan(image.length / 512 / 2);
+    expect(runPieces(runs, 512).length).toBe(runs.length);
+    const bm = new Uint8Array(4);
+    bm[0] = 0b00001110;
+    bm[3] = 0x80;
+    expect(bitmapRuns(bm, 32)).toEqual([[1, 3], [31, 1]]);
+  });
+});
