@@ -312,9 +312,14 @@ export async function settleResidue(run: CopyRun, o: { cat: boolean; srcPad: boo
     return;
   }
   const dstPad = o.sink.pad;
-  if (o.exactDst && run.dst.length) throw Abort.inexact(o.segPtr);
+  const inexact = () => {
+    // INFORMATION then counts the destination data left unwritten.
+    run.segExpected = run.segWritten + run.dst.length;
+    return Abort.inexact(o.segPtr);
+  };
+  if (o.exactDst && run.dst.length) throw inexact();
   if (!o.srcPad && !dstPad) {
-    if (run.src.length || run.dst.length) throw Abort.inexact(o.segPtr);
+    if (run.src.length || run.dst.length) throw inexact();
     return;
   }
   if (o.srcPad) run.src.clear();

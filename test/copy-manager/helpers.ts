@@ -62,10 +62,11 @@ const diskCommands: CommandDef<TestDisk>[] = [
     name: 'READ(16)',
     cdbLength: 16,
     rsv: 'read',
-    handler: ({ lu, cdb }: DiskCtx) => {
+    handler: async ({ lu, cdb }: DiskCtx) => {
       const lba = Number(cdb.readBigUInt64BE(2));
       const n = cdb.readUInt32BE(10);
       if (lba + n > lu.blocks) throw Sense.lbaOutOfRange();
+      await lu.gate;
       for (let i = lba; i < lba + n; i++) if (lu.badBlocks.has(i)) throw Sense.unrecoveredReadError(i);
       lu.reads++;
       return Buffer.from(lu.data.subarray(lba * lu.blockLength, (lba + n) * lu.blockLength));
@@ -91,6 +92,8 @@ const diskCommands: CommandDef<TestDisk>[] = [
 export class TestDisk extends ScsiLogicalUnit {
   readonly data: Buffer;
   readonly badBlocks = new Set<number>();
+  /** READs wait for this (tests hold a copy mid-flight). */
+  gate: Promise<void> = Promise.resolve();
   reads = 0;
   writes = 0;
 
