@@ -231,6 +231,18 @@ export class DiskLu extends ScsiLogicalUnit {
     return d.length === need ? d : d.subarray(0, need);
   }
 
+  /**
+   * Write data as delivered: when the transport carried less than the CDB's transfer length
+   * (expected data transfer length below it), the command is processed normally except that data
+   * beyond what arrived is not written (FCP-4 / iSCSI residual overflow; libiscsi's residual tests
+   * require GOOD for WRITE AND VERIFY). The transport reports the residual.
+   */
+  deliveredData(ctx: Ctx, need: number): Buffer {
+    const d = ctx.task.dataOut;
+    if (!d) return EMPTY;
+    return d.length <= need ? d : d.subarray(0, need);
+  }
+
   markWritten(lba: number, count: number): void {
     if (count === 0) return;
     this.mapped.set(lba, count);
@@ -248,15 +260,16 @@ export class DiskLu extends ScsiLogicalUnit {
     return this.store.read(lba * this.blockSize, count * this.blockSize);
   }
 
+  /** Write at an LBA; `data` may end inside a block (a short data-out), which is then partly written. */
   async writeBlocks(lba: number, data: Buffer, fua: boolean, signal?: AbortSignal): Promise<void> {
-    const count = data.length / this.blockSize;
+    const count = Math.ceil(data.length / this.blockSize);
     if (this.faults.armed) {
       const bad = this.faults.mediumErrorIn('write', lba, count);
       if (bad !== undefined) {
         // Blocks before the bad one reach the medium, as on a real drive.
         const good = bad - lba;
         if (good > 0) {
-          await this.store.write(lba * this.blockSize, data.subarray(0, good * this.blockSize));
+          await this.store.write(lba * this.blockSize, data.subarray(0, Math.min(data.length, good * this.blockSize)));
           this.markWritten(lba, good);
         }
         throw FaultPlan.mediumError('write', bad);
@@ -374,8 +387,8 @@ async function write(ctx: Ctx): Promise<undefined> {
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   lu.checkWritable();
-  if (c.count === 0) return undefined;
-  const data = lu.dataOut(ctx, c.count * lu.blockSize);
+  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
+  if (data.length === 0) return undefined;
   await lu.writeBlocks(c.lba, data, c.fua, signal);
   return undefined;
 }
@@ -387,12 +400,12 @@ async function writeAndVerify(ctx: Ctx): Promise<undefined> {
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   lu.checkWritable();
-  if (c.count === 0) return undefined;
-  const data = lu.dataOut(ctx, c.count * lu.blockSize);
+  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
+  if (data.length === 0) return undefined;
   // Verification reads the medium back, so the data must be on it first.
   await lu.writeBlocks(c.lba, data, true, signal);
   if (c.bytchk) {
-    const back = await lu.readBlocks(c.lba, c.count, signal);
+    const back = await lu.store.read(c.lba * lu.blockSize, data.length);
     const at = firstDifference(back, data);
     if (at >= 0) throw Sense.miscompare(at);
   }

@@ -29,6 +29,7 @@ function readViaOtherFd(path: string, offset: number, length: number): Buffer {
 
 const both: Array<[string, () => Promise<BlockStore>]> = [
   ['file', () => FileStore.open(join(dir, 'sub', 'd.img'), { size: 8 << 20 })],
+  ['file (thread pool I/O)', () => FileStore.open(join(dir, 'sub', 'd.img'), { size: 8 << 20, syncIoMax: 0 })],
   ['memory', async () => new MemoryStore(8 << 20)],
 ];
 

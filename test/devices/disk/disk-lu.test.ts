@@ -123,12 +123,17 @@ describe('disk LU: READ and WRITE', () => {
     for (const f of [{ dpo: true }, { fua: true }, { dpo: true, fua: true }]) expect((await d.exec(read10(0, 1, f))).status).toBe(0);
   });
 
-  it('data-out shorter than the transfer length: INVALID FIELD IN COMMAND IU (0E/03), nothing written', async () => {
+  it('data-out shorter than the transfer length: GOOD, only the delivered bytes are written (FCP-4 overflow rule)', async () => {
     d = await makeDisk();
-    const before = d.fileBytes(0, 2 * BS);
-    expect(senseOf(await d.exec(write10(0, 2), Buffer.alloc(BS + 200, 0x62)))).toMatchObject({ key: 5, asc: 0x0e, ascq: 0x03 });
-    expect(senseOf(await d.exec(write10(0, 1)))).toMatchObject({ key: 5, asc: 0x0e, ascq: 0x03 });
-    expect(d.fileBytes(0, 2 * BS).equals(before)).toBe(true);
+    await d.exec(write10(0, 3), Buffer.alloc(3 * BS, 0x61));
+    expect(await d.exec(write10(0, 2), Buffer.alloc(BS + 200, 0x62))).toEqual({ status: 0 });
+    expect(d.fileBytes(0, BS + 200).equals(Buffer.alloc(BS + 200, 0x62))).toBe(true);
+    expect(d.fileBytes(BS + 200, 2 * BS - 200).equals(Buffer.alloc(2 * BS - 200, 0x61))).toBe(true);
+    expect(await d.exec(write10(0, 1))).toEqual({ status: 0 });
+    expect(await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_AND_VERIFY_10, lba: 0, count: 2, bytchk: 1 }), Buffer.alloc(BS, 0x63))).toEqual({ status: 0 });
+    expect(d.fileBytes(0, 2 * BS).equals(Buffer.concat([Buffer.alloc(BS, 0x63), Buffer.alloc(200, 0x62), Buffer.alloc(BS - 200, 0x61)]))).toBe(true);
+    // VERIFY compares against the data-out: a short one cannot be compared.
+    expect(senseOf(await d.exec(encodeBlockCdb({ opcode: SbcOp.VERIFY_10, lba: 0, count: 2, bytchk: 1 }), Buffer.alloc(BS)))).toMatchObject({ key: 5, asc: 0x0e, ascq: 3 });
   });
 
   it('data-out longer than needed: only the transfer length is written', async () => {
