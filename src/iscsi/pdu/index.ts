@@ -14,3 +14,4 @@ export * from './parser.js';
 export * from './serializer.js';
 export * from './ahs.js';
 export * from './lun.js';
+export * from './fast.js';

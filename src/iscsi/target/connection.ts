@@ -1,0 +1,766 @@
+/**
+ * One TCP connection of the iSCSI target: login phase (LoginNegotiator), then Full Feature Phase
+ * — SCSI commands with immediate/unsolicited/solicited data, Data-In with phase collapse, NOP
+ * both ways, Text (SendTargets), task management, Logout, Reject for anything malformed.
+ *
+ * The data path works on raw BHS bytes (OFF offsets from the layouts) and sends header + data
+ * slices through a corked PduWriter; write data is gathered straight into one buffer per command.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../../log.js';
+import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
+import { Sense, ScsiError, SenseKey, encodeSense } from '../../scsi/sense.js';
+import { ScsiStatus } from '../../scsi/status.js';
+import {
+  BHS_LENGTH,
+  DataInFlags,
+  decodeBhs,
+  decodeSamLun,
+  encodeBhs,
+  LoginStatus,
+  LogoutReason,
+  LogoutResponseCode,
+  OFF,
+  Opcode,
+  parseAhs,
+  PduParser,
+  PduWriter,
+  RejectReason,
+  RESERVED_TAG,
+  ResponseFlags,
+  dataInHeader,
+  r2tHeader,
+  scsiResponseHeader,
+  snAdd,
+  type LoginRequestBhs,
+  type ParsedPdu,
+  type TmfRequestBhs,
+} from '../pdu/index.js';
+import { decodeText, encodeText, TextError, type KeyValue } from '../text.js';
+import { LoginNegotiator, type LoginStep } from './login.js';
+import type { Portal } from './portal.js';
+import type { Session } from './session.js';
+import { ScsiTaskState, TaskPhase, type R2tState } from './scsi-task.js';
+import { answerText } from './discovery.js';
+import { blockSizeFromCapacity, sbcTransfer, withTransferBlocks } from './spdtl.js';
+import { runTmf } from './tmf.js';
+
+/** Largest write a single command may carry (the gather buffer is allocated up front). */
+const MAX_WRITE = 64 * 1024 * 1024;
+/** Stop reading from a socket whose unsent output exceeds this. */
+const OUTPUT_HIGH_WATER = 32 * 1024 * 1024;
+/** Data-Outs for recently aborted tasks are dropped silently; remember this many ITTs. */
+const ABORTED_MEMORY = 256;
+
+const ATTR_MAP = [0, 0, 1, 2, 3] as const;
+
+type State = 'login' | 'ffp' | 'logout' | 'closed';
+
+export class Connection {
+  state: State = 'login';
+  /** Next StatSN to send. */
+  statSN = 0;
+  cid = 0;
+  session: Session | undefined;
+  readonly parser: PduParser;
+  readonly writer: PduWriter;
+  readonly log: Logger | undefined;
+  lastRx = Date.now();
+  pingTtt = 0;
+  pingSentAt = 0;
+  /** Tasks handed to the dispatcher and not yet answered. */
+  running = 0;
+
+  private login: LoginNegotiator | undefined;
+  private loginResponses = 0;
+  private nextTtt = 1;
+  private textCont: { ttt: number; itt: number; rest: Buffer } | undefined;
+  private logoutWaiter: (() => void) | undefined;
+  private readonly abortedItts = new Set<number>();
+  private paused = false;
+
+  constructor(
+    readonly portal: Portal,
+    readonly socket: Socket,
+    readonly id: number,
+  ) {
+    this.log = portal.log?.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.parser = new PduParser({
+      pdu: (p) => this.onPdu(p),
+      error: (e) => {
+        this.log?.warn({ err: e.message }, 'framing error, closing connection');
+        this.close();
+      },
+      dataSink: (bhs, len) => this.dataSink(bhs, len),
+    });
+    this.writer = new PduWriter(socket);
+    this.login = new LoginNegotiator(portal);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastRx = Date.now();
+      this.parser.push(chunk);
+      if (!this.paused && socket.writableLength > OUTPUT_HIGH_WATER) {
+        this.paused = true;
+        socket.pause();
+        socket.once('drain', () => {
+          this.paused = false;
+          if (this.state !== 'closed') socket.resume();
+        });
+      }
+    });
+    socket.on('error', (e) => this.log?.debug({ err: e.message }, 'socket error'));
+    socket.on('close', () => this.closed());
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Plumbing
+
+  private takeTtt(): number {
+    const t = this.nextTtt;
+    this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
+    return t;
+  }
+
+  private expCmdSN(): number {
+    return this.session ? this.session.expCmdSN : 0;
+  }
+
+  private maxCmdSN(): number {
+    return this.session ? this.session.maxCmdSN() : 0;
+  }
+
+  /** Close the connection now (unsent output is flushed when possible). */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.parser.stop();
+    this.socket.end();
+    const s = this.socket;
+    setTimeout(() => s.destroy(), 2000).unref();
+  }
+
+  private closed(): void {
+    this.state = 'closed';
+    this.parser.stop();
+    this.portal.connectionClosed(this);
+  }
+
+  private onPdu(p: ParsedPdu): void {
+    try {
+      if (this.state === 'ffp') this.ffp(p);
+      else if (this.state === 'login') this.loginPdu(p);
+      // 'logout': the initiator must not send more; anything else is dropped.
+    } catch (e) {
+      // A bug must not take the process down: log it and drop the connection.
+      this.log?.error({ err: e instanceof Error ? e.stack : String(e) }, 'internal error handling PDU');
+      this.close();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Login phase
+
+  private loginPdu(p: ParsedPdu): void {
+    const op = p.bhs[0]! & 0x3f;
+    if (op !== Opcode.LOGIN_REQUEST) {
+      this.sendLoginFailure(p.bhs, LoginStatus.INVALID_DURING_LOGIN, 'non-login PDU during login');
+      return;
+    }
+    if (p.oversize || p.ahs) {
+      this.sendLoginFailure(p.bhs, LoginStatus.INITIATOR_ERROR, 'login PDU too long or with AHS');
+      return;
+    }
+    const req = decodeBhs(p.bhs) as LoginRequestBhs;
+    if (this.loginResponses === 0) this.statSN = req.expStatSN;
+    const step = this.login!.step(req, p.data);
+    if (step.status !== 0) {
+      this.log?.info({ status: step.status.toString(16), reason: step.reason, initiator: this.login!.initiatorName }, 'login failed');
+      this.sendLoginResponse(req, step, 0, req.cmdSN, req.cmdSN);
+      this.close();
+      return;
+    }
+    if (!step.fullFeature) {
+      this.sendLoginResponse(req, step, req.tsih, req.cmdSN, snAdd(req.cmdSN, this.portal.depth - 1));
+      return;
+    }
+    const lg = this.login!;
+    const session = this.portal.establish(this, lg);
+    if (!session) {
+      this.sendLoginResponse(req, { ...step, status: LoginStatus.SESSION_DOES_NOT_EXIST, transit: false, text: [] }, 0, req.cmdSN, req.cmdSN);
+      this.close();
+      return;
+    }
+    this.session = session;
+    this.cid = lg.cid;
+    this.sendLoginResponse(req, step, session.tsih, session.expCmdSN, session.maxCmdSN());
+    const prm = session.params;
+    this.writer.headerDigest = this.parser.headerDigest = prm.headerDigest;
+    this.writer.dataDigest = this.parser.dataDigest = prm.dataDigest;
+    this.parser.maxDataSegmentLength = prm.targetMaxRecvDataSegmentLength;
+    this.login = undefined;
+    this.state = 'ffp';
+    this.log?.info({ tsih: session.tsih, type: session.type, initiator: session.initiatorName, isid: session.isidHex, target: session.node?.iqn }, 'login complete');
+  }
+
+  private sendLoginResponse(req: LoginRequestBhs, step: LoginStep, tsih: number, expCmdSN: number, maxCmdSN: number): void {
+    const data = step.text.length ? encodeText(step.text) : undefined;
+    const bhs = encodeBhs({
+      opcode: Opcode.LOGIN_RESPONSE,
+      transit: step.transit,
+      continue: false,
+      csg: step.csg,
+      nsg: step.transit ? step.nsg : 0,
+      versionMax: 0,
+      versionActive: 0,
+      isid: req.isid,
+      tsih,
+      itt: req.itt,
+      statSN: this.statSN,
+      expCmdSN,
+      maxCmdSN,
+      statusClass: step.status >> 8,
+      statusDetail: step.status & 0xff,
+    });
+    this.statSN = snAdd(this.statSN, 1);
+    this.loginResponses++;
+    this.writer.send(bhs, data);
+  }
+
+  private sendLoginFailure(reqBhs: Buffer, status: number, reason: string): void {
+    this.log?.info({ status: status.toString(16), reason }, 'login failed');
+    const bhs = encodeBhs({
+      opcode: Opcode.LOGIN_RESPONSE,
+      isid: Buffer.from(reqBhs.subarray(8, 14)),
+      itt: reqBhs.readUInt32BE(16),
+      statSN: this.statSN,
+      statusClass: status >> 8,
+      statusDetail: status & 0xff,
+    });
+    this.writer.send(bhs);
+    this.close();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Full Feature Phase
+
+  private ffp(p: ParsedPdu): void {
+    const b = p.bhs;
+    const op = b[0]! & 0x3f;
+    if (p.oversize) {
+      this.reject(b, RejectReason.PROTOCOL_ERROR);
+      if (op === Opcode.DATA_OUT) this.close();
+      return;
+    }
+    if (p.dataDigestError) {
+      this.reject(b, RejectReason.DATA_DIGEST_ERROR);
+      // At ERL 0 the write can no longer complete correctly.
+      if (op === Opcode.DATA_OUT) this.close();
+      return;
+    }
+    switch (op) {
+      case Opcode.SCSI_COMMAND:
+        return this.scsiCommand(p);
+      case Opcode.DATA_OUT:
+        return this.dataOut(p);
+      case Opcode.NOP_OUT:
+        return this.nopOut(p);
+      case Opcode.TASK_MGMT_REQUEST:
+        return this.tmf(p);
+      case Opcode.TEXT_REQUEST:
+        return this.text(p);
+      case Opcode.LOGOUT_REQUEST:
+        return this.logout(p);
+      case Opcode.SNACK_REQUEST:
+      case Opcode.LOGIN_REQUEST:
+        return this.reject(b, RejectReason.PROTOCOL_ERROR);
+      default:
+        return this.reject(b, RejectReason.COMMAND_NOT_SUPPORTED);
+    }
+  }
+
+  /** Reject (RFC 7143 §11.17): carries the offending BHS back. */
+  reject(bhs: Buffer, reason: number): void {
+    const hdr = encodeBhs({ opcode: Opcode.REJECT, final: true, reason, itt: RESERVED_TAG, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    this.statSN = snAdd(this.statSN, 1);
+    this.writer.send(hdr, Buffer.from(bhs.subarray(0, BHS_LENGTH)));
+  }
+
+  /** Run `fn(arg)` in CmdSN order (immediate PDUs at once); out-of-window PDUs are dropped silently. */
+  private ordered<T>(bhs: Buffer, fn: (arg: T) => void, arg: T): void {
+    if (bhs[0]! & 0x40) {
+      fn(arg);
+      return;
+    }
+    const cmdSN = bhs.readUInt32BE(24);
+    if (this.session!.order(cmdSN, fn, arg) === 'drop') this.log?.debug({ cmdSN, exp: this.session!.expCmdSN }, 'PDU outside the CmdSN window dropped');
+  }
+
+  // --- SCSI Command -------------------------------------------------------------------------
+
+  private scsiCommand(p: ParsedPdu): void {
+    const s = this.session!;
+    const b = p.bhs;
+    if (s.type === 'Discovery') return this.reject(b, RejectReason.COMMAND_NOT_SUPPORTED);
+    const flags = b[1]!;
+    const immediate = (b[0]! & 0x40) !== 0;
+    const final = (flags & 0x80) !== 0;
+    const read = (flags & 0x40) !== 0;
+    const write = (flags & 0x20) !== 0;
+    const itt = b.readUInt32BE(OFF.itt);
+    const edtl = b.readUInt32BE(OFF.cmd.edtl);
+    const cmdSN = b.readUInt32BE(OFF.cmd.cmdSN);
+    if (!immediate && !s.accepts(cmdSN)) {
+      this.log?.debug({ cmdSN, exp: s.expCmdSN }, 'SCSI command outside the CmdSN window dropped');
+      return;
+    }
+    if (itt === RESERVED_TAG || s.tasks.has(itt)) return this.reject(b, itt === RESERVED_TAG ? RejectReason.INVALID_PDU_FIELD : RejectReason.TASK_IN_PROGRESS);
+    let cdb = b.subarray(OFF.cmd.cdb, OFF.cmd.cdb + 16);
+    if (p.ahs) {
+      const a = parseAhs(p.ahs);
+      if (a.error || a.bidiReadLength !== undefined) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+      if (a.extendedCdb) cdb = Buffer.concat([cdb, a.extendedCdb]);
+    }
+    const prm = s.params;
+    const dlen = p.data.length;
+    // Immediate data only with W, only when negotiated, never more than EDTL or FirstBurstLength;
+    // F=0 (unsolicited Data-Out follows) only with InitialR2T=No.
+    if (dlen > 0 && (!write || !prm.immediateData || dlen > edtl || dlen > prm.firstBurstLength)) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+    if (!final && (!write || prm.initialR2T)) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+    const lunBytes = b.subarray(OFF.lun, OFF.lun + 8);
+    const lun = decodeSamLun(lunBytes) ?? -1;
+    const t = new ScsiTaskState(this, itt, cmdSN, immediate, lun, lunBytes, cdb, edtl, read, write, flags & 7);
+    if (write && edtl > 0) {
+      if (edtl > MAX_WRITE) {
+        t.buf = undefined;
+      } else if (dlen === edtl && final) {
+        t.buf = p.data;
+      } else {
+        t.buf = Buffer.allocUnsafe(edtl);
+        if (dlen) p.data.copy(t.buf, 0);
+      }
+      t.received = dlen;
+      t.unsolOpen = !final;
+      t.unsolLimit = prm.initialR2T ? dlen : Math.min(prm.firstBurstLength, edtl);
+    }
+    s.tasks.set(itt, t);
+    this.ordered(b, this.release, t);
+  }
+
+  private readonly release = (t: ScsiTaskState): void => {
+    t.released = true;
+    this.advance(t);
+  };
+
+  /** Move a task forward: solicit missing data, or dispatch once all of it is in. */
+  private advance(t: ScsiTaskState): void {
+    if (t.phase !== TaskPhase.COLLECT || !t.released || t.unsolOpen) return;
+    if (t.write && t.edtl > 0) {
+      if (!t.buf) {
+        // Too large to gather: refuse without reading the data (nothing has been solicited).
+        return this.finishEarly(t, Sense.invalidFieldInCdb(0));
+      }
+      if (t.received < t.edtl) {
+        if (t.r2ts.length === 0 && t.r2tNext < t.received) t.r2tNext = t.received;
+        this.issueR2ts(t);
+        return;
+      }
+    }
+    this.dispatch(t);
+  }
+
+  private issueR2ts(t: ScsiTaskState): void {
+    const prm = this.session!.params;
+    while (t.r2ts.length < prm.maxOutstandingR2T && t.r2tNext < t.edtl) {
+      const len = Math.min(prm.maxBurstLength, t.edtl - t.r2tNext);
+      const r: R2tState = { ttt: this.takeTtt(), offset: t.r2tNext, length: len, got: 0, dataSN: 0 };
+      t.r2ts.push(r);
+      t.r2tNext += len;
+      this.writer.send(r2tHeader(t.lunBytes, t.itt, r.ttt, this.statSN, this.expCmdSN(), this.maxCmdSN(), t.r2tSN++, r.offset, len));
+    }
+  }
+
+  private dispatch(t: ScsiTaskState): void {
+    const s = this.session!;
+    t.phase = TaskPhase.RUNNING;
+    if (t.lun < 0) return this.finishEarly(t, Sense.luNotSupported());
+    const bs = s.node ? this.portal.blockSizes.get(`${s.node.targetPort}/${t.lun}`) : undefined;
+    let dataOut = t.buf;
+    let cdb = t.cdb;
+    if (bs && t.write) {
+      const x = sbcTransfer(t.cdb, bs);
+      if (x && x.dir === 'out') {
+        if (t.edtl < x.bytes) {
+          t.outResFlags = ResponseFlags.OVERFLOW;
+          t.outResidual = x.bytes - t.edtl;
+          // Write only the whole blocks the initiator sent; other commands are refused untouched.
+          const shorter = withTransferBlocks(t.cdb, Math.floor(t.edtl / bs));
+          if (!shorter) return this.finishEarly(t, new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 }));
+          cdb = shorter;
+          dataOut = t.buf?.subarray(0, Math.floor(t.edtl / bs) * bs);
+        }
+        if (t.edtl > x.bytes) {
+          t.outResFlags = ResponseFlags.UNDERFLOW;
+          t.outResidual = t.edtl - x.bytes;
+          dataOut = t.buf?.subarray(0, x.bytes);
+        }
+      }
+    }
+    t.ctrl = new AbortController();
+    this.running++;
+    const task: ScsiTask = {
+      nexus: s.nexus!,
+      lun: t.lun,
+      cdb,
+      dataInLength: t.read ? t.edtl : 0,
+      signal: t.ctrl.signal,
+      tag: t.itt,
+      attribute: ATTR_MAP[t.attr] ?? 0,
+    };
+    if (t.write && dataOut) task.dataOut = dataOut;
+    this.portal.dispatcher.dispatch(task).then(
+      (r) => this.complete(t, r),
+      (e: unknown) => this.dispatchFailed(t, e),
+    );
+  }
+
+  /** Answer a task without the dispatcher (bad LUN form, oversize write). */
+  private finishEarly(t: ScsiTaskState, err: ScsiError): void {
+    t.phase = TaskPhase.RUNNING;
+    this.running++;
+    this.complete(t, { status: err.status, sense: encodeSense(err.sense) });
+  }
+
+  private dispatchFailed(t: ScsiTaskState, e: unknown): void {
+    // The router's UnreachableError (matched by name): no zone joins the two ports.
+    if (e instanceof Error && e.name === 'UnreachableError') {
+      this.log?.warn({ err: e.message }, 'nexus unreachable, closing session');
+      this.running--;
+      this.portal.endSession(this.session!, 'unreachable');
+      return;
+    }
+    this.log?.error({ err: e instanceof Error ? e.stack : String(e) }, 'dispatch failed');
+    const err = Sense.internalTargetFailure();
+    this.complete(t, { status: err.status, sense: encodeSense(err.sense) });
+  }
+
+  private complete(t: ScsiTaskState, r: ScsiResult): void {
+    this.running--;
+    const s = t.conn.session!;
+    if (t.phase === TaskPhase.ABORTED) {
+      if (t.reportAborted && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
+      this.checkLogout();
+      return;
+    }
+    t.phase = TaskPhase.DONE;
+    if (s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
+    if (this.state === 'closed') return;
+    const data = r.dataIn;
+    const dlen = data ? data.length : 0;
+    const readEdtl = t.read ? t.edtl : 0;
+    let resFlags = 0;
+    let residual = 0;
+    if (dlen > readEdtl) {
+      resFlags = ResponseFlags.OVERFLOW;
+      residual = dlen - readEdtl;
+    } else if (t.read && dlen < readEdtl) {
+      resFlags = ResponseFlags.UNDERFLOW;
+      residual = readEdtl - dlen;
+    }
+    const status = r.status;
+    if (s.node && (t.cdb[0] === 0x25 || t.cdb[0] === 0x9e) && status === ScsiStatus.GOOD) {
+      const bs = blockSizeFromCapacity(t.cdb, data);
+      if (bs) this.portal.blockSizes.set(`${s.node.targetPort}/${t.lun}`, bs);
+    }
+    if (t.read && status === ScsiStatus.GOOD && s.node) {
+      // The router may have cut the data to EDTL: recover an overflow from the CDB.
+      const bs = this.portal.blockSizes.get(`${s.node.targetPort}/${t.lun}`);
+      const x = bs ? sbcTransfer(t.cdb, bs) : undefined;
+      if (x && x.dir === 'in' && x.bytes > readEdtl) {
+        resFlags = ResponseFlags.OVERFLOW;
+        residual = x.bytes - readEdtl;
+      }
+    }
+    if (!resFlags && t.outResFlags) {
+      resFlags = t.outResFlags;
+      residual = t.outResidual;
+    }
+    const n = Math.min(dlen, readEdtl);
+    const collapse = n > 0 && !r.sense && (status === ScsiStatus.GOOD || status === ScsiStatus.CONDITION_MET);
+    let dataSN = 0;
+    if (n > 0) {
+      const prm = s.params;
+      const mrdsl = prm.initiatorMaxRecvDataSegmentLength;
+      const mbl = prm.maxBurstLength;
+      const exp = s.expCmdSN;
+      const max = s.maxCmdSN();
+      let off = 0;
+      while (off < n) {
+        const seqLeft = mbl - (off % mbl);
+        const len = Math.min(mrdsl, n - off, seqLeft);
+        const end = off + len;
+        const last = end === n;
+        let f = last || len === seqLeft ? DataInFlags.FINAL : 0;
+        let sn = 0;
+        if (last && collapse) {
+          f |= DataInFlags.STATUS | resFlags;
+          sn = this.statSN;
+          this.statSN = snAdd(sn, 1);
+        }
+        this.writer.send(dataInHeader(f, status, t.itt, sn, exp, max, dataSN++, off, last && collapse ? residual : 0), data!.subarray(off, end));
+        off = end;
+      }
+    }
+    if (!collapse) this.sendStatus(t, status, r.sense, resFlags, residual, dataSN);
+    this.checkLogout();
+  }
+
+  private sendStatus(t: ScsiTaskState, status: number, sense: Buffer | undefined, resFlags: number, residual: number, dataSNs: number): void {
+    let data: Buffer | undefined;
+    if (sense && sense.length) {
+      data = Buffer.allocUnsafe(2 + sense.length);
+      data.writeUInt16BE(sense.length, 0);
+      sense.copy(data, 2);
+    }
+    const sn = this.statSN;
+    this.statSN = snAdd(sn, 1);
+    this.writer.send(scsiResponseHeader(resFlags, 0, status, t.itt, sn, this.expCmdSN(), this.maxCmdSN(), dataSNs, residual), data);
+  }
+
+  // --- Data-Out -----------------------------------------------------------------------------
+
+  /** Where the parser should copy a Data-Out payload: straight into the task's gather buffer. */
+  private dataSink(bhs: Buffer, len: number): Buffer | undefined {
+    if ((bhs[0]! & 0x3f) !== Opcode.DATA_OUT || this.state !== 'ffp') return undefined;
+    const t = this.session?.tasks.get(bhs.readUInt32BE(OFF.itt));
+    if (!t || t.phase !== TaskPhase.COLLECT || !t.buf || t.buf.length !== t.edtl) return undefined;
+    const off = bhs.readUInt32BE(OFF.dataOut.bufferOffset);
+    const ttt = bhs.readUInt32BE(OFF.dataOut.ttt);
+    let expect: number;
+    if (ttt === RESERVED_TAG) expect = t.unsolOpen ? t.received : -1;
+    else {
+      const r = t.r2ts.find((x) => x.ttt === ttt);
+      expect = r && r.got + len <= r.length ? r.offset + r.got : -1;
+    }
+    if (off !== expect || off + len > t.edtl) return undefined;
+    return t.buf.subarray(off, off + len);
+  }
+
+  private dataOut(p: ParsedPdu): void {
+    const b = p.bhs;
+    const s = this.session!;
+    const itt = b.readUInt32BE(OFF.itt);
+    const t = s.tasks.get(itt);
+    if (!t || t.phase !== TaskPhase.COLLECT || !t.write) {
+      if (this.abortedItts.has(itt) || (t && t.phase === TaskPhase.ABORTED)) return;
+      return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+    }
+    const ttt = b.readUInt32BE(OFF.dataOut.ttt);
+    const dataSN = b.readUInt32BE(OFF.dataOut.dataSN);
+    const off = b.readUInt32BE(OFF.dataOut.bufferOffset);
+    const final = (b[1]! & 0x80) !== 0;
+    const len = p.data.length;
+    const buf = t.buf;
+    if (!buf) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+    let r: R2tState | undefined;
+    if (ttt === RESERVED_TAG) {
+      if (!t.unsolOpen) return this.protocolBreak(t, b, 'unsolicited Data-Out after the unsolicited sequence ended');
+      if (dataSN !== t.unsolDataSN || off !== t.received || off + len > t.unsolLimit) return this.protocolBreak(t, b, `unsolicited Data-Out out of order (DataSN ${dataSN}, offset ${off})`);
+      t.unsolDataSN++;
+    } else {
+      r = t.r2ts.find((x) => x.ttt === ttt);
+      if (!r) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+      if (dataSN !== r.dataSN || off !== r.offset + r.got || r.got + len > r.length) return this.protocolBreak(t, b, `Data-Out out of order (DataSN ${dataSN}, offset ${off})`);
+      r.dataSN++;
+      r.got += len;
+    }
+    if (len && !(p.data.buffer === buf.buffer && p.data.byteOffset === buf.byteOffset + off)) p.data.copy(buf, off);
+    t.received += len;
+    if (r) {
+      if (r.got === r.length) {
+        t.r2ts.splice(t.r2ts.indexOf(r), 1);
+        if (t.received < t.edtl) this.issueR2ts(t);
+      }
+    } else if (final) t.unsolOpen = false;
+    if (t.received >= t.edtl && t.r2ts.length === 0 && !t.unsolOpen) this.advance(t);
+    else if (!r && final) this.advance(t);
+  }
+
+  /**
+   * Sequence error in write data (DataSN, offset, length): the write cannot complete correctly.
+   * Reject the Data-Out (the initiator fails the command by its ITT) and drop the task silently;
+   * the connection stays usable, and later Data-Outs of that task are discarded.
+   */
+  private protocolBreak(t: ScsiTaskState, bhs: Buffer, why: string): void {
+    this.log?.warn({ itt: t.itt, why }, 'Data-Out sequence error, task terminated');
+    this.reject(bhs, RejectReason.PROTOCOL_ERROR);
+    this.abortTask(t, false);
+  }
+
+  // --- NOP ----------------------------------------------------------------------------------
+
+  private nopOut(p: ParsedPdu): void {
+    const b = p.bhs;
+    const itt = b.readUInt32BE(OFF.itt);
+    if (itt === RESERVED_TAG) {
+      const ttt = b.readUInt32BE(20);
+      if (ttt !== RESERVED_TAG && ttt === this.pingTtt) this.pingTtt = 0;
+      return;
+    }
+    this.ordered(b, this.nopReply, p);
+  }
+
+  private readonly nopReply = (p: ParsedPdu): void => {
+    if (this.state !== 'ffp') return;
+    const b = p.bhs;
+    const max = this.session!.params.initiatorMaxRecvDataSegmentLength;
+    const data = p.data.length > max ? p.data.subarray(0, max) : p.data;
+    const hdr = encodeBhs({ opcode: Opcode.NOP_IN, final: true, lun: b.subarray(8, 16), itt: b.readUInt32BE(16), ttt: RESERVED_TAG, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    this.statSN = snAdd(this.statSN, 1);
+    this.writer.send(hdr, data.length ? data : undefined);
+  };
+
+  /** Target-initiated ping (keep-alive); StatSN is not advanced. */
+  ping(): void {
+    this.pingTtt = this.takeTtt();
+    this.pingSentAt = Date.now();
+    const hdr = encodeBhs({ opcode: Opcode.NOP_IN, final: true, itt: RESERVED_TAG, ttt: this.pingTtt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    this.writer.send(hdr);
+  }
+
+  // --- Text ---------------------------------------------------------------------------------
+
+  private text(p: ParsedPdu): void {
+    const b = p.bhs;
+    if (b[1]! & 0x40) return this.reject(b, RejectReason.COMMAND_NOT_SUPPORTED); // multi-PDU requests: not needed by any key dmsim answers
+    this.ordered(b, this.textRun, p);
+  }
+
+  private readonly textRun = (p: ParsedPdu): void => {
+    if (this.state !== 'ffp') return;
+    const b = p.bhs;
+    const itt = b.readUInt32BE(16);
+    const ttt = b.readUInt32BE(20);
+    let data: Buffer;
+    if (ttt !== RESERVED_TAG) {
+      const c = this.textCont;
+      if (!c || c.ttt !== ttt || c.itt !== itt) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+      data = c.rest;
+      this.textCont = undefined;
+    } else {
+      this.textCont = undefined;
+      let pairs: KeyValue[];
+      try {
+        pairs = decodeText(p.data);
+      } catch (e) {
+        if (e instanceof TextError) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+        throw e;
+      }
+      data = encodeText(answerText(pairs, this));
+    }
+    const max = this.session!.params.initiatorMaxRecvDataSegmentLength;
+    let part = data;
+    let more = false;
+    let nextTtt = RESERVED_TAG;
+    if (data.length > max) {
+      // Split at a key boundary when possible.
+      let cut = data.lastIndexOf(0, max - 1) + 1;
+      if (cut <= 0) cut = max;
+      part = data.subarray(0, cut);
+      more = true;
+      nextTtt = this.takeTtt();
+      this.textCont = { ttt: nextTtt, itt, rest: data.subarray(cut) };
+    }
+    const hdr = encodeBhs({ opcode: Opcode.TEXT_RESPONSE, final: !more, continue: more, lun: b.subarray(8, 16), itt, ttt: nextTtt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    this.statSN = snAdd(this.statSN, 1);
+    this.writer.send(hdr, part.length ? part : undefined);
+  };
+
+  // --- Task management ----------------------------------------------------------------------
+
+  private tmf(p: ParsedPdu): void {
+    if (this.session!.type === 'Discovery') return this.reject(p.bhs, RejectReason.COMMAND_NOT_SUPPORTED);
+    const req = decodeBhs(p.bhs) as TmfRequestBhs;
+    this.ordered(p.bhs, this.tmfRun, req);
+  }
+
+  private readonly tmfRun = (req: TmfRequestBhs): void => {
+    runTmf(this, req).then(
+      (response) => this.sendTmfResponse(req.itt, response.code, response.after),
+      (e: unknown) => {
+        this.log?.error({ err: e instanceof Error ? e.stack : String(e) }, 'task management failed');
+        this.sendTmfResponse(req.itt, 0xff);
+      },
+    );
+  };
+
+  private sendTmfResponse(itt: number, code: number, after?: () => void): void {
+    if (this.state === 'closed') return;
+    const hdr = encodeBhs({ opcode: Opcode.TASK_MGMT_RESPONSE, final: true, response: code, itt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    this.statSN = snAdd(this.statSN, 1);
+    this.writer.send(hdr);
+    after?.();
+  }
+
+  /** Terminate a task: no more PDUs for it on its own session; TASK ABORTED for third parties. */
+  abortTask(t: ScsiTaskState, report: boolean): void {
+    if (t.phase === TaskPhase.DONE || t.phase === TaskPhase.ABORTED) return;
+    const wasCollecting = t.phase === TaskPhase.COLLECT;
+    t.phase = TaskPhase.ABORTED;
+    t.reportAborted = report;
+    t.ctrl?.abort();
+    const s = this.session;
+    if (s && s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
+    if (this.abortedItts.size >= ABORTED_MEMORY) this.abortedItts.clear();
+    this.abortedItts.add(t.itt);
+    if (wasCollecting && report && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
+    if (wasCollecting) this.checkLogout();
+  }
+
+  // --- Logout -------------------------------------------------------------------------------
+
+  private logout(p: ParsedPdu): void {
+    this.ordered(p.bhs, this.logoutRun, p.bhs);
+  }
+
+  private readonly logoutRun = (b: Buffer): void => {
+    if (this.state !== 'ffp') return;
+    const reason = b[1]! & 0x7f;
+    const itt = b.readUInt32BE(16);
+    const cid = b.readUInt16BE(20);
+    const s = this.session!;
+    if (reason === LogoutReason.REMOVE_FOR_RECOVERY) return this.sendLogoutResponse(itt, LogoutResponseCode.RECOVERY_NOT_SUPPORTED, false);
+    if (reason === LogoutReason.CLOSE_CONNECTION && cid !== this.cid) {
+      const other = [...s.conns].find((c) => c.cid === cid && c !== this);
+      if (!other) return this.sendLogoutResponse(itt, LogoutResponseCode.CID_NOT_FOUND, false);
+      other.close();
+      return this.sendLogoutResponse(itt, LogoutResponseCode.SUCCESS, false);
+    }
+    if (reason !== LogoutReason.CLOSE_SESSION && reason !== LogoutReason.CLOSE_CONNECTION) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+    // Stop taking commands; tasks still gathering data are dropped, running ones finish first.
+    this.state = 'logout';
+    for (const t of [...s.tasks.values()]) if (t.conn === this && t.phase === TaskPhase.COLLECT) this.abortTask(t, false);
+    const finish = (): void => {
+      this.logoutWaiter = undefined;
+      if (this.state === 'closed') return;
+      for (const t of [...s.tasks.values()]) if (t.conn === this) this.abortTask(t, false);
+      this.sendLogoutResponse(itt, LogoutResponseCode.SUCCESS, true);
+      if (reason === LogoutReason.CLOSE_SESSION) this.portal.endSession(s, 'logout');
+      else this.close();
+    };
+    if (this.running === 0) finish();
+    else {
+      this.logoutWaiter = finish;
+      setTimeout(() => this.logoutWaiter?.(), 10_000).unref();
+    }
+  };
+
+  private checkLogout(): void {
+    if (this.logoutWaiter && this.running === 0) this.logoutWaiter();
+  }
+
+  private sendLogoutResponse(itt: number, code: number, _closing: boolean): void {
+    const hdr = encodeBhs({ opcode: Opcode.LOGOUT_RESPONSE, final: true, response: code, itt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN(), time2Wait: 0, time2Retain: 0 });
+    this.statSN = snAdd(this.statSN, 1);
+    this.writer.send(hdr);
+  }
+}

@@ -1,0 +1,58 @@
+/** State of one SCSI command on the target, from its SCSI Command PDU to its status. */
+import type { Connection } from './connection.js';
+
+export interface R2tState {
+  ttt: number;
+  offset: number;
+  length: number;
+  got: number;
+  dataSN: number;
+}
+
+export const enum TaskPhase {
+  /** Gathering write data (immediate, unsolicited, R2T). */
+  COLLECT,
+  /** Handed to the dispatcher. */
+  RUNNING,
+  DONE,
+  ABORTED,
+}
+
+export class ScsiTaskState {
+  phase = TaskPhase.COLLECT;
+  /** CmdSN order reached (immediate commands: at once). */
+  released = false;
+  ctrl: AbortController | undefined;
+  /** Write gather buffer (EDTL bytes), or the immediate data itself when it is all of it. */
+  buf: Buffer | undefined;
+  /** Bytes of write data received so far (in order: DataPDUInOrder=Yes). */
+  received = 0;
+  /** Unsolicited Data-Out still expected (command had F=0). */
+  unsolOpen = false;
+  unsolLimit = 0;
+  unsolDataSN = 0;
+  /** Next offset to request with an R2T. */
+  r2tNext = 0;
+  r2tSN = 0;
+  r2ts: R2tState[] = [];
+  /** Write-direction residual found before dispatch (EDTL vs SPDTL), ResponseFlags + count. */
+  outResFlags = 0;
+  outResidual = 0;
+  /** Another session's TMF terminated it: report TASK ABORTED instead of silence. */
+  reportAborted = false;
+
+  constructor(
+    readonly conn: Connection,
+    readonly itt: number,
+    readonly cmdSN: number,
+    readonly immediate: boolean,
+    /** Flat LUN, or -1 when the LUN field is not an addressing form dmsim uses. */
+    readonly lun: number,
+    readonly lunBytes: Buffer,
+    readonly cdb: Buffer,
+    readonly edtl: number,
+    readonly read: boolean,
+    readonly write: boolean,
+    readonly attr: number,
+  ) {}
+}
