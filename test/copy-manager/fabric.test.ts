@@ -1,0 +1,107 @@
+/**
+ * The copy manager on the real fabric: zoning, LUN masking, target devices, the real disk LU and
+ * tape drive, the data mover acting through its own InProcessPort.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Fabric } from '../../firmware-sim/fabric/fabric.js';
+import { InProcessPort } from '../../firmware-sim/fabric/in-process-port.js';
+import { TargetDevice } from '../../firmware-sim/router/target-device.js';
+import { DiskLu } from '../../firmware-sim/devices/disk/disk-lu.js';
+import { MemoryStore } from '../../firmware-sim/devices/backing/memory-store.js';
+import { TapeDrive } from '../../firmware-sim/devices/tape/drive.js';
+import { Cartridge } from '../../firmware-sim/devices/tape/cartridge.js';
+import { DataMover } from '../../firmware-sim/devices/data-mover.js';
+import { copyManagerOnFabric } from '../../firmware-sim/copy-manager/fabric-scope.js';
+import { copyManagerCommands } from '../../firmware-sim/copy-manager/commands.js';
+import { decodeSense } from '../../src/scsi/sense.js';
+import { decodeCopyStatus, encodeRcrCdb } from '../../src/scsi/receive-copy-results.js';
+import { encodeParameterList, encodeXcopyCdb, type XcopyParameterList } from '../../src/scsi/xcopy.js';
+import type { ScsiResult } from '../../firmware-sim/router/task.js';
+import { blockParams, e4, identity, list, pattern, variableTape } from './helpers.js';
+
+const SERVER = '21000024ff000001';
+const DM = '2100000000dd0001';
+const ARRAY = '5000000000000a01';
+const ROUTER = '5000000000000b01';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function build() {
+  dir = mkdtempSync(join(tmpdir(), 'dmsim-xcopy-fabric-'));
+  const fabric = new Fabric();
+  const array = new TargetDevice({ name: 'array1', wwnn: '5000000000000a00', ports: [{ wwpn: ARRAY }], defaultAccess: 'none' });
+  const router = new TargetDevice({ name: 'router1', wwnn: '5000000000000b00', ports: [{ wwpn: ROUTER }] });
+  fabric.addDevice(array);
+  fabric.addDevice(router);
+  fabric.zoning.setZone('backup', [SERVER, ARRAY, ROUTER]);
+  fabric.zoning.setZone('datamover', [DM, ARRAY, ROUTER]);
+  const cm = copyManagerOnFabric(fabric, { wwpn: DM, wwnn: '2000000000dd0001' }, { chunkBytes: 256 * 1024 });
+  const disks = [0, 1].map(
+    (i) => new DiskLu({ identity: identity(`array1/disk${i}`, 0, 10 + i), store: new MemoryStore(8 << 20), blockSize: 512, extraCommands: copyManagerCommands(cm, 'disk') as never }),
+  );
+  disks.forEach((d, i) => array.attach(i, d));
+  array.setLunMap(SERVER, [0]);
+  array.setLunMap(DM, [0, 1]);
+  const dm = new DataMover(identity('router1/dm', 0x0c, 30), cm);
+  const tape = new TapeDrive(identity('router1/tape0', 1, 31));
+  const cart = await Cartridge.create(join(dir, 't.tap'), { capacity: 64 << 20, barcode: 'T00001L4' });
+  await tape.loadCartridge(cart);
+  router.attach(0, dm);
+  router.attach(1, tape);
+  const server = new InProcessPort(fabric, { wwpn: SERVER, wwnn: '20000024ff000001' });
+  const send = async (target: string, lun: number, cdb: Buffer, o: { dataOut?: Buffer; dataInLength?: number } = {}): Promise<ScsiResult> => {
+    for (let i = 0; ; i++) {
+      const r = await server.command(target, lun, cdb, { dataInLength: 4096, ...o });
+      if (!(r.sense && decodeSense(r.sense).key === 6 && i < 5)) return r;
+    }
+  };
+  const xc = (target: string, lun: number, l: XcopyParameterList) => {
+    const b = encodeParameterList(l);
+    return send(target, lun, encodeXcopyCdb({ parameterListLength: b.length }), { dataOut: b });
+  };
+  return { fabric, cm, disks, dm, tape, cart, send, xc };
+}
+
+describe('copy manager on the fabric', () => {
+  it('backup through the data mover LU: disk → tape, data never crosses the server port', async () => {
+    const { disks, tape, cart, xc, send } = await build();
+    const src = pattern(1 << 20, 4);
+    await disks[0]!.store.write(0, src);
+    const r = await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 65536, blocks: 2048, lba: 0 }]));
+    expect(r.status).toBe(0);
+    await cart.sync();
+    const recs: Buffer[] = [];
+    for (let i = 0; i < 16; i++) recs.push(await cart.readRecord(i, 65536));
+    expect(Buffer.concat(recs).equals(src)).toBe(true);
+    const st = await send(ROUTER, 0, encodeRcrCdb({ serviceAction: 0, listId: 1 }));
+    expect(decodeCopyStatus(st.dataIn!)).toMatchObject({ status: 1, transferCount: 1 << 20 });
+  });
+
+  it('masking: the server cannot name disk1 (masked from it) even though the data mover sees it', async () => {
+    const { disks, xc } = await build();
+    await disks[1]!.store.write(0, pattern(4096, 9));
+    const r = await xc(ARRAY, 0, list([e4(disks[0]!, blockParams()), e4(disks[1]!, blockParams())], [{ type: 2, src: 1, dst: 0, blocks: 8, srcLba: 0, dstLba: 0 }]));
+    expect(decodeSense(r.sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x02 });
+    expect((await disks[0]!.store.read(0, 4096)).equals(Buffer.alloc(4096))).toBe(true);
+  });
+
+  it('a disk LU is its own copy manager (02h within the LU, as VAAI and libiscsi do)', async () => {
+    const { disks, xc } = await build();
+    const src = pattern(64 * 512, 2);
+    await disks[0]!.store.write(0, src);
+    const r = await xc(ARRAY, 0, list([e4(disks[0]!, blockParams())], [{ type: 2, src: 0, dst: 0, blocks: 64, srcLba: 0, dstLba: 10000 }]));
+    expect(r.status).toBe(0);
+    expect((await disks[0]!.store.read(10000 * 512, 64 * 512)).equals(src)).toBe(true);
+  });
+
+  it('zoning: without the data mover zone every CSCD is unreachable', async () => {
+    const { fabric, disks, tape, xc } = await build();
+    fabric.zoning.deleteZone('datamover');
+    const r = await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 512, blocks: 1, lba: 0 }]));
+    expect(decodeSense(r.sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x02 });
+  });
+});
