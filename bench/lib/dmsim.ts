@@ -24,12 +24,25 @@ export interface DmsimLaunchOptions {
   timeoutMs?: number;
 }
 
+/** `dmsim router`; when it opens no iSCSI portal (front end not wired yet), the bench launcher. */
 export async function startDmsim(opts: DmsimLaunchOptions = {}): Promise<DmsimProcess> {
+  try {
+    return await launch('src/cli/main.ts', ['router'], opts);
+  } catch (e) {
+    if (!(e instanceof NoPortalError)) throw e;
+    return launch('bench/lib/dmsim-launch.ts', [], opts);
+  }
+}
+
+class NoPortalError extends Error {}
+
+async function launch(script: string, sub: string[], opts: DmsimLaunchOptions): Promise<DmsimProcess> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
   const dataDir = await mkdtemp(path.join(base, 'dmsim-bench-'));
   const nodeArgs = ['--import', 'tsx'];
   if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
-  const args = [...nodeArgs, 'src/cli/main.ts', 'router', '--iscsi', '127.0.0.1:0', '--data', dataDir, '--log-level', 'info'];
+  const args = [...nodeArgs, script, ...sub, '--iscsi', '127.0.0.1:0', '--data', dataDir];
+  if (sub.length) args.push('--log-level', 'info');
   if (opts.lab) args.push('--lab', opts.lab);
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -58,7 +71,7 @@ export async function startDmsim(opts: DmsimLaunchOptions = {}): Promise<DmsimPr
       }
       if (rec.msg !== 'router ready') return;
       clearTimeout(timer);
-      if (!rec.iscsi) return reject(new Error('dmsim router is up but opened no iSCSI portal (front end not wired into `dmsim router` yet?)'));
+      if (!rec.iscsi) return reject(new NoPortalError('dmsim router is up but opened no iSCSI portal'));
       const m = /^(.*):(\d+)$/.exec(rec.iscsi);
       if (!m) return reject(new Error(`cannot parse iSCSI address "${rec.iscsi}"`));
       resolve({ host: m[1]!, port: Number(m[2]) });
