@@ -34,6 +34,7 @@ import {
 } from '../../../src/scsi/tape.js';
 import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
 import { commonCommands } from '../common-commands.js';
+import { vpdPage } from '../../../src/scsi/inquiry.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
 import { Cartridge, CartridgeFormatError } from './cartridge.js';
 import type { TapeFaults } from './faults.js';
@@ -126,7 +127,7 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   /** VPD B0h Sequential-access device capabilities: page length 2, WORM (byte 4 bit 0) = 0. */
   override extraVpdPages(): Map<number, () => Buffer> {
-    return new Map([[0xb0, () => Buffer.from([0x01, 0xb0, 0x00, 0x02, 0x00, 0x00])]]);
+    return new Map([[0xb0, () => vpdPage(this.identity.deviceType, 0xb0, Buffer.alloc(2))]]);
   }
 
   /** MODE SELECT may pick any density the drive reports (tape-ssc.md §3.4). */
