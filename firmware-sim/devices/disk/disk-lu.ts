@@ -43,8 +43,15 @@ export interface DiskOptions {
   faults?: FaultPlan;
   /** More commands for this LU's table, e.g. the copy manager's EXTENDED COPY / RECEIVE COPY RESULTS. */
   extraCommands?: CommandTable<never>;
-  /** MAXIMUM TRANSFER LENGTH in bytes (VPD B0h); default 16 MiB. */
+  /** MAXIMUM TRANSFER LENGTH in bytes (VPD B0h); default 64 MiB. */
   maxTransferBytes?: number;
+  /**
+   * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY(16)) and so the optimal unmap
+   * granularity. Default 0: libiscsi's GetLBAStatus.UnmapSingle assumes one logical block per
+   * physical block (it expects an extent to start at the next physical block boundary, which SBC
+   * does not allow); set 3 to emulate 512e drives and run its LBPPB>1 WRITE SAME tests.
+   */
+  physicalBlockExponent?: number;
 }
 
 type Ctx = CommandContext<DiskLu>;
@@ -77,6 +84,7 @@ export class DiskLu extends ScsiLogicalUnit {
   readonly maxTransferBlocks: number;
   readonly maxWriteSameBlocks: number;
   private readonly hasCopyManager: boolean;
+  private readonly lbppbe: number;
   /** START STOP UNIT START=0: media access answers NOT READY 04/02 until START=1. */
   stopped = false;
   mediumPresent = true;
@@ -100,7 +108,9 @@ export class DiskLu extends ScsiLogicalUnit {
     this.mapped = opts.store.fresh ? new BlockBitmap(this.blocks) : BlockBitmap.full(this.blocks);
     this.changed = new BlockBitmap(this.blocks);
     this.hasCopyManager = extra.some((d) => COPY_OPCODES.has(d.opcode));
-    this.maxTransferBlocks = Math.max(1, Math.floor((opts.maxTransferBytes ?? 16 << 20) / this.blockSize));
+    this.maxTransferBlocks = Math.max(1, Math.floor((opts.maxTransferBytes ?? 64 << 20) / this.blockSize));
+    this.lbppbe = opts.physicalBlockExponent ?? 0;
+    if (!Number.isInteger(this.lbppbe) || this.lbppbe < 0 || this.lbppbe > 15) throw new RangeError(`physical block exponent ${this.lbppbe}`);
     this.maxWriteSameBlocks = Math.floor(MAX_WRITE_SAME_BYTES / this.blockSize);
     this.pages = this.makePages();
   }
@@ -139,9 +149,9 @@ export class DiskLu extends ScsiLogicalUnit {
     };
   }
 
-  /** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 512-byte LBAs sit on 4 KiB physical blocks. */
+  /** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT. */
   physicalExponent(): number {
-    return this.blockSize === 512 ? 3 : 0;
+    return this.lbppbe;
   }
 
   get writeProtected(): boolean {
@@ -174,6 +184,15 @@ export class DiskLu extends ScsiLogicalUnit {
   /** LOGICAL UNIT RESET / target reset / power on: PREVENT state cleared (SPC-4 §6.13). */
   reset(): void {
     this.preventers.clear();
+  }
+
+  /**
+   * The router signals LOGICAL UNIT RESET and target resets by establishing 29h/xxh unit attentions
+   * for every nexus; the disk takes that as its reset (it has no separate reset hook).
+   */
+  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+    super.queueUnitAttention(ua, opts);
+    if (ua[0] === 0x29 && !opts.only && !opts.except) this.reset();
   }
 
   override nexusLost(nexus: ITNexus): void {
@@ -472,7 +491,9 @@ async function writeSame(ctx: Ctx): Promise<undefined> {
     block = d;
   }
   if (count === 0) return undefined;
-  if (c.unmap && lu.thin && isZero(block)) await lu.unmapBlocks(c.lba, count);
+  // UNMAP=1 deallocates whatever the block holds (LBPRZ=1: the range then reads as zeros), as
+  // SBC-3 §5.44 lets the device server do and libiscsi's WriteSame*.UnmapUntilEnd expects.
+  if (c.unmap && lu.thin) await lu.unmapBlocks(c.lba, count);
   else await lu.fillBlocks(c.lba, count, block);
   return undefined;
 }
@@ -544,12 +565,14 @@ async function startStopUnit({ lu, cdb }: Ctx): Promise<undefined> {
   // ignored (SBC-3 §5.25). dmsim has no power states to leave, so these complete at once.
   if (c.powerCondition !== 0) return undefined;
   if (c.loej && lu.removable) {
+    // While removal is prevented the medium may be neither ejected nor loaded (libiscsi
+    // PreventAllow.Eject expects 53/02 for both).
+    if (lu.isRemovalPrevented) throw Sense.mediumRemovalPrevented();
     if (c.start) {
       lu.mediumPresent = true;
       lu.stopped = false;
       return undefined;
     }
-    if (lu.isRemovalPrevented) throw Sense.mediumRemovalPrevented();
     if (!c.noFlush) await lu.store.flush();
     lu.mediumPresent = false;
     return undefined;

@@ -22,12 +22,13 @@ describe('disk LU: readiness and capacity', () => {
     expect(await d.exec([0, 0, 0, 0, 0, 0])).toEqual({ status: 0 });
   });
 
-  it('READ CAPACITY(10) and (16) describe 2048 x 512-byte blocks, thin, 4 KiB physical', async () => {
-    d = await makeDisk();
+  it('READ CAPACITY(10) and (16) describe 2048 x 512-byte blocks, thin, 4 KiB physical (512e)', async () => {
+    d = await makeDisk({ physicalBlockExponent: 3 });
     const r10 = await d.exec(encodeReadCapacity10Cdb());
     expect(r10.status).toBe(0);
     expect(r10.dataIn!.toString('hex')).toBe('000007ff00000200');
     const r16 = await d.exec(encodeReadCapacity16Cdb({ allocationLength: 32 }));
+    expect(d.lu.extraVpdPages().get(0xb0)!().readUInt32BE(28)).toBe(8);
     expect(r16.dataIn!.toString('hex')).toBe('00000000000007ff00000200' + '00' + '03' + 'c000' + '00'.repeat(16));
     expect(decodeReadCapacity16(r16.dataIn!)).toMatchObject({ lastLba: 2047, blockLength: 512, lbpme: true, lbprz: true, lbppbe: 3, protEn: false });
   });
@@ -248,10 +249,13 @@ describe('disk LU: WRITE SAME, UNMAP, GET LBA STATUS', () => {
     expect(senseOf(await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_10, lba: 0, count: 1, unmap: true }), Buffer.alloc(BS * 2)))).toMatchObject({ key: 5, asc: 0x0e, ascq: 3 });
   });
 
-  it('WRITE SAME UNMAP with a non-zero block writes it (LBPRZ keeps reads meaningful); NDOB writes zeros', async () => {
+  it('WRITE SAME UNMAP deallocates whatever the block holds; NDOB writes zeros', async () => {
     d = await makeDisk();
     const block = Buffer.alloc(BS, 0xa6);
+    await d.exec(write10(0, 2), Buffer.alloc(2 * BS, 0xff));
     expect((await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: 0, count: 2, unmap: true }), block)).status).toBe(0);
+    expect(d.fileBytes(0, 2 * BS).equals(Buffer.alloc(2 * BS))).toBe(true);
+    await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: 0, count: 2 }), block);
     expect(d.fileBytes(0, BS).equals(block)).toBe(true);
     expect((await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: 0, count: 2, unmap: true, ndob: true }))).status).toBe(0);
     expect(d.fileBytes(0, 2 * BS).equals(Buffer.alloc(2 * BS))).toBe(true);
@@ -336,6 +340,7 @@ describe('disk LU: SYNCHRONIZE CACHE, START STOP UNIT, PREVENT ALLOW', () => {
     expect(d.lu.inquiryFlags().rmb).toBe(true);
     expect((await d.exec(encodePreventAllowCdb(1), undefined, A)).status).toBe(0);
     expect(senseOf(await d.exec(encodeStartStopCdb({ loej: true, start: false }), undefined, B))).toMatchObject({ key: 5, asc: 0x53, ascq: 0x02 });
+    expect(senseOf(await d.exec(encodeStartStopCdb({ loej: true, start: true }), undefined, B))).toMatchObject({ key: 5, asc: 0x53, ascq: 0x02 });
     expect((await d.exec([0, 0, 0, 0, 0, 0])).status).toBe(0);
     expect((await d.exec(encodePreventAllowCdb(0), undefined, A)).status).toBe(0);
     expect((await d.exec(encodeStartStopCdb({ loej: true, start: false }))).status).toBe(0);
@@ -354,6 +359,10 @@ describe('disk LU: SYNCHRONIZE CACHE, START STOP UNIT, PREVENT ALLOW', () => {
     await d.exec(encodePreventAllowCdb(1), undefined, B);
     d.lu.reset();
     expect(d.lu.isRemovalPrevented).toBe(false);
+    await d.exec(encodePreventAllowCdb(1), undefined, B);
+    d.lu.queueUnitAttention([0x29, 0x03]);
+    expect(d.lu.isRemovalPrevented).toBe(false);
+    expect(senseOf(await d.exec([0, 0, 0, 0, 0, 0]))).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
     expect(senseOf(await d.exec(encodePreventAllowCdb(2)))).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 4, bit: 1 } });
   });
 });
@@ -443,8 +452,8 @@ describe('disk LU: VPD, table, identity', () => {
     const b0 = pages.get(0xb0)!();
     expect(b0.subarray(0, 4).toString('hex')).toBe('00b0003c');
     expect(decodeBlockLimitsVpd(b0)).toMatchObject({
-      wsnz: false, maximumTransferLength: 32768, maximumUnmapLbaCount: 0xffffffff, maximumUnmapBlockDescriptorCount: 256,
-      optimalUnmapGranularity: 8, ugavalid: true, maximumWriteSameLength: 65536,
+      wsnz: false, maximumTransferLength: 131072, maximumUnmapLbaCount: 0xffffffff, maximumUnmapBlockDescriptorCount: 256,
+      optimalUnmapGranularity: 1, ugavalid: true, maximumWriteSameLength: 65536,
     });
     const b1 = pages.get(0xb1)!();
     expect(decodeBlockDeviceCharacteristicsVpd(b1)).toMatchObject({ mediumRotationRate: 1, fuab: true });
