@@ -7,6 +7,7 @@
  * (codec), list-ID checks, concurrency, then segments in list order — each resolves its CSCDs
  * lazily through the data mover's own initiator port, scoped to what the requester may access.
  */
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { ScsiError, Sense, SenseKey } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
@@ -107,6 +108,8 @@ export class CopyManager {
 
     const abort = new AbortController();
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
+    // Every in-flight CSCD command and pooled read listens on it; the count is bounded by the pool.
+    setMaxListeners(256, signal);
     const resolver = new CscdResolver(this.opts.port, this.opts.scope, ctx.nexus, list.cscds, ctx.lu.identity, signal);
     const held = profile.heldDataLimit > 0 && listIdUsage === ListIdUsage.HOLD ? new HeldData(profile.heldDataLimit) : undefined;
     const run = new CopyRun(list, resolver, { ...this.engine, maxStreamTransferSize: profile.maxStreamTransferSize }, signal, held);
