@@ -10,14 +10,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager } from '../copy-manager/copy-manager.js';
 import { copyManagerCommands } from '../copy-manager/commands.js';
-import type { CscdCandidate, CscdScope } from '../copy-manager/environment.js';
+import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
 import { DiskLu } from '../devices/disk/disk-lu.js';
 import { TapeDrive } from '../devices/tape/drive.js';
 import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
-import type { ITNexus, LogicalUnit } from '../router/task.js';
+import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -220,7 +220,7 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
     const dm = r.dataMover;
     const dmPort = new InProcessPort(fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: scopeThrough(fabric, dmPort.wwpn) });
+    const cm = new CopyManager({ port: dmPort, scope: fabricScope(fabric, dmPort.wwpn) });
     copyManagers.set(r.name, cm);
     const dmName = `${r.name}/${dm.name}`;
     const mover = new DataMover(luIdentity('data-mover', dmName, r.wwnn), cm, dm.copyProfile);
@@ -250,24 +250,6 @@ function targetDevice(name: string, wwnn: string, ports: Array<{ wwpn: string }>
   });
 }
 
-/**
- * CSCD scope of a copy manager whose initiator port is `cmPort`: the LUs the application client
- * reaches (zoning + masking) that the copy manager's port reaches too, addressed as that port
- * sees them. Same LU object on both sides, so a designator can never name an LU the client
- * could not have touched itself.
- */
-export function scopeThrough(fabric: Fabric, cmPort: string): CscdScope {
-  return {
-    candidates(appClient: ITNexus): CscdCandidate[] {
-      const mayTouch = new Set(fabric.reachableLus(appClient.initiatorPort).map((r) => r.lu));
-      return fabric
-        .reachableLus(cmPort)
-        .filter((r) => mayTouch.has(r.lu))
-        .map((r) => ({ targetPort: r.targetPort, nportId: r.portId.value, lun: r.lun, identity: r.lu.identity }));
-    },
-  };
-}
-
 /** An array's own copy manager: an internal initiator port zoned with the array's ports, seeing all its LUs. */
 function arrayCopyManager(a: ArrayConfig, fabric: Fabric, dev: TargetDevice, inProcess: Map<string, InProcessPort>, extraPorts: PortInfo[]): CopyManager {
   const wwpn = arrayCopyPortWwpn(a.name);
@@ -279,7 +261,7 @@ function arrayCopyManager(a: ArrayConfig, fabric: Fabric, dev: TargetDevice, inP
     a.lus.map((l) => l.lun),
   );
   extraPorts.push({ ref: `${a.name}/copy-manager`, node: a.name, name: 'copy-manager', wwpn, wwnn: a.wwnn, role: 'initiator', owner: 'array' });
-  return new CopyManager({ port, scope: scopeThrough(fabric, wwpn) });
+  return new CopyManager({ port, scope: fabricScope(fabric, wwpn) });
 }
 
 async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: CopyManager | undefined, log: Logger): Promise<DiskLu> {
