@@ -12,6 +12,7 @@
  *                                 is zoned and masked to the array's disks)
  *   BENCH_DMSIM_TARGET / BENCH_DMSIM_LUN   pick the dmsim LU instead of the first disk found
  *   BENCH_ONLY=tgtd|dmsim        measure one side only
+ *   BENCH_WORKLOADS=sr,rr,sw,rw  subset of workloads (seq/rand read/write)
  *   BENCH_PROFILE=1              run dmsim under node --cpu-prof (profiles in bench/out/prof)
  *   BENCH_PERF=1                 also run libiscsi's iscsi-perf (reads only) as a cross-check
  */
@@ -137,7 +138,8 @@ async function main(): Promise<void> {
     console.log(`client: iscsi-iops, ${depth} in flight, ${seconds} s per workload (+${warmup} s warm-up), initiator ${initiator}\n`);
 
     const rows: Array<{ w: Workload; tgtd?: IopsResult; dmsim?: IopsResult; perf?: Record<string, { iops: number; mbps: number } | undefined> }> = [];
-    for (const w of WORKLOADS) {
+    const pick = process.env.BENCH_WORKLOADS?.split(',');
+    for (const w of WORKLOADS.filter((x) => !pick || pick.includes(x.id))) {
       const row: (typeof rows)[number] = { w };
       for (const s of subjects) {
         if (warmup > 0) await runIops(bin, s.url, w, { seconds: warmup, depth, initiator });

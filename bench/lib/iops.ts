@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export interface Workload {
+  /** Short id for BENCH_WORKLOADS: sr, rr, sw, rw. */
+  id: string;
   name: string;
   write: boolean;
   random: boolean;
@@ -19,10 +21,10 @@ export interface Workload {
 }
 
 export const WORKLOADS: Workload[] = [
-  { name: 'seq read 128K', write: false, random: false, bytes: 128 * 1024 },
-  { name: 'rand read 4K', write: false, random: true, bytes: 4096 },
-  { name: 'seq write 128K', write: true, random: false, bytes: 128 * 1024 },
-  { name: 'rand write 4K', write: true, random: true, bytes: 4096 },
+  { id: 'sr', name: 'seq read 128K', write: false, random: false, bytes: 128 * 1024 },
+  { id: 'rr', name: 'rand read 4K', write: false, random: true, bytes: 4096 },
+  { id: 'sw', name: 'seq write 128K', write: true, random: false, bytes: 128 * 1024 },
+  { id: 'rw', name: 'rand write 4K', write: true, random: true, bytes: 4096 },
 ];
 
 export interface IopsResult {
