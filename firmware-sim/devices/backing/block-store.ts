@@ -11,6 +11,12 @@ export interface BlockStore {
   readonly kind: string;
   /** True when the store was created empty (nothing mapped yet): the disk starts fully deallocated. */
   readonly fresh: boolean;
+  /**
+   * Byte ranges that may hold data, when the store can tell (memory chunks); the disk seeds its
+   * provisioning map from them. Stores that cannot tell leave it out and the disk assumes
+   * everything is mapped unless `fresh`.
+   */
+  allocatedRanges?(): Array<{ offset: number; length: number }>;
   read(offset: number, length: number): Promise<Buffer>;
   /** Read into `target` (its whole length) at `offset`; lets callers reuse buffers. */
   readInto(target: Buffer, offset: number): Promise<void>;

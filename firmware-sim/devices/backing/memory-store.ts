@@ -9,8 +9,17 @@ const CHUNK = 1 << CHUNK_SHIFT;
 
 export class MemoryStore implements BlockStore {
   readonly kind = 'memory';
-  readonly fresh = true;
   private readonly chunks = new Map<number, Buffer>();
+
+  get fresh(): boolean {
+    return this.chunks.size === 0;
+  }
+
+  allocatedRanges(): Array<{ offset: number; length: number }> {
+    return [...this.chunks.keys()]
+      .sort((a, b) => a - b)
+      .map((i) => ({ offset: i * CHUNK, length: Math.min(CHUNK, this.size - i * CHUNK) }));
+  }
 
   constructor(readonly size: number) {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad size ${size}`);

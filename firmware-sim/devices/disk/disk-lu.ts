@@ -105,7 +105,7 @@ export class DiskLu extends ScsiLogicalUnit {
     this.removable = opts.removable ?? false;
     this.readOnly = opts.readOnly ?? false;
     this.faults = opts.faults ?? new FaultPlan();
-    this.mapped = opts.store.fresh ? new BlockBitmap(this.blocks) : BlockBitmap.full(this.blocks);
+    this.mapped = initialMap(opts.store, this.blockSize, this.blocks);
     this.changed = new BlockBitmap(this.blocks);
     this.hasCopyManager = extra.some((d) => COPY_OPCODES.has(d.opcode));
     this.maxTransferBlocks = Math.max(1, Math.floor((opts.maxTransferBytes ?? 64 << 20) / this.blockSize));
@@ -370,6 +370,16 @@ export class DiskLu extends ScsiLogicalUnit {
     if (pc === PageControl.CHANGEABLE) return [{ densityCode: 0, blocks: 0, blockLength: 0 }];
     return [{ densityCode: 0, blocks: this.blocks, blockLength: this.blockSize }];
   }
+}
+
+/** What is mapped when the LU starts: what the store knows it holds, else all or nothing. */
+function initialMap(store: BlockStore, bs: number, blocks: number): BlockBitmap {
+  if (store.allocatedRanges) {
+    const m = new BlockBitmap(blocks);
+    for (const r of store.allocatedRanges()) m.set(Math.floor(r.offset / bs), Math.ceil((r.offset + r.length) / bs) - Math.floor(r.offset / bs));
+    return m;
+  }
+  return store.fresh ? new BlockBitmap(blocks) : BlockBitmap.full(blocks);
 }
 
 function isZero(b: Buffer): boolean {

@@ -303,6 +303,27 @@ describe('disk LU: WRITE SAME, UNMAP, GET LBA STATUS', () => {
     expect((await status(0, 24))[0]).toEqual({ lba: 0, count: 1, status: 1 });
   });
 
+  it('a memory store filled before the LU opens starts with those chunks mapped', async () => {
+    const { MemoryStore } = await import('../../../firmware-sim/devices/backing/memory-store.js');
+    const { DiskLu } = await import('../../../firmware-sim/devices/disk/disk-lu.js');
+    const { identity } = await import('./helpers.js');
+    const store = new MemoryStore(4 << 20);
+    await store.write((2 << 20) + 5, Buffer.from('fat'));
+    const lu = new DiskLu({ identity, store, blockSize: 512 });
+    expect(lu.mappedExtents()).toEqual([{ lba: 4096, count: 2048 }]);
+  });
+
+  it('an existing image file starts fully mapped (holes cannot be seen from Node)', async () => {
+    const first = await makeDisk();
+    await first.exec(write10(5, 1), Buffer.alloc(BS, 1));
+    await first.lu.close();
+    d = await makeDisk({ path: first.path! });
+    expect(d.lu.mappedExtents()).toEqual([{ lba: 0, count: 2048 }]);
+    expect((await d.exec(read10(5, 1))).dataIn!.equals(Buffer.alloc(BS, 1))).toBe(true);
+    const { rmSync } = await import('node:fs');
+    rmSync(first.dir!, { recursive: true, force: true });
+  });
+
   it('a thick disk has no UNMAP or GET LBA STATUS and reports LBPME=0', async () => {
     d = await makeDisk({ thin: false });
     expect(senseOf(await d.exec(encodeUnmapCdb({ parameterListLength: 24 }), encodeUnmapList([{ lba: 0, count: 1 }])))).toMatchObject({ key: 5, asc: 0x20 });
