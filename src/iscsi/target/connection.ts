@@ -247,12 +247,12 @@ export class Connection {
     const b = p.bhs;
     const op = b[0]! & 0x3f;
     if (p.oversize) {
-      this.reject(b, RejectReason.PROTOCOL_ERROR);
+      this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
       if (op === Opcode.DATA_OUT) this.close();
       return;
     }
     if (p.dataDigestError) {
-      this.reject(b, RejectReason.DATA_DIGEST_ERROR);
+      this.rejectCmd(b, RejectReason.DATA_DIGEST_ERROR);
       // At ERL 0 the write can no longer complete correctly.
       if (op === Opcode.DATA_OUT) this.close();
       return;
@@ -285,6 +285,17 @@ export class Connection {
     this.writer.send(hdr, Buffer.from(bhs.subarray(0, BHS_LENGTH)));
   }
 
+  /**
+   * Reject a PDU that carries a CmdSN: a rejected non-immediate command still uses up its CmdSN
+   * (the initiator has counted it), or the window would stall behind it.
+   */
+  rejectCmd(bhs: Buffer, reason: number): void {
+    this.reject(bhs, reason);
+    const op = bhs[0]! & 0x3f;
+    const carriesCmdSN = op === Opcode.SCSI_COMMAND || op === Opcode.NOP_OUT || op === Opcode.TEXT_REQUEST || op === Opcode.TASK_MGMT_REQUEST || op === Opcode.LOGOUT_REQUEST;
+    if (carriesCmdSN && !(bhs[0]! & 0x40) && this.session && this.session.accepts(bhs.readUInt32BE(24))) this.session.consume(bhs.readUInt32BE(24));
+  }
+
   /** Run `fn(arg)` in CmdSN order (immediate PDUs at once); out-of-window PDUs are dropped silently. */
   private ordered<T>(bhs: Buffer, fn: (arg: T) => void, arg: T): void {
     if (bhs[0]! & 0x40) {
@@ -300,7 +311,7 @@ export class Connection {
   private scsiCommand(p: ParsedPdu): void {
     const s = this.session!;
     const b = p.bhs;
-    if (s.type === 'Discovery') return this.reject(b, RejectReason.COMMAND_NOT_SUPPORTED);
+    if (s.type === 'Discovery') return this.rejectCmd(b, RejectReason.COMMAND_NOT_SUPPORTED);
     const flags = b[1]!;
     const immediate = (b[0]! & 0x40) !== 0;
     const final = (flags & 0x80) !== 0;
@@ -313,19 +324,19 @@ export class Connection {
       this.log?.debug({ cmdSN, exp: s.expCmdSN }, 'SCSI command outside the CmdSN window dropped');
       return;
     }
-    if (itt === RESERVED_TAG || s.tasks.has(itt)) return this.reject(b, itt === RESERVED_TAG ? RejectReason.INVALID_PDU_FIELD : RejectReason.TASK_IN_PROGRESS);
+    if (itt === RESERVED_TAG || s.tasks.has(itt)) return this.rejectCmd(b, itt === RESERVED_TAG ? RejectReason.INVALID_PDU_FIELD : RejectReason.TASK_IN_PROGRESS);
     let cdb = b.subarray(OFF.cmd.cdb, OFF.cmd.cdb + 16);
     if (p.ahs) {
       const a = parseAhs(p.ahs);
-      if (a.error || a.bidiReadLength !== undefined) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+      if (a.error || a.bidiReadLength !== undefined) return this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
       if (a.extendedCdb) cdb = Buffer.concat([cdb, a.extendedCdb]);
     }
     const prm = s.params;
     const dlen = p.data.length;
     // Immediate data only with W, only when negotiated, never more than EDTL or FirstBurstLength;
     // F=0 (unsolicited Data-Out follows) only with InitialR2T=No.
-    if (dlen > 0 && (!write || !prm.immediateData || dlen > edtl || dlen > prm.firstBurstLength)) return this.reject(b, RejectReason.PROTOCOL_ERROR);
-    if (!final && (!write || prm.initialR2T)) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+    if (dlen > 0 && (!write || !prm.immediateData || dlen > edtl || dlen > prm.firstBurstLength)) return this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
+    if (!final && (!write || prm.initialR2T)) return this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
     const lunBytes = b.subarray(OFF.lun, OFF.lun + 8);
     const lun = decodeSamLun(lunBytes) ?? -1;
     const t = new ScsiTaskState(this, itt, cmdSN, immediate, lun, lunBytes, cdb, edtl, read, write, flags & 7);
@@ -631,7 +642,7 @@ export class Connection {
 
   private text(p: ParsedPdu): void {
     const b = p.bhs;
-    if (b[1]! & 0x40) return this.reject(b, RejectReason.COMMAND_NOT_SUPPORTED); // multi-PDU requests: not needed by any key dmsim answers
+    if (b[1]! & 0x40) return this.rejectCmd(b, RejectReason.COMMAND_NOT_SUPPORTED); // multi-PDU requests: not needed by any key dmsim answers
     this.ordered(b, this.textRun, p);
   }
 
@@ -678,7 +689,7 @@ export class Connection {
   // --- Task management ----------------------------------------------------------------------
 
   private tmf(p: ParsedPdu): void {
-    if (this.session!.type === 'Discovery') return this.reject(p.bhs, RejectReason.COMMAND_NOT_SUPPORTED);
+    if (this.session!.type === 'Discovery') return this.rejectCmd(p.bhs, RejectReason.COMMAND_NOT_SUPPORTED);
     const req = decodeBhs(p.bhs) as TmfRequestBhs;
     this.ordered(p.bhs, this.tmfRun, req);
   }
