@@ -9,7 +9,7 @@ import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capa
 import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
 import { SbcOp } from '../scsi/sbc.js';
-import { decodeSense, type SenseInfo } from '../scsi/sense.js';
+import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus } from '../scsi/status.js';
 import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
@@ -46,10 +46,15 @@ export function describeSense(s: SenseInfo): string {
 export class ScsiClient {
   constructor(readonly transport: ScsiTransport) {}
 
+  /** Sends a command; a UNIT ATTENTION (reset, medium changed) is consumed and the command retried. */
   async exec(what: string, target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<Buffer> {
-    const r = await this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
-    if (r.status !== ScsiStatus.GOOD) throw new CommandFailed(what, r);
-    return r.dataIn;
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+      if (r.status === ScsiStatus.GOOD) return r.dataIn;
+      const f = new CommandFailed(what, r);
+      if (f.sense?.key === SenseKey.UNIT_ATTENTION && attempt < 4) continue;
+      throw f;
+    }
   }
 
   /** Like exec but returns the raw result (callers that expect CHECK CONDITION as an answer). */

@@ -49,7 +49,18 @@ export interface CompiledCommand {
   firstSegment: number;
   /** Bytes the data mover moves for this command (disk bytes + inline bytes written). */
   dataBytes: number;
-  /** Stream bytes before this command starts (within the current stream), for progress. */
+  /** Tape objects (records + filemarks) this command writes; restore: 0. */
+  objects: number;
+  /** Pieces to re-encode the command (resume prepends a LOCATE). */
+  cscds: CscdDescriptor[];
+  inline: Buffer;
+}
+
+/** The same command with a LOCATE segment in front (resume after a failure). */
+export function withLocate(c: CompiledCommand, objectId: number, listId: number): CompiledCommand {
+  const segments = [{ type: SegmentType.LOCATE, dst: 1, logicalObjectId: objectId } as SegmentDescriptor, ...c.segments];
+  const parameterList = encodeParameterList({ header: { listId, str: false, listIdUsage: ListIdUsage.HOLD, priority: 0 }, cscds: c.cscds, segments, inline: c.inline });
+  return { ...c, listId, segments, parameterList, firstSegment: c.firstSegment - 1 };
 }
 
 export interface CompileInput {
@@ -68,6 +79,8 @@ interface Unit {
   bytes: number;
   /** A command may end after this unit. */
   cutAfter: boolean;
+  /** Tape objects completed by this unit (records written, filemarks). */
+  objects: number;
 }
 
 const DISK = 0, TAPE = 1;
@@ -122,10 +135,10 @@ function streamUnits(input: CompileInput, recordSize: number, pieces: StreamPiec
       const cutAfter = (at + take) % recordSize === 0;
       if (p.kind === 'inline') {
         if (!backup) throw new PlanError('inline data in a restore stream');
-        units.push({ seg: { type: SegmentType.INLINE_TO_STREAM, cat: true, dst: TAPE, streamTransferLength: recordSize, byteCount: take }, inline: p.data.subarray(done, done + take), bytes: take, cutAfter });
+        units.push({ seg: { type: SegmentType.INLINE_TO_STREAM, cat: true, dst: TAPE, streamTransferLength: recordSize, byteCount: take }, inline: p.data.subarray(done, done + take), bytes: take, cutAfter, objects: 0 });
       } else if (p.kind === 'discard') {
         if (backup) throw new PlanError('discard in a backup stream');
-        units.push({ seg: { type: SegmentType.STREAM_TO_DISCARD, cat: true, src: TAPE, streamTransferLength: recordSize, byteCount: take }, bytes: take, cutAfter });
+        units.push({ seg: { type: SegmentType.STREAM_TO_DISCARD, cat: true, src: TAPE, streamTransferLength: recordSize, byteCount: take }, bytes: take, cutAfter, objects: 0 });
       } else {
         const off = p.offset + done;
         const aligned = off % L === 0 && take % L === 0;
@@ -136,6 +149,7 @@ function streamUnits(input: CompileInput, recordSize: number, pieces: StreamPiec
               : { type: SegmentType.STREAM_TO_BLOCK, cat: true, src: TAPE, dst: DISK, streamTransferLength: recordSize, blocks: take / L, lba: off / L },
             bytes: take,
             cutAfter,
+            objects: 0,
           });
         } else {
           units.push({
@@ -146,6 +160,7 @@ function streamUnits(input: CompileInput, recordSize: number, pieces: StreamPiec
             },
             bytes: take,
             cutAfter,
+            objects: 0,
           });
         }
       }
@@ -168,14 +183,24 @@ export function compile(input: CompileInput): CompiledCommand[] {
   for (const op of input.ops) {
     if (op.op === 'record') {
       if (!backup) throw new PlanError('record write in a restore');
-      units.push({ seg: { type: SegmentType.INLINE_TO_STREAM, cat: false, dst: TAPE, streamTransferLength: op.data.length, byteCount: op.data.length }, inline: op.data, bytes: op.data.length, cutAfter: true });
+      units.push({ seg: { type: SegmentType.INLINE_TO_STREAM, cat: false, dst: TAPE, streamTransferLength: op.data.length, byteCount: op.data.length }, inline: op.data, bytes: op.data.length, cutAfter: true, objects: 1 });
     } else if (op.op === 'filemarks') {
-      units.push({ seg: { type: SegmentType.WRITE_FILEMARKS, dst: TAPE, count: op.count, immed: false }, bytes: 0, cutAfter: true });
+      units.push({ seg: { type: SegmentType.WRITE_FILEMARKS, dst: TAPE, count: op.count, immed: false }, bytes: 0, cutAfter: true, objects: op.count });
     } else if (op.op === 'locate') {
-      units.push({ seg: { type: SegmentType.LOCATE, dst: TAPE, logicalObjectId: op.objectId }, bytes: 0, cutAfter: true });
+      units.push({ seg: { type: SegmentType.LOCATE, dst: TAPE, logicalObjectId: op.objectId }, bytes: 0, cutAfter: true, objects: 0 });
     } else {
       if (op.recordSize > lim.maxStreamTransferSize) throw new PlanError(`record size ${op.recordSize} exceeds the data mover's maximum stream transfer size ${lim.maxStreamTransferSize}`);
-      units.push(...streamUnits(input, op.recordSize, op.pieces));
+      const su = streamUnits(input, op.recordSize, op.pieces);
+      // Records completed: whole records at each cut; the padded last record at the end.
+      let at = 0;
+      let counted = 0;
+      for (const u of su) {
+        at += u.bytes;
+        const done = u === su[su.length - 1] ? Math.ceil(at / op.recordSize) : Math.floor(at / op.recordSize);
+        u.objects = backup ? done - counted : 0;
+        counted = done;
+      }
+      units.push(...su);
     }
   }
   for (const u of units) {
@@ -214,7 +239,7 @@ export function compile(input: CompileInput): CompiledCommand[] {
     });
     const inline = Buffer.concat(inlineParts);
     const parameterList = encodeParameterList({ header: { listId, str: false, listIdUsage: ListIdUsage.HOLD, priority: 0 }, cscds, segments, inline });
-    out.push({ listId, parameterList, segments, firstSegment: segIndex, dataBytes: chosen.reduce((s, u) => s + u.bytes, 0) });
+    out.push({ listId, parameterList, segments, firstSegment: segIndex, dataBytes: chosen.reduce((s, u) => s + u.bytes, 0), objects: chosen.reduce((s, u) => s + u.objects, 0), cscds, inline });
     segIndex += chosen.length;
     listId = (listId % 255) + 1;
     i = end + 1;

@@ -48,3 +48,7 @@ export function runPieces(runs: Run[], blockSize: number): StreamPiece[] {
 }
 
 export const runBlocks = (runs: Run[]) => runs.reduce((s, r) => s + r[1], 0);
+
+export function bitmapRunsFromExtents(extents: Array<{ lba: number; count: number }>): Run[] {
+  return mergeRuns(extents.map((e) => [e.lba, e.count] as Run));
+}

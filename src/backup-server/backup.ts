@@ -1,0 +1,213 @@
+/**
+ * One backup job end to end: open the tape (reserve for the data mover, label, append position),
+ * plan the stream for the mode, record the backup as `running`, run the EXTENDED COPY commands,
+ * check the tape position, and only then mark the backup complete with its files. Any failure
+ * marks it failed with the failed segment and the copy target's sense; the drive is released in
+ * every case.
+ */
+import { createHash } from 'node:crypto';
+import { FatVolume } from '../fs/fat/volume.js';
+import { TAR_RECORD } from '../fs/tar.js';
+import { encodeBackupRecord, type BackupHeader } from './backup-record.js';
+import { TransportBlockReader } from './block-reader.js';
+import type { BackupMode, Catalog, FileRow } from './catalog.js';
+import { copyLimits, type DiscoveredLu } from './discovery.js';
+import { describeFailure, runJob, type JobFailure } from './job-runner.js';
+import { compile, withLocate, type CompiledCommand, type TapeOp } from './plan/compile.js';
+import { bitmapRunsFromExtents, fullRuns, mergeRuns, runPieces, sparseRuns, type Run } from './plan/image-plan.js';
+import { planTar } from './plan/tar-plan.js';
+import type { ProgressSink } from './progress.js';
+import type { ScsiClient } from './scsi-client.js';
+import { closeTape, encodeLabel, openTape, reserveForDataMover } from './tape-handling.js';
+
+export const IMAGE_RECORD = 65536;
+
+/** Where the change-tracking bitmap comes from (see README: the in-process lab API). */
+export interface ChangeSource {
+  /** Blocks changed since the last take, as extents; resets the epoch. */
+  take(): Array<{ lba: number; count: number }>;
+}
+
+export interface BackupParams {
+  client: ScsiClient;
+  catalog: Catalog;
+  dataMover: DiscoveredLu;
+  /** The data mover's initiator port (third-party reservation of the drive). */
+  dataMoverPort?: string;
+  source: DiscoveredLu;
+  tape: DiscoveredLu;
+  mode: BackupMode;
+  barcode?: string;
+  changes?: ChangeSource;
+  progress?: ProgressSink;
+  /** Read the source over the transport to record SHA-256 (counted separately). Default true. */
+  checksums?: boolean;
+  /** Re-run a failed command this many times after putting the tape back (default 0). */
+  retries?: number;
+}
+
+export interface BackupOutcome {
+  backupId: number;
+  ok: boolean;
+  mode: BackupMode;
+  barcode: string;
+  streamBytes: number;
+  bytesMoved: number;
+  elapsedMs: number;
+  commands: number;
+  segments: number;
+  /** Bytes over the backup server's port while the data moved (control traffic only). */
+  portBytesDuringCopy: number;
+  /** Bytes read over the port to compute checksums and walk the file system. */
+  portBytesReading: number;
+  files: number;
+  skipped: string[];
+  failure?: JobFailure;
+  error?: string;
+  notes: string[];
+}
+
+const portBytes = (c: ScsiClient) => c.transport.stats.bytesIn + c.transport.stats.bytesOut;
+
+export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
+  const { client, catalog, source, tape, mode } = p;
+  const bs = source.blockSize!, blocks = source.blocks!;
+  if (!source.naa || !tape.naa) throw new Error('source and tape need an NAA designator (VPD 83h) to be named in a CSCD');
+  const limits = copyLimits(p.dataMover.copy!);
+  const session = await openTape(client, tape, p.barcode);
+  const notes = [...session.notes];
+  let backupId = -1;
+  try {
+    const readStart = portBytes(client);
+    // ---- plan ----
+    let recordSize = TAR_RECORD;
+    let pieces;
+    let files: Omit<FileRow, 'backup_id'>[] | undefined;
+    let runs: Run[] | undefined;
+    let baseId: number | null = null;
+    let sha: string | null = null;
+    const skipped: string[] = [];
+    const reader = new TransportBlockReader(client, source.target, source.lun, bs, blocks);
+    if (mode === 'files') {
+      const vol = await FatVolume.open(reader);
+      const walk = await vol.walk();
+      const plan = planTar(walk);
+      pieces = plan.pieces;
+      files = [];
+      const all = createHash('sha256');
+      for (const m of plan.members) {
+        let fileSha: string | null = null;
+        if (!m.skipped && !m.entry.isDirectory && p.checksums !== false) {
+          const data = await vol.readFile(m.entry);
+          fileSha = createHash('sha256').update(data).digest('hex');
+          all.update(data);
+        }
+        if (m.skipped) skipped.push(`${m.entry.path}: ${m.entry.problem}`);
+        files.push({
+          path: m.entry.path, is_dir: m.entry.isDirectory ? 1 : 0, size: m.entry.size, mtime: m.entry.mtime, attributes: m.entry.attributes,
+          header_offset: m.headerOffset, data_offset: m.dataOffset, extents_json: JSON.stringify(m.entry.extents.map((x) => [x.offset, x.length])),
+          sha256: fileSha, problem: m.entry.problem ?? null,
+        });
+      }
+      sha = p.checksums !== false ? all.digest('hex') : null;
+    } else {
+      recordSize = IMAGE_RECORD;
+      if (mode === 'full') runs = fullRuns(blocks);
+      else if (mode === 'sparse') runs = sparseRuns((await FatVolume.open(reader)).regions());
+      else {
+        const base = catalog.latest(source.naa, ['full', 'sparse']);
+        if (!base) throw new Error(`${mode} backup needs a complete full or sparse backup of this source first`);
+        baseId = base.id;
+        if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking`);
+        let changed = bitmapRunsFromExtents(p.changes.take());
+        if (mode === 'differential') {
+          for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && x.mode === 'incremental'))
+            changed = mergeRuns([...changed, ...(JSON.parse(b.map_json ?? '[]') as Run[])]);
+        }
+        runs = changed;
+      }
+      if (mode === 'full' || mode === 'sparse') p.changes?.take(); // new change epoch starts with this base
+      pieces = runPieces(runs, bs);
+      if (p.checksums !== false) {
+        const h = createHash('sha256');
+        for (const [lba, n] of runs) for (let d = 0; d < n; d += 2048) h.update(await reader.readBlocks(lba + d, Math.min(2048, n - d)));
+        sha = h.digest('hex');
+      }
+    }
+    const portBytesReading = portBytes(client) - readStart;
+    const streamBytes = pieces.reduce((s, x) => s + (x.kind === 'inline' ? x.data.length : x.kind === 'disk' ? x.length : 0), 0);
+
+    // ---- position ----
+    const pos = await client.readPosition(tape.target, tape.lun);
+    const labelObjects = session.blank ? 2 : 0;
+    const headerFile = pos.fileId + (session.blank ? 1 : 0);
+    const dataObject = pos.firstObject + labelObjects + 2;
+    backupId = catalog.begin({
+      mode, source_target: source.target, source_lun: source.lun, source_naa: source.naa, block_size: bs, source_blocks: blocks,
+      barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
+      record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null,
+    });
+    for (const n of notes) catalog.event(backupId, n);
+    const header: BackupHeader = {
+      kind: 'header', backupId, mode, created: new Date().toISOString(),
+      source: { target: source.target, lun: source.lun, naa: source.naa, blockSize: bs, blocks }, recordSize,
+      ...(runs ? { map: runs } : {}), ...(baseId !== null ? { baseBackupId: baseId } : {}), ...(files ? { members: files.length } : {}),
+    };
+    const records = Math.ceil(streamBytes / recordSize);
+    const ops: TapeOp[] = [
+      ...(session.blank ? [{ op: 'record', data: encodeLabel(session.barcode) } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
+      { op: 'record', data: encodeBackupRecord(header) },
+      { op: 'filemarks', count: 1 },
+      { op: 'stream', recordSize, pieces },
+      { op: 'filemarks', count: 1 },
+      { op: 'record', data: encodeBackupRecord({ kind: 'trailer', backupId, streamBytes, records, finished: new Date().toISOString() }) },
+      { op: 'filemarks', count: 1 },
+    ];
+    const commands = compile({ direction: 'backup', disk: { naa: Buffer.from(source.naa, 'hex'), blockSize: bs }, tape: { naa: Buffer.from(tape.naa, 'hex'), blockSize: 0 }, ops, limits });
+    const segments = commands.reduce((s, c) => s + c.segments.length, 0);
+    catalog.event(backupId, `planned ${commands.length} EXTENDED COPY commands, ${segments} segments, ${streamBytes} stream bytes`);
+
+    // ---- run (with resume from the failed command) ----
+    await reserveForDataMover(client, tape, session, p.dataMoverPort);
+    for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
+    const startObject: number[] = [];
+    commands.reduce((at, c, i) => ((startObject[i] = at), at + c.objects), pos.firstObject);
+    const copyStart = portBytes(client);
+    const progress = p.progress ? { progress: p.progress } : {};
+    let result = await runJob(client, p.dataMover, commands, progress);
+    for (let attempt = 0; !result.ok && attempt < (p.retries ?? 0); attempt++) {
+      const f = result.failure!;
+      const i = f.commandIndex;
+      catalog.event(backupId, `attempt ${attempt + 1}: ${describeFailure(f)}; resuming at command ${i + 1} (segment ${commands[i]!.firstSegment}) from tape object ${startObject[i]}`);
+      const rest: CompiledCommand[] = [withLocate(commands[i]!, startObject[i]!, (commands[commands.length - 1]!.listId % 255) + 1), ...commands.slice(i + 1)];
+      const again = await runJob(client, p.dataMover, rest, progress);
+      result = { ...again, commandsDone: i + again.commandsDone, bytesMoved: commands.slice(0, i).reduce((s, c) => s + c.dataBytes, 0) + again.bytesMoved, ...(again.failure ? { failure: { ...again.failure, commandIndex: again.failure.commandIndex + i } } : {}) };
+    }
+    await closeTape(client, tape, session, p.dataMoverPort);
+    const portBytesDuringCopy = portBytes(client) - copyStart;
+    const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes };
+    if (!result.ok) {
+      const msg = describeFailure(result.failure!);
+      catalog.fail(backupId, msg, result.failure!.failedSegment);
+      p.progress?.done(`FAILED: ${msg}`);
+      return { ...base, ok: false, failure: result.failure!, error: msg };
+    }
+    // The data mover must have left the tape right after the trailer's filemark.
+    const end = await client.readPosition(tape.target, tape.lun);
+    const expected = dataObject + records + 1 + 2;
+    if (end.firstObject !== expected) {
+      const msg = `tape at object ${end.firstObject} after the job, expected ${expected}`;
+      catalog.fail(backupId, msg);
+      return { ...base, ok: false, error: msg };
+    }
+    catalog.complete(backupId, { stream_bytes: streamBytes, sha256: sha, bytes_moved: result.bytesMoved, port_bytes: portBytesDuringCopy, duration_ms: result.elapsedMs, ...(files ? { files } : {}) });
+    p.progress?.done(`backup ${backupId} (${mode}) complete: ${(streamBytes / 1048576).toFixed(1)} MiB in ${commands.length} commands`);
+    return { ...base, ok: true };
+  } catch (e) {
+    if (backupId >= 0) catalog.fail(backupId, (e as Error).message);
+    throw e;
+  } finally {
+    await closeTape(client, tape, session, p.dataMoverPort).catch(() => undefined);
+  }
+}
+

@@ -1,0 +1,113 @@
+/**
+ * A backup-server session: a transport (in-process port on an embedded lab, or iSCSI to a remote
+ * router), the SCSI client, discovery, and name lookup for LUs ("array1/fat" or just "fat").
+ *
+ * Change tracking (incremental/differential): the disk LU keeps a bitmap of blocks written since
+ * its last snapshot. SCSI has no standard command that returns it, so in process the backup
+ * server takes it through the lab API (DiskLu.takeChanges()); over iSCSI there is no change
+ * source and those modes are refused with a clear message.
+ */
+import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
+import { loadDefaultLab, loadLabFile } from '../../firmware-sim/lab/load.js';
+import { silentLogger } from '../log.js';
+import type { ChangeSource } from './backup.js';
+import { discover, type DiscoveredLu, type DiscoveryReport } from './discovery.js';
+import { ScsiClient } from './scsi-client.js';
+import { InProcessTransport } from './transport-inprocess.js';
+import type { ScsiTransport } from './transport.js';
+
+export interface Session {
+  runtime?: LabRuntime;
+  transport: ScsiTransport;
+  client: ScsiClient;
+  discovery: DiscoveryReport;
+  /** Lab name ("array1/fat") of a discovered LU when the lab is in process. */
+  nameOf(lu: DiscoveredLu): string | undefined;
+  find(name: string, kind?: DiscoveredLu['kind']): DiscoveredLu;
+  dataMover(): DiscoveredLu;
+  /** The data mover's initiator port (for third-party reservations), when known. */
+  dataMoverPort?: string;
+  changes(lu: DiscoveredLu): ChangeSource | undefined;
+  /** Barcode of the cartridge in a drive, when the lab is in process (the label is checked too). */
+  barcodeIn(lu: DiscoveredLu): string | undefined;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  lab?: string;
+  dataDir?: string;
+  /** Host port the backup server uses in the lab. */
+  host?: string;
+  /** iscsi://host[:port][/target] — drive a remote router instead of an embedded lab. */
+  router?: string;
+  dataMoverPort?: string;
+}
+
+type IscsiModule = { connectIscsiTransport(url: string): Promise<ScsiTransport> };
+
+export async function openSession(opts: SessionOptions = {}): Promise<Session> {
+  let runtime: LabRuntime | undefined;
+  let transport: ScsiTransport;
+  if (opts.router) {
+    const modPath = './transport-iscsi.js';
+    const mod = (await import(modPath)) as Partial<IscsiModule>;
+    if (typeof mod.connectIscsiTransport !== 'function') throw new Error('the iSCSI transport is not available in this build');
+    transport = await mod.connectIscsiTransport(opts.router);
+  } else {
+    const config = opts.lab ? await loadLabFile(opts.lab) : await loadDefaultLab();
+    runtime = await buildLab(config, { log: silentLogger(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+    transport = new InProcessTransport(runtime.port(opts.host ?? config.hosts[0]!.name));
+  }
+  const client = new ScsiClient(transport);
+  let discovery: DiscoveryReport;
+  try {
+    discovery = await discover(client);
+  } catch (e) {
+    await transport.close().catch(() => undefined);
+    await runtime?.close();
+    throw e;
+  }
+  const names = new Map<string, string>();
+  for (const e of runtime?.lus() ?? []) names.set(e.lu.identity.naa.toString('hex'), e.name);
+  const nameOf = (lu: DiscoveredLu) => (lu.naa ? names.get(lu.naa) : undefined);
+  const dmPort =
+    opts.dataMoverPort ??
+    (runtime
+      ? runtime.config.routers[0]?.dataMover.initiator.wwpn
+      : undefined);
+  return {
+    ...(runtime ? { runtime } : {}),
+    transport,
+    client,
+    discovery,
+    nameOf,
+    find(name, kind) {
+      const cands = discovery.lus.filter((l) => !kind || l.kind === kind);
+      const hit =
+        cands.find((l) => nameOf(l) === name) ??
+        cands.find((l) => nameOf(l)?.endsWith(`/${name}`)) ??
+        cands.find((l) => `${l.target}/${l.lun}` === name || l.naa === name.replace(/^naa\./, ''));
+      if (!hit) throw new Error(`no ${kind ?? 'LU'} named "${name}" among the discovered LUs (${cands.map((l) => nameOf(l) ?? `${l.target}/${l.lun}`).join(', ')})`);
+      return hit;
+    },
+    dataMover() {
+      const dm = discovery.lus.find((l) => l.kind === 'data-mover');
+      if (!dm) throw new Error('discovery found no data mover (a 3PC LU implementing block→stream, stream→block and inline→stream)');
+      return dm;
+    },
+    ...(dmPort ? { dataMoverPort: dmPort } : {}),
+    changes(lu) {
+      const name = nameOf(lu);
+      const disk = name ? runtime?.lu(name)?.disk : undefined;
+      return disk ? { take: () => disk.takeChanges() } : undefined;
+    },
+    barcodeIn(lu) {
+      const name = nameOf(lu);
+      return name ? runtime?.drive(name)?.drive.cartridge?.barcode : undefined;
+    },
+    async close() {
+      await transport.close().catch(() => undefined);
+      await runtime?.close();
+    },
+  };
+}
