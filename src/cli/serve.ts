@@ -3,6 +3,7 @@
  * Shared by `dmsim router` and `dmsim demo --serve` so both open and close them the same way.
  */
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { startIscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
 
 export interface FrontEndOptions {
@@ -21,12 +22,32 @@ export interface FrontEnds {
 export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions): Promise<FrontEnds> {
   const closers: Array<() => Promise<void>> = [];
   const addresses: FrontEnds['addresses'] = {};
-  if (opts.iscsi) opts.log.warn({ runtime: runtime.config.name }, 'iSCSI front end not built yet: portal not opened');
-  if (opts.api) opts.log.warn('management API not built yet: --api ignored');
+  try {
+    if (opts.iscsi) {
+      const target = await startIscsiTarget({
+        dispatcher: runtime.fabric,
+        directory: runtime.directory,
+        host: opts.iscsi.host,
+        port: opts.iscsi.port,
+        log: opts.log.child({ part: 'iscsi' }),
+      });
+      closers.push(() => target.close());
+      addresses.iscsi = hostPort(target.host, target.port);
+      opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
+    }
+    if (opts.api) opts.log.warn('management API not built yet: --api ignored');
+  } catch (e) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    throw e;
+  }
   return {
     addresses,
     async close() {
       for (const c of closers.reverse()) await c();
     },
   };
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
