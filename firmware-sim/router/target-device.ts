@@ -12,6 +12,7 @@ import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage,
 import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
 import { ScsiLogicalUnit } from '../devices/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
+import { reservationsOf, type ReservationOptions } from './reservations.js';
 import type { ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 /** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
@@ -95,10 +96,17 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     return this.portsByWwpn.get(wwpn);
   }
 
-  /** Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. */
-  attach(lun: number, lu: LogicalUnit): void {
+  /**
+   * Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. An emulated LU
+   * gets its reservation state here (APTPL file at `aptplPath`, next to its media).
+   */
+  attach(lun: number, lu: LogicalUnit, opts: ReservationOptions = {}): void {
     if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
     if (lun < 0 || lun > 0x3fff) throw new RangeError(`${this.name}: LUN ${lun} cannot be addressed`);
+    if (lu instanceof ScsiLogicalUnit) {
+      const gate = reservationsOf(lu, opts);
+      gate.abortTasksOf = (keys) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), 'PREEMPT AND ABORT');
+    }
     this.withLunChange(() => this.lus.set(lun, lu));
   }
 
