@@ -227,6 +227,21 @@ export class Cartridge {
     return buf;
   }
 
+  /**
+   * Read `k` consecutive records of `blockLength` bytes starting at object i into `into` (packed,
+   * no headers): one read of the whole stretch of image, then the data parts copied out.
+   */
+  async readRecords(i: number, k: number, blockLength: number, into: Buffer): Promise<void> {
+    if (k === 1 || blockLength >= 64 * 1024) {
+      for (let j = 0; j < k; j++) await this.readRecord(i + j, blockLength, into.subarray(j * blockLength));
+      return;
+    }
+    const span = recordSpan(blockLength);
+    const img = Buffer.allocUnsafe(k * span);
+    await readFully(this.handle(), img, this.offs[i]!);
+    for (let j = 0; j < k; j++) img.copy(into, j * blockLength, j * span + 4, j * span + 4 + blockLength);
+  }
+
   /** Discard objects at and after `at` (the tape-overwrite rule). */
   async truncateAt(at: number): Promise<void> {
     if (at >= this.offs.length) return;

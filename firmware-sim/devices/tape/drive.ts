@@ -407,24 +407,37 @@ export class TapeDrive extends ScsiLogicalUnit {
   private async readFixed(c: Cartridge, n: number, bl: number, signal?: AbortSignal): Promise<HandlerOutput> {
     const out = Buffer.allocUnsafe(n * bl);
     const peopAt = this.peopObject(c);
-    for (let k = 0; k < n; k++) {
-      const i = this.pos;
-      const got = out.subarray(0, k * bl);
-      if (i >= c.count) return cc(this, this.blankCheck(c, n - k), got);
-      if (i >= peopAt) return cc(this, this.endOfPartition(n - k), got);
+    // Find the run of good records first (index checks only), read it in one go, then answer for
+    // whatever stopped it.
+    const start = this.pos;
+    let k = 0;
+    let stop: SenseInfo | undefined;
+    // Whether the object that stopped the read was passed over (filemark, bad or wrong-length record).
+    let passed = true;
+    for (; k < n; k++) {
+      const i = start + k;
+      if (i >= c.count || i >= peopAt) {
+        stop = i >= c.count ? this.blankCheck(c, n - k) : this.endOfPartition(n - k);
+        passed = false;
+        break;
+      }
       if (c.isFilemark(i)) {
-        this.pos++;
-        return cc(this, noSense(0x00, 0x01, { filemark: true, information: n - k }), got);
+        stop = noSense(0x00, 0x01, { filemark: true, information: n - k });
+        break;
       }
-      this.pos++;
       if (c.isBad(i) || this.readFault(i)) {
-        return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n - k }, got);
+        stop = { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n - k };
+        break;
       }
-      if (c.recordLength(i) !== bl) return cc(this, noSense(0x00, 0x00, { ili: true, information: n - k }), got);
-      await c.readRecord(i, bl, out.subarray(k * bl));
+      if (c.recordLength(i) !== bl) {
+        stop = noSense(0x00, 0x00, { ili: true, information: n - k });
+        break;
+      }
     }
-    if (this.faults.armed) await this.faults.pace(out.length, signal);
-    return out;
+    if (k > 0) await c.readRecords(start, k, bl, out);
+    this.pos = start + k + (stop && passed ? 1 : 0);
+    if (this.faults.armed) await this.faults.pace(k * bl, signal);
+    return stop ? cc(this, stop, out.subarray(0, k * bl)) : out;
   }
 
   async write(ctx: Ctx): Promise<HandlerOutput> {

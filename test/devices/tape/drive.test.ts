@@ -229,6 +229,22 @@ describe('tape drive: READ / WRITE', () => {
     expect(r.sense).toMatchObject({ key: 8, asc: 0, ascq: 5, information: 2 });
   });
 
+  it('fixed mode: hundreds of small blocks read back in one command; a once-fault stops it after k blocks', async () => {
+    const { drive } = await readyDrive(t.dir);
+    drive.mode.blockLength = 512;
+    const data = pattern(512 * 300, 4);
+    for (let k = 0; k < 3; k++) expect((await run(drive, write6(100, true), { dataOut: data.subarray(k * 51200, (k + 1) * 51200) })).status).toBe(0);
+    await run(drive, rewind());
+    expect((await run(drive, read6(300, { fixed: true }))).data.equals(data)).toBe(true);
+    await run(drive, rewind());
+    drive.faults.addMediumError({ firstLba: 150, count: 1, on: 'read', once: true });
+    const r = await run(drive, read6(300, { fixed: true }));
+    expect(r.sense).toMatchObject({ key: 3, asc: 0x11, information: 150 });
+    expect(r.data.equals(data.subarray(0, 150 * 512))).toBe(true);
+    expect((await pos(drive)).firstObject).toBe(151);
+    expect((await run(drive, read6(149, { fixed: true }))).data.equals(data.subarray(151 * 512))).toBe(true);
+  });
+
   it('write in the middle discards everything after it', async () => {
     const { drive, cart, path } = await readyDrive(t.dir);
     await layout(drive);
