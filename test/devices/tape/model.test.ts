@@ -10,11 +10,16 @@ import { decodePositionLong, encodeLocate10, encodeReadPositionCdb, encodeSpace1
 import { Cartridge } from '../../../firmware-sim/devices/tape/cartridge.js';
 import { pattern, read6, readyDrive, rewind, run, tmp, wfm, write6 } from './helpers.js';
 
+/** Mode block length for the fixed-mode operations (variable ones ignore it: SILI is never set). */
+const BL = 16;
+
 type Obj = { fm: true } | { fm: false; len: number; seed: number };
 type Op =
   | { op: 'write'; len: number; seed: number }
   | { op: 'wfm'; n: number }
   | { op: 'read'; n: number }
+  | { op: 'wfix'; k: number; seed: number }
+  | { op: 'rfix'; k: number }
   | { op: 'spaceB' | 'spaceF'; count: number }
   | { op: 'locate'; to: number }
   | { op: 'rewind' }
@@ -58,6 +63,22 @@ class Model {
         const data = pattern(ob.len, ob.seed).subarray(0, Math.min(ob.len, o.n));
         if (ob.len === o.n) return this.ok(data);
         return this.cc(0, 0, { ili: true }, o.n - ob.len, data);
+      }
+      case 'wfix':
+        this.objs = [...this.objs.slice(0, this.pos), ...Array.from({ length: o.k }, (_, j) => ({ fm: false as const, len: BL, seed: o.seed + j }))];
+        this.pos += o.k;
+        return this.ok();
+      case 'rfix': {
+        const got: Buffer[] = [];
+        for (let j = 0; j < o.k; j++) {
+          const data = got.length ? Buffer.concat(got) : undefined;
+          if (this.pos >= this.objs.length) return this.cc(8, 5, {}, o.k - j, data);
+          const ob = this.objs[this.pos++]!;
+          if (ob.fm) return this.cc(0, 1, { fm: true }, o.k - j, data);
+          if (ob.len !== BL) return this.cc(0, 0, { ili: true }, o.k - j, data);
+          got.push(pattern(BL, ob.seed));
+        }
+        return this.ok(Buffer.concat(got));
       }
       case 'spaceB': {
         const n = Math.abs(o.count);
@@ -115,6 +136,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('wfm' as const), n: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 40 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('spaceB' as const, 'spaceF' as const), count: fc.integer({ min: -5, max: 5 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('wfix' as const), k: fc.integer({ min: 1, max: 4 }), seed: fc.integer({ min: 0, max: 200 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('rfix' as const), k: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('locate' as const), to: fc.integer({ min: 0, max: 30 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('rewind' as const, 'eod' as const) }) },
 );
@@ -127,6 +150,10 @@ function cdbOf(o: Op): { cdb: Buffer; dataOut?: Buffer } {
       return { cdb: wfm(o.n) };
     case 'read':
       return { cdb: read6(o.n) };
+    case 'wfix':
+      return { cdb: write6(o.k, true), dataOut: Buffer.concat(Array.from({ length: o.k }, (_, j) => pattern(BL, o.seed + j))) };
+    case 'rfix':
+      return { cdb: read6(o.k, { fixed: true }) };
     case 'spaceB':
       return { cdb: encodeSpace16({ code: 0, count: o.count }) };
     case 'spaceF':
@@ -154,6 +181,7 @@ describe('tape positioning matches a naive model', () => {
         const dir = `${t.dir}/${n++}`;
         (await import('node:fs')).mkdirSync(dir);
         const { drive, path } = await readyDrive(dir);
+        drive.mode.blockLength = BL;
         const m = new Model();
         for (const o of ops) {
           const want = m.apply(o);
@@ -183,7 +211,7 @@ describe('tape positioning matches a naive model', () => {
         await c.close();
         expect(readFileSync(path).length).toBe(c.length);
       }),
-      { numRuns: 60 },
+      { numRuns: 80 },
     );
   });
 });
