@@ -19,6 +19,7 @@ import { copyManagerCommands } from '../../firmware-sim/copy-manager/commands.js
 import { decodeSense } from '../../src/scsi/sense.js';
 import { decodeCopyStatus, encodeRcrCdb } from '../../src/scsi/receive-copy-results.js';
 import { encodeParameterList, encodeXcopyCdb, type XcopyParameterList } from '../../src/scsi/xcopy.js';
+import { encodeReserve10Cdb, encodeThirdPartyId } from '../../src/scsi/persistent-reservations.js';
 import type { ScsiResult } from '../../firmware-sim/router/task.js';
 import { blockParams, e4, identity, list, pattern, variableTape } from './helpers.js';
 
@@ -63,7 +64,7 @@ async function build() {
     const b = encodeParameterList(l);
     return send(target, lun, encodeXcopyCdb({ parameterListLength: b.length }), { dataOut: b });
   };
-  return { fabric, cm, disks, dm, tape, cart, send, xc };
+  return { fabric, cm, disks, dm, tape, cart, send, xc, server };
 }
 
 describe('copy manager on the fabric', () => {
@@ -103,5 +104,34 @@ describe('copy manager on the fabric', () => {
     fabric.zoning.deleteZone('datamover');
     const r = await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 512, blocks: 1, lba: 0 }]));
     expect(decodeSense(r.sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x02 });
+  });
+});
+
+describe('reservations apply to the data mover as to any initiator', () => {
+  const backup = (disks: DiskLu[], tape: TapeDrive) => list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 65536, blocks: 256, lba: 0 }]);
+
+  it('third-party RESERVE naming the data mover: it may write the tape, another initiator may not', async () => {
+    const { fabric, disks, tape, send, xc } = await build();
+    const rsv = await send(ROUTER, 1, encodeReserve10Cdb({ release: false, thirdParty: true, longId: true, thirdPartyId: 0, parameterListLength: 8 }), { dataOut: encodeThirdPartyId(DM) });
+    expect(rsv.status).toBe(0);
+    expect((await xc(ROUTER, 0, backup(disks, tape))).status).toBe(0);
+    const other = new InProcessPort(fabric, { wwpn: '21000024ff000009', wwnn: '20000024ff000009' });
+    fabric.zoning.addMember('backup', other.wwpn);
+    let r: ScsiResult;
+    for (let i = 0; ; i++) {
+      r = await other.command(ROUTER, 1, Buffer.from([0x0a, 0, 0, 0, 4, 0]), { dataOut: Buffer.alloc(4) });
+      if (!(r.sense && decodeSense(r.sense).key === 6 && i < 5)) break;
+    }
+    expect(r.status).toBe(0x18);
+  });
+
+  it('a tape reserved by the server itself: the data mover gets RESERVATION CONFLICT, forwarded in COPY ABORTED 0D/01', async () => {
+    const { disks, tape, send, xc } = await build();
+    expect((await send(ROUTER, 1, Buffer.from([0x16, 0, 0, 0, 0, 0]))).status).toBe(0);
+    const r = await xc(ROUTER, 0, backup(disks, tape));
+    const s = decodeSense(r.sense!);
+    expect(s).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01, sks: { byte: 48 } });
+    expect(s.forwarded).toEqual([{ source: 'destination', status: 0x18, sense: Buffer.alloc(0) }]);
+    expect(r.sense![9]).toBe(18); // DESTINATION SENSE DATA OFFSET
   });
 });
