@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { padTo512 } from '../fs/tar.js';
-import { SbcOp } from '../scsi/sbc.js';
+import { decodeBlockLimitsVpd, SbcOp } from '../scsi/sbc.js';
 import type { BackupRow, Catalog, FileRow } from './catalog.js';
 import { copyLimits, type DiscoveredLu } from './discovery.js';
 import { describeFailure, runJob } from './job-runner.js';
@@ -68,13 +68,15 @@ async function runStreamRestore(p: RestoreParams, barcode: string, dataObject: n
 /** Deallocate (zero) LBA runs with WRITE SAME(16) UNMAP: one block of zeros per command. */
 async function zeroRuns(client: ScsiClient, lu: DiscoveredLu, runs: Run[]): Promise<void> {
   const zero = Buffer.alloc(lu.blockSize!);
+  // MAXIMUM WRITE SAME LENGTH from the Block Limits VPD page (0 = no limit reported).
+  const mwsl = (await client.vpd(lu.target, lu.lun, 0xb0).then(decodeBlockLimitsVpd).catch(() => undefined))?.maximumWriteSameLength || 8192;
   for (const [lba, n] of runs) {
-    for (let d = 0; d < n; d += 0xffff_ffff) {
+    for (let d = 0; d < n; d += mwsl) {
       const cdb = Buffer.alloc(16);
       cdb[0] = SbcOp.WRITE_SAME_16;
       cdb[1] = 0x08; // UNMAP
       cdb.writeBigUInt64BE(BigInt(lba + d), 2);
-      cdb.writeUInt32BE(Math.min(n - d, 0xffff_ffff), 10);
+      cdb.writeUInt32BE(Math.min(n - d, mwsl), 10);
       await client.exec('WRITE SAME(16)', lu.target, lu.lun, cdb, 0, zero);
     }
   }

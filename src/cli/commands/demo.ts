@@ -1,42 +1,71 @@
 /**
- * Placeholder `dmsim demo` (what `npm start` runs) until the backup server's demo lands; the
- * backup server's engineer owns this file and replaces it. It builds the default lab and shows
- * what the backup server's port sees on the fabric.
+ * `dmsim demo` (what `npm start` runs): the server-free backup demo on the embedded default lab,
+ * in a fresh data directory. `--serve` keeps the lab up afterwards with its iSCSI portal open.
  */
-import { buildLab } from '../../../firmware-sim/lab/build.js';
-import { loadDefaultLab } from '../../../firmware-sim/lab/load.js';
-import { decodeStandardInquiry } from '../../scsi/inquiry.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Catalog } from '../../backup-server/catalog.js';
+import { runDemo } from '../../backup-server/demo.js';
+import { openSession } from '../../backup-server/session.js';
 import { createLogger } from '../../log.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, parseHostPort } from '../command.js';
+import { startFrontEnds } from '../serve.js';
 
 export const name = 'demo';
-export const summary = 'build the embedded default lab and show what the backup server sees (placeholder demo)';
+export const summary = 'server-free backup demo on the embedded default lab (what `npm start` runs)';
 
-const USAGE = `usage: dmsim demo [--data DIR]
+const USAGE = `usage: dmsim demo [options]
+  --lab FILE        lab file (default: the embedded default lab)
+  --data DIR        data directory (default: a fresh temporary directory, removed afterwards)
+  --serve           afterwards keep the lab running with its iSCSI portal open (until SIGINT/SIGTERM)
+  --iscsi HOST:PORT portal for --serve (default: the lab's iscsi.portal)
+  --json            print the report as JSON on the last line
+  --quiet           no progress bars
+  -h, --help        this text`;
 
-Builds the default lab and lists the LUs the backup server (backup1) reaches. The server-free
-backup demo replaces this placeholder.`;
+const OPTIONS = {
+  lab: { type: 'string' },
+  data: { type: 'string' },
+  serve: { type: 'boolean', default: false },
+  iscsi: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { data: { type: 'string', default: 'data' }, help: { type: 'boolean', short: 'h', default: false } }, USAGE);
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const config = await loadDefaultLab();
-  const runtime = await buildLab(config, { dataDir: values.data, log: createLogger({ level: 'warn' }) });
+  const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), 'dmsim-demo-')));
+  const t0 = Date.now();
+  process.stdout.write(`dmsim demo: building the ${values.lab ? `lab ${values.lab}` : 'default lab'} in ${dataDir} (generating the FAT disk the first time)\n`);
+  const session = await openSession({ ...(values.lab ? { lab: values.lab } : {}), dataDir });
+  const catalog = new Catalog(join(dataDir, 'catalog.sqlite'));
+  let ok = false;
   try {
-    const port = runtime.port('backup1');
-    process.stdout.write(`dmsim demo: lab "${config.name}" in ${runtime.dataDir}; backup1 (${port.wwpn}) sees:\n`);
-    for (const r of runtime.fabric.reachableLus(port.wwpn)) {
-      const res = await port.command(r.targetPort, r.lun, Buffer.from([0x12, 0, 0, 0, 96, 0]), { dataInLength: 96 });
-      const inq = res.dataIn ? decodeStandardInquiry(res.dataIn) : undefined;
-      const what = inq ? `${inq.vendor.trim()} ${inq.product.trim()} type ${inq.deviceType.toString(16).padStart(2, '0')}h${inq.threePC ? ' 3PC' : ''}` : `status ${res.status}`;
-      process.stdout.write(`  ${r.targetPort} LUN ${r.lun}  ${r.lu.identity.name.padEnd(18)} ${what}\n`);
+    const report = await runDemo(session, catalog, { quiet: values.quiet });
+    ok = report.ok;
+    process.stdout.write(`dmsim demo: ${ok ? 'OK' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; catalog ${join(dataDir, 'catalog.sqlite')}\n`);
+    if (values.json) process.stdout.write(JSON.stringify({ ok: report.ok, dataMoverBytes: report.dataMoverBytes, portBytesDuringCopies: report.portBytesDuringCopies, backups: report.backups.map((b) => ({ id: b.backupId, mode: b.mode, streamBytes: b.streamBytes, ok: b.ok })), imageIdentical: report.imageRestore.identical, fileVerified: report.fileRestore.verified, problems: report.problems }) + '\n');
+    if (values.serve && session.runtime) {
+      const runtime = session.runtime;
+      const log = createLogger({ level: 'info', pretty: true, name: 'dmsim' });
+      const fe = await startFrontEnds(runtime, { iscsi: parseHostPort(values.iscsi ?? runtime.config.iscsi.portal, '--iscsi'), log });
+      process.stdout.write(`dmsim demo: serving the lab, iSCSI portal ${fe.addresses.iscsi}; Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await fe.close();
     }
-    process.stdout.write('The server-free backup demo is not built yet; `dmsim router` serves this lab over iSCSI.\n');
   } finally {
-    await runtime.close();
+    catalog.close();
+    await session.close();
+    if (!values.data && !values.serve) await rm(dataDir, { recursive: true, force: true });
   }
-  return 0;
+  return ok ? 0 : 1;
 }
