@@ -121,6 +121,9 @@ export class IscsiSession {
       if (req.dataOut?.length && dataIn > 0) return reject(new IscsiError('bidirectional commands are not supported'));
       if (req.cdb.length < 6 || req.cdb.length > 16 + 255 * 4 - 4) return reject(new IscsiError(`bad CDB length ${req.cdb.length}`));
       if (req.dataInBuffer && req.dataInBuffer.length < dataIn) return reject(new IscsiError('dataInBuffer is smaller than dataInLength'));
+      // Validate everything the BHS encoder would choke on before a CmdSN is spent on it.
+      if (!validLun(req.lun)) return reject(new IscsiError(`LUN ${req.lun} cannot be addressed`));
+      if (!(dataIn >= 0 && dataIn <= 0xffffffff) || (req.dataOut?.length ?? 0) > 0xffffffff) return reject(new IscsiError('transfer length out of range'));
       const t: Task = {
         itt,
         lun: req.lun,
@@ -598,6 +601,10 @@ export class IscsiSession {
     this.conn.fail(new ConnectionClosedError('connection closed by initiator'));
     this.onClosed(new ConnectionClosedError('connection closed by initiator'));
   }
+}
+
+function validLun(lun: number): boolean {
+  return Number.isInteger(lun) && ((lun >= 0 && lun < 0x4000) || (lun & 0xff00) === 0xc100);
 }
 
 /** `host[:port][,tpgt]`, host possibly `[ipv6]`. */

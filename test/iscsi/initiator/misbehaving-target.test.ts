@@ -253,4 +253,16 @@ describe('initiator against a misbehaving target', () => {
     expect(s.outstanding).toBe(0);
     s.destroy();
   });
+
+  it('refuses unaddressable requests without spending a CmdSN', async () => {
+    const t = await scripted((p, peer) => {
+      if ((p.bhs[0]! & 0x3f) === Opcode.SCSI_COMMAND) goodResponse(p, peer);
+    });
+    const s = await open(t.port);
+    await expect(s.command({ lun: 70000, cdb: tur })).rejects.toThrow(/LUN 70000/);
+    await expect(s.command({ lun: 0, cdb: Buffer.alloc(2) })).rejects.toThrow(/CDB length/);
+    await expect(s.command({ lun: 0, cdb: tur, dataOut: Buffer.alloc(8), dataInLength: 8 })).rejects.toThrow(/bidirectional/);
+    expect((await s.command({ lun: 0, cdb: tur })).status).toBe(0);
+    s.destroy();
+  });
 });
