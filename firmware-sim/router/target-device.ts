@@ -197,8 +197,15 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
       return await this.run(lu, task, port);
     } catch (e) {
       if (e instanceof ScsiError) return { status: e.status, sense: encodeSense(e.sense) };
-      throw e;
+      // Never let a malformed request escape as a rejected dispatch: it is the device's fault, not the transport's.
+      process.emitWarning(`${this.name}: internal error: ${e instanceof Error ? e.stack : String(e)}`);
+      return { status: ScsiStatus.CHECK_CONDITION, sense: encodeSense({ key: SenseKey.HARDWARE_ERROR, asc: 0x44, ascq: 0x00 }) };
     }
+  }
+
+  /** The router's own commands are 6-byte (INQUIRY, REQUEST SENSE, TEST UNIT READY): shorter CDBs are invalid. */
+  private static need6(task: ScsiTask): void {
+    if (task.cdb.length < 6) throw Sense.invalidFieldInCdb(0);
   }
 
   private reportLuns(task: ScsiTask): ScsiResult {
@@ -209,8 +216,10 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
 
   /** The REPORT LUNS well-known LU: INQUIRY, REQUEST SENSE, TEST UNIT READY and REPORT LUNS only. */
   private wellKnownLu(task: ScsiTask): ScsiResult {
+    if (task.cdb.length < 1) throw Sense.invalidOpcode();
     switch (task.cdb[0]) {
       case INQUIRY: {
+        TargetDevice.need6(task);
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd) {
           if (v.pageCode) throw Sense.invalidFieldInCdb(2);
@@ -220,6 +229,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         return { status: ScsiStatus.GOOD, dataIn: encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]) };
       }
       case REQUEST_SENSE:
+        TargetDevice.need6(task);
         return { status: ScsiStatus.GOOD, dataIn: encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0) };
       case TEST_UNIT_READY:
         return { status: ScsiStatus.GOOD };
@@ -236,6 +246,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   private noLu(task: ScsiTask): ScsiResult {
     switch (task.cdb[0]) {
       case INQUIRY: {
+        TargetDevice.need6(task);
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd && v.pageCode) throw Sense.invalidFieldInCdb(2);
         const data = v.evpd
@@ -244,6 +255,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         return { status: ScsiStatus.GOOD, dataIn: data };
       }
       case REQUEST_SENSE: {
+        TargetDevice.need6(task);
         const s: SenseInfo = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
         return { status: ScsiStatus.GOOD, dataIn: encodeSense(s, (task.cdb[1]! & 1) !== 0) };
       }

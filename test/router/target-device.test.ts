@@ -226,3 +226,14 @@ describe('sense through the router', () => {
     expect(decodeSense(r.sense!)).toMatchObject({ key: 5, asc: 0x20 });
   });
 });
+
+describe('malformed requests at the router', () => {
+  it('short and empty CDBs get standard sense, never a rejected dispatch', async () => {
+    const { dev } = device();
+    for (const [lun, c] of [[9, cdb('1200')], [0xc101, cdb('1200')], [9, cdb('03')], [0, cdb('a000')], [9, Buffer.alloc(0)], [0xc101, Buffer.alloc(0)], [0, Buffer.alloc(0)]] as const) {
+      const r = await send(dev, n1, lun, c);
+      expect(r.status).toBe(ScsiStatus.CHECK_CONDITION);
+      expect(r.sense?.key).toBe(5);
+    }
+  });
+});
