@@ -49,6 +49,8 @@ export interface TapeDriveOptions {
   loadDelayMs?: number;
   /** Called when a cartridge leaves the drive (LOAD UNLOAD with HOLD=0, or eject()). */
   onEject?: (c: Cartridge) => void;
+  /** Share a fault plan the lab/API already holds (as DiskLu does); a fresh one otherwise. */
+  faults?: FaultPlan;
 }
 
 export interface TapeDriveStatus {
@@ -95,7 +97,7 @@ const noSense = (asc: number, ascq: number, extra: Partial<SenseInfo>): SenseInf
 
 export class TapeDrive extends ScsiLogicalUnit {
   /** Shared fault plan (management API): medium errors by object number, not-ready window, latency, throughput. */
-  readonly faults = new FaultPlan();
+  readonly faults: FaultPlan;
   /** Tape-only hooks: EW/PEOP positions, lost position. */
   readonly tapeFaults: TapeFaults = {};
   readonly mode: TapeModeState;
@@ -118,6 +120,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   ) {
     super(identity, [...commonCommands(), ...tapeCommands(), ...tapeModeCommands()] as CommandDef[] as never);
     this.maxBlockLength = Math.min(opts.maxBlockLength ?? 0x40000, MAX_RECORD_LENGTH);
+    this.faults = opts.faults ?? new FaultPlan();
     this.mode = new TapeModeState((on) => (this.dSense = on));
   }
 
