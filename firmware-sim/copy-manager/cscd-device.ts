@@ -101,7 +101,9 @@ export class CscdDevice {
         await new Promise((res) => setTimeout(res, 2 * busy));
         continue;
       }
-      throw Abort.thirdPartyFailure(this.pointer, [{ source: role, status: r.status, sense: r.sense ?? Buffer.alloc(0) }]);
+      const failure = Abort.thirdPartyFailure(this.pointer, [{ source: role, status: r.status, sense: r.sense ?? Buffer.alloc(0) }]);
+      failure.completed = r.sense !== undefined && completedWithWarning(r.sense);
+      throw failure;
     }
   }
 
@@ -170,6 +172,15 @@ export class CscdDevice {
     reservationKey.copy(p, 0);
     serviceActionKey.copy(p, 8);
     await this.send('destination', persistentReserveOutRegister(), { dataOut: p });
+  }
+}
+
+function completedWithWarning(sense: Buffer): boolean {
+  try {
+    const s = decodeSense(sense);
+    return s.key === SenseKey.NO_SENSE && !!s.eom;
+  } catch {
+    return false;
   }
 }
 

@@ -12,7 +12,7 @@ import type { XcopyParameterList } from '../../src/scsi/xcopy.js';
 import { encodeSense, Sense } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import type { CscdDevice } from './cscd-device.js';
-import { Abort } from './errors.js';
+import { Abort, CopyAbort } from './errors.js';
 import type { CscdResolver } from './resolve.js';
 
 export class ByteQueue {
@@ -294,11 +294,18 @@ async function drain(run: CopyRun, sink: Sink, exact: number | undefined): Promi
     n = Math.min(n, cap);
     if (n <= 0) return;
     run.signal.throwIfAborted();
-    await sink.write(run.dst.take(n));
-    if (isCounted(sink)) {
+    const count = () => {
+      if (!isCounted(sink)) return;
       run.segWritten += n;
       run.bytesWritten += n;
+    };
+    try {
+      await sink.write(run.dst.take(n));
+    } catch (e) {
+      if (e instanceof CopyAbort && e.completed) count();
+      throw e;
     }
+    count();
   }
 }
 

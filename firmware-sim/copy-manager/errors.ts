@@ -5,6 +5,12 @@
 import { SenseKey, type ForwardedSense, type SenseInfo } from '../../src/scsi/sense.js';
 
 export class CopyAbort extends Error {
+  /**
+   * The failed CSCD command still transferred its data (CHECK CONDITION with EOM and NO SENSE: early
+   * warning): it counts as completed for the residual (SPC-4 §5.17.7.4 c).
+   */
+  completed = false;
+
   constructor(
     readonly asc: number,
     readonly ascq: number,

@@ -246,3 +246,37 @@ describe('sense bytes', () => {
 function fill(b: Buffer, seed: number) {
   pattern(b.length, seed).copy(b);
 }
+
+describe('end of medium on the tape (extended-copy.md §7.4 worked example)', () => {
+  it('VOLUME OVERFLOW after 3 of 16 records: COPY ABORTED 0D/01, residual 13 × 65536, tape sense forwarded at byte 18', async () => {
+    lab = await makeLab({ disks: [{ blocks: 4096 }], tapeCapacity: 3 * (65536 + 8) + 40, tapeEarlyWarning: 16 });
+    fill(lab.disks[0]!.data, 6);
+    const l = list([e4(lab.disks[0]!, blockParams()), e4(lab.tapes[0]!.drive, variableTape())], [
+      { type: 0x12, dst: 1, logicalObjectId: 0 },
+      { type: 0, src: 0, dst: 1, streamTransferLength: 65536, blocks: 2048, lba: 0 },
+    ]);
+    const r = await xcopy(lab.dm, l);
+    const b = r.senseBytes!;
+    // F0 00 0A 00 0D 00 00 | len | 00 12 00 01 | 0D 01 | 00 | 80 00 30 | 02 | tape sense
+    expect(b.subarray(0, 7).toString('hex')).toBe('f0000a000d0000');
+    expect(b.subarray(8, 19).toString('hex')).toBe('00120001' + '0d01' + '00' + '800030' + '02');
+    const tape = decodeSense(b.subarray(19));
+    expect(tape).toMatchObject({ key: 0x0d, asc: 0, ascq: 2, eom: true });
+    expect(b[7]).toBe(b.length - 8);
+    await lab.tapes[0]!.cart.sync();
+    expect(lab.tapes[0]!.drive.position).toBe(3);
+  });
+});
+
+describe('early warning on the tape', () => {
+  it('a WRITE that completes with 0/00/02 EOM ends the copy but counts as written', async () => {
+    const cap = 64 << 20;
+    lab = await makeLab({ disks: [{ blocks: 4096 }], tapeCapacity: cap, tapeEarlyWarning: cap - (2 * (65536 + 8) + 100) });
+    const r = await xcopy(lab.dm, backupList(lab, { blocks: 2048 }));
+    expect(r.sense).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01 });
+    const tape = decodeSense(r.sense!.forwarded![0]!.sense);
+    expect(tape).toMatchObject({ key: 0, asc: 0, ascq: 2, eom: true });
+    const written = lab.tapes[0]!.drive.position;
+    expect(r.sense!.information).toBe((16 - written) * 65536);
+  });
+});

@@ -183,7 +183,7 @@ export interface Lab {
   done(): Promise<void>;
 }
 
-export async function makeLab(o: { disks?: Array<{ blocks: number; blockLength?: number; profile?: CopyProfileName }>; tapes?: number; tapeCapacity?: number; cm?: Partial<CopyManagerOptions> } = {}): Promise<Lab> {
+export async function makeLab(o: { disks?: Array<{ blocks: number; blockLength?: number; profile?: CopyProfileName }>; tapes?: number; tapeCapacity?: number; tapeEarlyWarning?: number; cm?: Partial<CopyManagerOptions> } = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'dmsim-xcopy-'));
   const fabric = new MiniFabric();
   fabric.addTarget(ARRAY_PORT, 0x010100);
@@ -201,7 +201,7 @@ export async function makeLab(o: { disks?: Array<{ blocks: number; blockLength?:
   for (let i = 0; i < (o.tapes ?? 1); i++) {
     const drive = new TapeDrive(identity(`router1/tape${i}`, 1, 200 + i));
     const path = join(dir, `T${i}.tap`);
-    const cart = await Cartridge.create(path, { capacity: o.tapeCapacity ?? 64 << 20, barcode: `T0000${i}L4` });
+    const cart = await Cartridge.create(path, { capacity: o.tapeCapacity ?? 64 << 20, barcode: `T0000${i}L4`, ...(o.tapeEarlyWarning !== undefined ? { earlyWarning: o.tapeEarlyWarning } : {}) });
     await drive.loadCartridge(cart);
     fabric.map(ROUTER_PORT, 1 + i, drive);
     tapes.push({ drive, cart, path });
