@@ -301,10 +301,11 @@ export class DiskLu extends ScsiLogicalUnit {
   }
 
   /** Deallocate blocks: only mapped runs touch the store, so never-written areas stay sparse. */
-  async unmapBlocks(lba: number, count: number): Promise<void> {
+  async unmapBlocks(lba: number, count: number, signal?: AbortSignal): Promise<void> {
     let i = lba;
     const end = lba + count;
     while (i < end) {
+      signal?.throwIfAborted();
       const unmapped = this.mapped.runLength(i, end - i, false);
       i += unmapped;
       if (i >= end) break;
@@ -317,7 +318,7 @@ export class DiskLu extends ScsiLogicalUnit {
   }
 
   /** Write one block's pattern over a range, a megabyte of copies at a time. */
-  async fillBlocks(lba: number, count: number, block: Buffer): Promise<void> {
+  async fillBlocks(lba: number, count: number, block: Buffer, signal?: AbortSignal): Promise<void> {
     const bs = this.blockSize;
     const zero = isZero(block);
     const perChunk = Math.max(1, Math.floor(FILL_CHUNK / bs));
@@ -329,8 +330,9 @@ export class DiskLu extends ScsiLogicalUnit {
     }
     let done = 0;
     while (done < count) {
+      signal?.throwIfAborted();
       const n = Math.min(perChunk, count - done);
-      await this.writeBlocks(lba + done, n * bs === chunk.length ? chunk : chunk.subarray(0, n * bs), false);
+      await this.writeBlocks(lba + done, n * bs === chunk.length ? chunk : chunk.subarray(0, n * bs), false, signal);
       done += n;
     }
   }
@@ -503,8 +505,8 @@ async function writeSame(ctx: Ctx): Promise<undefined> {
   if (count === 0) return undefined;
   // UNMAP=1 deallocates whatever the block holds (LBPRZ=1: the range then reads as zeros), as
   // SBC-3 §5.44 lets the device server do and libiscsi's WriteSame*.UnmapUntilEnd expects.
-  if (c.unmap && lu.thin) await lu.unmapBlocks(c.lba, count);
-  else await lu.fillBlocks(c.lba, count, block);
+  if (c.unmap && lu.thin) await lu.unmapBlocks(c.lba, count, ctx.signal);
+  else await lu.fillBlocks(c.lba, count, block, ctx.signal);
   return undefined;
 }
 
@@ -529,7 +531,7 @@ async function unmap(ctx: Ctx): Promise<undefined> {
       throw e;
     }
   });
-  for (const d of l.descriptors) if (d.count) await lu.unmapBlocks(d.lba, d.count);
+  for (const d of l.descriptors) if (d.count) await lu.unmapBlocks(d.lba, d.count, ctx.signal);
   return undefined;
 }
 

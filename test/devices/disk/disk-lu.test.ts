@@ -231,6 +231,15 @@ describe('disk LU: WRITE SAME, UNMAP, GET LBA STATUS', () => {
     expect(senseOf(await d.exec(encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: 65536 + 17, count: 0 }), block))).toMatchObject({ asc: 0x21 });
   });
 
+  it('an aborted WRITE SAME stops between chunks and answers TASK ABORTED', async () => {
+    d = await makeDisk({ blocks: 65536, memory: true });
+    const ac = new AbortController();
+    const p = d.lu.execute({ nexus: A, lun: 0, cdb: encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: 0, count: 65536 }), dataOut: Buffer.alloc(BS, 1), dataInLength: 0, signal: ac.signal });
+    ac.abort();
+    expect((await p).status).toBe(0x40);
+    expect(d.lu.peekChanges().reduce((n, e) => n + e.count, 0)).toBeLessThan(65536);
+  });
+
   it('WRITE SAME UNMAP with a zero block deallocates; reads return zeros; ANCHOR refused; wrong data-out size refused', async () => {
     d = await makeDisk();
     await d.exec(write10(0, 16), Buffer.alloc(16 * BS, 0xff));
