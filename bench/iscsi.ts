@@ -16,6 +16,7 @@
  *   BENCH_PROFILE=1              run dmsim under node --cpu-prof (profiles in bench/out/prof)
  *   BENCH_PERF=1                 also run libiscsi's iscsi-perf (reads only) as a cross-check
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startTgtd, type Tgtd } from '../test/helpers/tgtd.js';
@@ -33,6 +34,7 @@ const only = process.env.BENCH_ONLY;
 
 interface Subject {
   name: 'tgtd' | 'dmsim';
+  pid: number;
   url: string;
   blockSize: number;
   stop(): Promise<void>;
@@ -76,7 +78,7 @@ async function startDmsimSubject(): Promise<{ subject: Subject; lu: DiskLu }> {
   const d: DmsimProcess = await startDmsim(profDir ? { cpuProfDir: profDir } : {});
   try {
     const lu = await findDiskLu(d.host, d.port);
-    return { subject: { name: 'dmsim', url: `iscsi://${d.host}:${d.port}/${lu.target}/${lu.lun}`, blockSize: lu.blockSize, stop: d.stop }, lu };
+    return { subject: { name: 'dmsim', pid: d.pid, url: `iscsi://${d.host}:${d.port}/${lu.target}/${lu.lun}`, blockSize: lu.blockSize, stop: d.stop }, lu };
   } catch (e) {
     await d.stop();
     throw e;
@@ -85,13 +87,32 @@ async function startDmsimSubject(): Promise<{ subject: Subject; lu: DiskLu }> {
 
 async function startTgtdSubject(bytes: number, blockSize: number): Promise<Subject> {
   const t: Tgtd = await startTgtd({ sizeBytes: bytes, blockSize });
-  return { name: 'tgtd', url: `iscsi://${t.host}:${t.port}/${t.targetName}/1`, blockSize, stop: t.stop };
+  return { name: 'tgtd', pid: t.pid, url: `iscsi://${t.host}:${t.port}/${t.targetName}/1`, blockSize, stop: t.stop };
 }
+
+/**
+ * CPU time (user + system, all threads) a process has used, in microseconds, from /proc. Divided
+ * by commands it gives a per-command cost that, unlike IOPS, does not depend much on how busy the
+ * machine is.
+ */
+function cpuMicros(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name and state.
+    return ((Number(rest[11]) + Number(rest[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+const CLK_TCK = 100;
+
+type Measured = IopsResult & { cpuUsPerCmd: number };
 
 const fmt = (n: number | undefined, d = 0) => (n === undefined ? '-' : n.toFixed(d));
 
-function table(rows: Array<{ w: Workload; tgtd?: IopsResult; dmsim?: IopsResult }>): string {
-  const head = ['workload', 'tgtd MB/s', 'tgtd IOPS', 'dmsim MB/s', 'dmsim IOPS', 'dmsim/tgtd'];
+function table(rows: Array<{ w: Workload; tgtd?: Measured; dmsim?: Measured }>): string {
+  const head = ['workload', 'tgtd MB/s', 'tgtd IOPS', 'dmsim MB/s', 'dmsim IOPS', 'dmsim/tgtd', 'CPU µs/cmd tgtd', 'CPU µs/cmd dmsim'];
   const body = rows.map(({ w, tgtd, dmsim }) => [
     w.name,
     fmt(tgtd?.mbps, 1),
@@ -99,6 +120,8 @@ function table(rows: Array<{ w: Workload; tgtd?: IopsResult; dmsim?: IopsResult 
     fmt(dmsim?.mbps, 1),
     fmt(dmsim?.iops),
     tgtd && dmsim && tgtd.iops > 0 ? (dmsim.iops / tgtd.iops).toFixed(2) : '-',
+    fmt(tgtd?.cpuUsPerCmd, 1),
+    fmt(dmsim?.cpuUsPerCmd, 1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
@@ -137,16 +160,18 @@ async function main(): Promise<void> {
     }
     console.log(`client: iscsi-iops, ${depth} in flight, ${seconds} s per workload (+${warmup} s warm-up), initiator ${initiator}\n`);
 
-    const rows: Array<{ w: Workload; tgtd?: IopsResult; dmsim?: IopsResult; perf?: Record<string, { iops: number; mbps: number } | undefined> }> = [];
+    const rows: Array<{ w: Workload; tgtd?: Measured; dmsim?: Measured; perf?: Record<string, { iops: number; mbps: number } | undefined> }> = [];
     const pick = process.env.BENCH_WORKLOADS?.split(',');
     for (const w of WORKLOADS.filter((x) => !pick || pick.includes(x.id))) {
       const row: (typeof rows)[number] = { w };
       for (const s of subjects) {
         if (warmup > 0) await runIops(bin, s.url, w, { seconds: warmup, depth, initiator });
-        const r = await runIops(bin, s.url, w, { seconds, depth, initiator });
+        const cpu0 = cpuMicros(s.pid);
+        const io = await runIops(bin, s.url, w, { seconds, depth, initiator });
+        const r: Measured = { ...io, cpuUsPerCmd: (cpuMicros(s.pid) - cpu0) / Math.max(1, io.commands) };
         if (r.failed) throw new Error(`${s.name} ${w.name}: commands failed`);
         row[s.name] = r;
-        console.log(`  ${w.name.padEnd(15)} ${s.name.padEnd(5)} ${r.mbps.toFixed(1).padStart(8)} MB/s ${r.iops.toFixed(0).padStart(8)} IOPS`);
+        console.log(`  ${w.name.padEnd(15)} ${s.name.padEnd(5)} ${r.mbps.toFixed(1).padStart(8)} MB/s ${r.iops.toFixed(0).padStart(8)} IOPS ${r.cpuUsPerCmd.toFixed(1).padStart(7)} CPU µs/cmd`);
         if (process.env.BENCH_PERF === '1' && !w.write) {
           row.perf ??= {};
           row.perf[s.name] = await runIscsiPerf(s.url, w, { seconds, depth, initiator, blockSize: s.blockSize });
@@ -161,8 +186,10 @@ async function main(): Promise<void> {
     }
     if (dmsimError) console.log(`\n(dmsim not measured: ${dmsimError})`);
     await mkdir(OUT, { recursive: true });
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`\nload average at the end: ${load} (IOPS ratios are only meaningful on a quiet machine; CPU µs/cmd much less sensitive)`);
     const file = path.join(OUT, `iscsi-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, JSON.stringify({ seconds, warmup, depth, initiator, size, blockSize, rows }, null, 2));
+    await writeFile(file, JSON.stringify({ seconds, warmup, depth, initiator, size, blockSize, load, rows }, null, 2));
     console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
   } finally {
     await stopAll();
