@@ -5,8 +5,7 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager } from '../copy-manager/copy-manager.js';
 import { copyManagerCommands } from '../copy-manager/commands.js';
@@ -24,7 +23,7 @@ import { silentLogger, type Logger } from '../../src/log.js';
 import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
-import { resolveInDataDir } from './schema.js';
+import { resolveInDataDir, validateLab } from './schema.js';
 import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
 import { Vault } from './vault.js';
 
@@ -83,8 +82,32 @@ export interface LabRuntime {
    * backup server's transport and tests send commands through it as that host.
    */
   port(ref: string): InProcessPort;
+  /**
+   * Add a disk LU to an array (the same fields as a `lus[]` entry of the lab file). The new lab is
+   * validated as a whole first (LabError with paths on problems); initiators that gain the LU get
+   * UA 3Fh/0Eh REPORTED LUNS DATA HAS CHANGED.
+   */
+  addDisk(array: string, lu: unknown): Promise<LuEntry>;
+  /** Detach a disk LU ("array/lu") and close its image (kept in the data directory unless deleteImage). */
+  removeDisk(name: string, opts?: { deleteImage?: boolean }): Promise<void>;
+  /** Define or replace a zone; members are port references or WWPNs. */
+  setZone(name: string, members: string[]): void;
+  deleteZone(name: string): void;
+  /** Set (or with undefined, remove) the masking entry of an initiator port; UAs 3Fh/0Eh as views change. */
+  setMasking(initiator: string, lus: string[] | undefined): void;
   /** Flush and close every medium (call after the front ends stopped). Idempotent. */
   close(): Promise<void>;
+}
+
+/** A change the running lab cannot make: an API answers 404 (not-found) or 409 (conflict). */
+export class LabChangeError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'not-found' | 'conflict',
+  ) {
+    super(message);
+    this.name = 'LabChangeError';
+  }
 }
 
 /** Internal initiator port of an array's copy manager: zoned with the array's own ports only. */
@@ -94,146 +117,317 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
   const log = opts.log ?? silentLogger();
   const dataDir = path.resolve(opts.dataDir ?? 'data');
   await mkdir(dataDir, { recursive: true });
-  const topology = resolveTopology(config);
-  const fabric = new Fabric({ defaultZone: config.fabric.defaultZone });
-  const vault = new Vault(dataDir, log.child({ part: 'vault' }));
-  const devices = new Map<string, TargetDevice>();
-  const entries = new Map<string, LuEntry>();
-  const drives = new Map<string, DriveEntry>();
-  const copyManagers = new Map<string, CopyManager>();
-  const inProcess = new Map<string, InProcessPort>();
-  const extraPorts: PortInfo[] = [];
-  const disks: DiskLu[] = [];
-  const luInfo = new Map(topology.lus.map((l) => [l.name, l]));
-  let closed: Promise<void> | undefined;
-
-  const close = () =>
-    (closed ??= (async () => {
-      await vault.close();
-      for (const d of disks) await d.close();
-      log.info('lab media flushed');
-    })());
-
+  const lab = new Lab(config, dataDir, log);
   try {
-    for (const [name, members] of topology.zones) fabric.zoning.setZone(name, members);
-
-    for (const a of config.arrays) {
-      const dev = targetDevice(a.name, a.wwnn, a.ports, topology, 'VIRTUAL ARRAY');
-      devices.set(a.name, dev);
-      fabric.addDevice(dev);
-      const needsCm = a.lus.some((l) => l.copyProfile);
-      const cm = needsCm ? arrayCopyManager(a, fabric, dev, inProcess, extraPorts) : undefined;
-      if (cm) copyManagers.set(a.name, cm);
-      for (const l of a.lus) {
-        const name = `${a.name}/${l.name}`;
-        const disk = await openDisk(a, l, dataDir, cm, log);
-        disks.push(disk);
-        dev.attach(l.lun, disk);
-        entries.set(name, { ...luInfo.get(name)!, lu: disk, disk });
-      }
-    }
-
-    for (const r of config.routers) {
-      const dev = targetDevice(r.name, r.wwnn, r.ports, topology, 'FC-SCSI ROUTER');
-      devices.set(r.name, dev);
-      fabric.addDevice(dev);
-      buildRouter(r, dev);
-    }
-
-    // Host ports log in at start, as HBAs do when their hosts boot; addresses follow lab order.
-    for (const p of topology.ports) if (p.owner === 'host') fabric.loginInitiator({ wwpn: p.wwpn, wwnn: p.wwnn, owner: p.node });
-
-    // LUN masking (see topology.ts for the rule): masked devices start closed, then open per entry.
-    for (const [initiator, lus] of topology.masks) {
-      for (const [name, dev] of devices) {
-        if (!topology.maskedDevices.has(name)) continue;
-        const luns = [...lus].map((l) => luInfo.get(l)!).filter((l) => l.device === name).map((l) => l.lun);
-        dev.setLunMap(initiator, luns);
-      }
-    }
-
-    for (const r of config.routers) {
-      for (const c of r.vault) await vault.add(r.name, c);
-      for (const c of r.vault) if (c.loadedIn) await vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
-    }
+    await lab.start();
   } catch (e) {
-    await close().catch(() => undefined);
+    await lab.close().catch(() => undefined);
     throw e;
   }
+  return lab;
+}
 
-  // iSCSI initiators the lab does not name: a zone of their own that sees exactly the default LUs.
-  const defaults = config.iscsi.unknownInitiators === 'default-zone' ? defaultZoneLus(config, topology) : [];
-  if (defaults.length) {
-    fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set(defaults.flatMap((l) => l.targetPorts))]);
+class Lab implements LabRuntime {
+  readonly fabric: Fabric;
+  readonly vault: Vault;
+  readonly directory: LabDirectory;
+  readonly copyManagers = new Map<string, CopyManager>();
+  private current: LabConfig;
+  private topo: Topology;
+  private readonly devs = new Map<string, TargetDevice>();
+  private readonly entries = new Map<string, LuEntry>();
+  private readonly driveEntries = new Map<string, DriveEntry>();
+  private readonly inProcess = new Map<string, InProcessPort>();
+  private readonly extraPorts: PortInfo[] = [];
+  /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
+  private readonly explicitViews = new Map<string, (device: string) => number[]>();
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    config: LabConfig,
+    readonly dataDir: string,
+    readonly log: Logger,
+  ) {
+    this.current = config;
+    this.topo = resolveTopology(config);
+    this.fabric = new Fabric({ defaultZone: config.fabric.defaultZone });
+    this.vault = new Vault(dataDir, log.child({ part: 'vault' }));
+    this.directory = new LabDirectory(config, this.topo, (wwpn, name) => this.admit(wwpn, name));
   }
-  const directory = new LabDirectory(config, topology, (wwpn, initiatorName) => {
-    fabric.loginInitiator({ wwpn, wwnn: generatedWwpn(`node:${initiatorName}`), owner: initiatorName });
-    fabric.zoning.addMember(ISCSI_DEFAULT_ZONE, wwpn);
-    for (const [name, dev] of devices) {
-      dev.setLunMap(
-        wwpn,
-        defaults.filter((l) => l.device === name).map((l) => l.lun),
-      );
+
+  get config(): LabConfig {
+    return this.current;
+  }
+
+  get topology(): Topology {
+    return this.topo;
+  }
+
+  async start(): Promise<void> {
+    const { config, fabric, topo } = this;
+    for (const [name, members] of topo.zones) fabric.zoning.setZone(name, members);
+    for (const a of config.arrays) {
+      const dev = targetDevice(a.name, a.wwnn, a.ports, topo, 'VIRTUAL ARRAY');
+      this.devs.set(a.name, dev);
+      fabric.addDevice(dev);
+      const cm = a.lus.some((l) => l.copyProfile) ? this.arrayCopyManager(a) : undefined;
+      for (const l of a.lus) await this.attachDisk(a, l, cm);
     }
-    extraPorts.push({ ref: `iscsi/${initiatorName}`, node: initiatorName, name: initiatorName, wwpn, wwnn: generatedWwpn(`node:${initiatorName}`), role: 'initiator', owner: 'iscsi-default' });
-    log.info({ initiatorName, wwpn }, 'unknown iSCSI initiator admitted to the default zone');
-  });
+    for (const r of config.routers) {
+      const dev = targetDevice(r.name, r.wwnn, r.ports, topo, 'FC-SCSI ROUTER');
+      this.devs.set(r.name, dev);
+      fabric.addDevice(dev);
+      this.buildRouter(r, dev);
+    }
+    // Host ports log in at start, as HBAs do when their hosts boot; addresses follow lab order.
+    for (const p of topo.ports) if (p.owner === 'host') fabric.loginInitiator({ wwpn: p.wwpn, wwnn: p.wwnn, owner: p.node });
+    // iSCSI initiators the lab does not name get a zone of their own (members join on admission).
+    const defaults = this.defaultLus();
+    if (defaults.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set(defaults.flatMap((l) => l.targetPorts))]);
+    this.applyMasking();
+    for (const r of config.routers) {
+      for (const c of r.vault) await this.vault.add(r.name, c);
+      for (const c of r.vault) if (c.loadedIn) await this.vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
+    }
+    this.log.info(
+      { lab: config.name, dataDir: this.dataDir, devices: this.devs.size, lus: this.entries.size, cartridges: this.vault.list().length, ports: fabric.nameServer.entries.length },
+      'lab built',
+    );
+  }
 
-  log.info(
-    { lab: config.name, dataDir, devices: devices.size, lus: entries.size, cartridges: vault.list().length, ports: fabric.nameServer.entries.length },
-    'lab built',
-  );
+  // ------------------------------------------------------------------ accessors
 
-  return {
-    config,
-    topology,
-    dataDir,
-    log,
-    fabric,
-    directory,
-    vault,
-    copyManagers,
-    devices: () => [...devices.values()],
-    device: (name) => devices.get(name),
-    lus: () => [...entries.values()],
-    lu: (name) => entries.get(name),
-    drives: () => [...drives.values()],
-    drive: (name) => drives.get(name),
-    hosts: () => config.hosts,
-    ports: () => [...topology.ports, ...extraPorts],
-    port(ref: string): InProcessPort {
-      const [node, portName] = ref.split('/');
-      const host = config.hosts.find((h) => h.name === node);
-      const hp = host && (portName ? host.ports.find((p) => p.name === portName) : host.ports[0]);
-      if (!host || !hp) throw new Error(`no host port "${ref}" in the lab`);
-      let p = inProcess.get(hp.wwpn);
-      if (!p) {
-        p = new InProcessPort(fabric, { wwpn: hp.wwpn, wwnn: host.wwnn, owner: host.name });
-        inProcess.set(hp.wwpn, p);
+  devices(): TargetDevice[] {
+    return [...this.devs.values()];
+  }
+  device(name: string): TargetDevice | undefined {
+    return this.devs.get(name);
+  }
+  lus(): LuEntry[] {
+    return [...this.entries.values()];
+  }
+  lu(name: string): LuEntry | undefined {
+    return this.entries.get(name);
+  }
+  drives(): DriveEntry[] {
+    return [...this.driveEntries.values()];
+  }
+  drive(name: string): DriveEntry | undefined {
+    return this.driveEntries.get(name);
+  }
+  hosts(): HostConfig[] {
+    return this.current.hosts;
+  }
+  ports(): PortInfo[] {
+    return [...this.topo.ports, ...this.extraPorts];
+  }
+
+  port(ref: string): InProcessPort {
+    const [node, portName] = ref.split('/');
+    const host = this.current.hosts.find((h) => h.name === node);
+    const hp = host && (portName ? host.ports.find((p) => p.name === portName) : host.ports[0]);
+    if (!host || !hp) throw new LabChangeError(`no host port "${ref}" in the lab`, 'not-found');
+    let p = this.inProcess.get(hp.wwpn);
+    if (!p) {
+      p = new InProcessPort(this.fabric, { wwpn: hp.wwpn, wwnn: host.wwnn, owner: host.name });
+      this.inProcess.set(hp.wwpn, p);
+    }
+    return p;
+  }
+
+  // ------------------------------------------------------------------ changes
+
+  async addDisk(array: string, lu: unknown): Promise<LuEntry> {
+    const ai = this.current.arrays.findIndex((a) => a.name === array);
+    if (ai < 0) throw new LabChangeError(`no array "${array}"`, 'not-found');
+    const next = this.revise((c) => c.arrays[ai]!.lus.push(lu as DiskLuConfig));
+    const a = next.arrays[ai]!;
+    const l = a.lus.at(-1)!;
+    const name = `${array}/${l.name}`;
+    const file = l.image ? resolveInDataDir(this.dataDir, l.image) : undefined;
+    if (file && this.vault.list().some((c) => c.image === file)) throw new LabChangeError(`image "${l.image}" belongs to a cartridge`, 'conflict');
+    const cm = this.copyManagers.get(array) ?? (l.copyProfile ? this.arrayCopyManager(a) : undefined);
+    this.adopt(next);
+    try {
+      await this.attachDisk(a, l, cm);
+    } catch (e) {
+      this.adopt(this.without(name));
+      throw e;
+    }
+    this.applyMasking();
+    this.log.info({ lu: name, lun: l.lun, size: l.size }, 'disk LU added');
+    return this.entries.get(name)!;
+  }
+
+  async removeDisk(name: string, opts: { deleteImage?: boolean } = {}): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e) throw new LabChangeError(`no LU "${name}"`, 'not-found');
+    if (e.kind !== 'disk' || !e.disk) throw new LabChangeError(`"${name}" is not a disk LU`, 'conflict');
+    const cfg = this.current.arrays.find((a) => a.name === e.device)!.lus.find((l) => `${e.device}/${l.name}` === name)!;
+    this.devs.get(e.device)!.detach(e.lun);
+    this.entries.delete(name);
+    await e.disk.close();
+    this.adopt(this.without(name));
+    this.applyMasking();
+    if (opts.deleteImage && cfg.image) await rm(resolveInDataDir(this.dataDir, cfg.image), { force: true });
+    this.log.info({ lu: name, imageDeleted: !!opts.deleteImage }, 'disk LU removed');
+  }
+
+  setZone(name: string, members: string[]): void {
+    this.reservedZone(name);
+    const next = this.revise((c) => {
+      const z = c.zones.find((x) => x.name === name);
+      if (z) z.members = members;
+      else c.zones.push({ name, members });
+    });
+    this.adopt(next);
+    this.fabric.zoning.setZone(name, this.topo.zones.get(name)!);
+    this.log.info({ zone: name, members }, 'zone set');
+  }
+
+  deleteZone(name: string): void {
+    this.reservedZone(name);
+    if (!this.current.zones.some((z) => z.name === name)) throw new LabChangeError(`no zone "${name}"`, 'not-found');
+    this.adopt(this.revise((c) => void (c.zones = c.zones.filter((z) => z.name !== name))));
+    this.fabric.zoning.deleteZone(name);
+    this.log.info({ zone: name }, 'zone deleted');
+  }
+
+  setMasking(initiator: string, lus: string[] | undefined): void {
+    const wwpnOf = (ref: string) => this.topo.ports.find((p) => p.ref === ref)?.wwpn ?? ref.replace(/:/g, '').toLowerCase();
+    const w = wwpnOf(initiator);
+    const next = this.revise((c) => {
+      c.masking = c.masking.filter((m) => wwpnOf(m.initiator) !== w);
+      if (lus) c.masking.push({ initiator, lus });
+    });
+    this.adopt(next);
+    this.applyMasking();
+    this.log.info({ initiator, lus }, 'LUN masking set');
+  }
+
+  close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      await this.vault.close();
+      for (const e of this.entries.values()) if (e.disk) await e.disk.close();
+      this.log.info('lab media flushed');
+    })());
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** A copy of the current lab with `change` applied, validated as a whole (throws LabError). */
+  private revise(change: (c: LabConfig) => void): LabConfig {
+    const draft = structuredClone(this.current);
+    change(draft);
+    return validateLab(draft, 'lab change');
+  }
+
+  private adopt(next: LabConfig): void {
+    this.current = next;
+    this.topo = resolveTopology(next);
+  }
+
+  /** The current lab without LU `name` (and without references to it). */
+  private without(name: string): LabConfig {
+    return this.revise((c) => {
+      for (const a of c.arrays) a.lus = a.lus.filter((l) => `${a.name}/${l.name}` !== name);
+      for (const m of c.masking) m.lus = m.lus.filter((l) => l !== name);
+      if (c.iscsi.defaultLus) c.iscsi.defaultLus = c.iscsi.defaultLus.filter((l) => l !== name);
+    });
+  }
+
+  private reservedZone(name: string): void {
+    if (name === ISCSI_DEFAULT_ZONE || this.current.arrays.some((a) => name === `${a.name}-copy-manager`)) {
+      throw new LabChangeError(`zone "${name}" is managed by dmsim itself`, 'conflict');
+    }
+  }
+
+  private defaultLus(): LuInfo[] {
+    return this.current.iscsi.unknownInitiators === 'default-zone' ? defaultZoneLus(this.current, this.topo) : [];
+  }
+
+  /**
+   * Give every known initiator port the view the lab says (topology.ts has the rule). Devices built
+   * unmasked default to 'all', masked ones to 'none'; explicit maps cover every change since, and
+   * TargetDevice raises UA 3Fh/0Eh wherever a view changes.
+   */
+  private applyMasking(): void {
+    const initiators = new Set([...this.fabric.nameServer.entries.filter((e) => e.role === 'initiator').map((e) => e.wwpn), ...this.topo.masks.keys()]);
+    for (const [name, dev] of this.devs) {
+      const own = this.topo.lus.filter((l) => l.device === name);
+      const lunsOf = (names: Iterable<string>) => own.filter((l) => [...names].includes(l.name)).map((l) => l.lun);
+      for (const i of initiators) {
+        const explicit = this.explicitViews.get(i);
+        if (explicit) dev.setLunMap(i, explicit(name));
+        else if (this.topo.maskedDevices.has(name)) dev.setLunMap(i, lunsOf(this.topo.masks.get(i) ?? []));
+        else
+          dev.setLunMap(
+            i,
+            dev.defaultAccess === 'all' ? undefined : own.map((l) => l.lun),
+          );
       }
-      return p;
-    },
-    close,
-  };
+    }
+  }
 
-  function buildRouter(r: RouterConfig, dev: TargetDevice): void {
+  private admit(wwpn: string, initiatorName: string): void {
+    const wwnn = generatedWwpn(`node:${initiatorName}`);
+    this.fabric.loginInitiator({ wwpn, wwnn, owner: initiatorName });
+    this.fabric.zoning.addMember(ISCSI_DEFAULT_ZONE, wwpn);
+    this.explicitViews.set(wwpn, (device) =>
+      this.defaultLus()
+        .filter((l) => l.device === device)
+        .map((l) => l.lun),
+    );
+    this.extraPorts.push({ ref: `iscsi/${initiatorName}`, node: initiatorName, name: initiatorName, wwpn, wwnn, role: 'initiator', owner: 'iscsi-default' });
+    this.applyMasking();
+    this.log.info({ initiatorName, wwpn }, 'unknown iSCSI initiator admitted to the default zone');
+  }
+
+  /** An array's own copy manager: an internal initiator port zoned with the array's ports, seeing all its LUs. */
+  private arrayCopyManager(a: ArrayConfig): CopyManager {
+    const wwpn = arrayCopyPortWwpn(a.name);
+    const port = new InProcessPort(this.fabric, { wwpn, wwnn: a.wwnn, owner: `${a.name}/copy-manager` });
+    this.inProcess.set(wwpn, port);
+    this.fabric.zoning.setZone(`${a.name}-copy-manager`, [wwpn, ...a.ports.map((p) => p.wwpn)]);
+    this.explicitViews.set(wwpn, (device) => (device === a.name ? this.topo.lus.filter((l) => l.device === a.name).map((l) => l.lun) : []));
+    this.extraPorts.push({ ref: `${a.name}/copy-manager`, node: a.name, name: 'copy-manager', wwpn, wwnn: a.wwnn, role: 'initiator', owner: 'array' });
+    const cm = new CopyManager({ port, scope: fabricScope(this.fabric, wwpn) });
+    this.copyManagers.set(a.name, cm);
+    if (this.devs.size) this.applyMasking();
+    return cm;
+  }
+
+  private async attachDisk(a: ArrayConfig, l: DiskLuConfig, cm: CopyManager | undefined): Promise<void> {
+    const name = `${a.name}/${l.name}`;
+    const disk = await openDisk(a, l, this.dataDir, cm, this.log);
+    try {
+      this.devs.get(a.name)!.attach(l.lun, disk);
+    } catch (e) {
+      await disk.close();
+      throw e;
+    }
+    this.entries.set(name, { ...this.topo.lus.find((x) => x.name === name)!, lu: disk, disk });
+  }
+
+  private buildRouter(r: RouterConfig, dev: TargetDevice): void {
     const dm = r.dataMover;
-    const dmPort = new InProcessPort(fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
-    inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: fabricScope(fabric, dmPort.wwpn) });
-    copyManagers.set(r.name, cm);
+    const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
+    this.inProcess.set(dmPort.wwpn, dmPort);
+    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn) });
+    this.copyManagers.set(r.name, cm);
+    const info = (name: string) => this.topo.lus.find((x) => x.name === name)!;
     const dmName = `${r.name}/${dm.name}`;
     const mover = new DataMover(luIdentity('data-mover', dmName, r.wwnn), cm, dm.copyProfile);
     dev.attach(dm.lun, mover);
-    entries.set(dmName, { ...luInfo.get(dmName)!, lu: mover, dataMover: mover });
+    this.entries.set(dmName, { ...info(dmName), lu: mover, dataMover: mover });
     for (const b of r.buses) {
       for (const d of b.drives) {
         const name = `${r.name}/${d.name}`;
-        const drive = new TapeDrive(luIdentity('tape', name, r.wwnn, d), { onEject: (c) => vault.returned(c.barcode) });
-        vault.registerDrive(r.name, d.name, drive);
+        const drive = new TapeDrive(luIdentity('tape', name, r.wwnn, d), { onEject: (c) => this.vault.returned(c.barcode) });
+        this.vault.registerDrive(r.name, d.name, drive);
         dev.attach(d.lun, drive);
-        entries.set(name, { ...luInfo.get(name)!, lu: drive, drive });
-        drives.set(name, { name, router: r.name, bus: b.name, lun: d.lun, drive });
+        this.entries.set(name, { ...info(name), lu: drive, drive });
+        this.driveEntries.set(name, { name, router: r.name, bus: b.name, lun: d.lun, drive });
       }
     }
   }
@@ -248,20 +442,6 @@ function targetDevice(name: string, wwnn: string, ports: Array<{ wwpn: string }>
     vendor: DMSIM_VENDOR,
     product,
   });
-}
-
-/** An array's own copy manager: an internal initiator port zoned with the array's ports, seeing all its LUs. */
-function arrayCopyManager(a: ArrayConfig, fabric: Fabric, dev: TargetDevice, inProcess: Map<string, InProcessPort>, extraPorts: PortInfo[]): CopyManager {
-  const wwpn = arrayCopyPortWwpn(a.name);
-  const port = new InProcessPort(fabric, { wwpn, wwnn: a.wwnn, owner: `${a.name}/copy-manager` });
-  inProcess.set(wwpn, port);
-  fabric.zoning.setZone(`${a.name}-copy-manager`, [wwpn, ...a.ports.map((p) => p.wwpn)]);
-  dev.setLunMap(
-    wwpn,
-    a.lus.map((l) => l.lun),
-  );
-  extraPorts.push({ ref: `${a.name}/copy-manager`, node: a.name, name: 'copy-manager', wwpn, wwnn: a.wwnn, role: 'initiator', owner: 'array' });
-  return new CopyManager({ port, scope: fabricScope(fabric, wwpn) });
 }
 
 async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: CopyManager | undefined, log: Logger): Promise<DiskLu> {

@@ -582,6 +582,10 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
   };
 
   uniqueWithin('zone name', lab.zones.map((z) => z.name), (i) => `$.zones[${i}].name`);
+  // dmsim defines these zones itself (unknown iSCSI initiators, arrays' internal copy managers).
+  lab.zones.forEach((z, zi) => {
+    if (z.name === 'iscsi-default' || lab.arrays.some((a) => z.name === `${a.name}-copy-manager`)) add(`$.zones[${zi}].name`, `zone name "${z.name}" is reserved for dmsim's own zones`);
+  });
   lab.zones.forEach((z, zi) =>
     z.members.forEach((m, mi) => {
       if (!portRef(m)) add(`$.zones[${zi}].members[${mi}]`, `no port "${m}" in the lab (write "node/port" or a WWPN of a port)`);

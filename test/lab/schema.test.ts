@@ -158,3 +158,25 @@ describe('lab helpers', () => {
     expect(() => resolveInDataDir('/data', '../etc/passwd')).toThrow(/outside the data directory/);
   });
 });
+
+describe('reserved names', () => {
+  it('zones dmsim defines itself cannot be declared in the file', () => {
+    const lab = {
+      fabric: { name: 'f' },
+      arrays: [{ name: 'a', wwnn: '500d5a0000010000', ports: [{ name: 'p0', wwpn: '500d5a0000010001' }], lus: [] }],
+      zones: [
+        { name: 'iscsi-default', members: ['a/p0'] },
+        { name: 'a-copy-manager', members: ['a/p0'] },
+      ],
+    };
+    expect(() => validateLab(lab)).toThrow(LabError);
+    try {
+      validateLab(lab);
+    } catch (e) {
+      expect((e as LabError).issues).toEqual([
+        { path: '$.zones[0].name', message: 'zone name "iscsi-default" is reserved for dmsim\'s own zones' },
+        { path: '$.zones[1].name', message: 'zone name "a-copy-manager" is reserved for dmsim\'s own zones' },
+      ]);
+    }
+  });
+});
