@@ -62,15 +62,6 @@ export class CartridgeFormatError extends Error {
   }
 }
 
-/** Where a write would end relative to the capacity points. */
-export interface CapacityCheck {
-  fits: boolean;
-  /** End offset is at or beyond EW. */
-  pastEw: boolean;
-  /** End offset is beyond PEW (only when PEW is enabled). */
-  pastPew: boolean;
-}
-
 const PAD = Buffer.alloc(1);
 /** Keep each writev well under IOV_MAX (1024 on Linux). */
 const IOV_BATCH = 1020;
@@ -158,12 +149,6 @@ export class Cartridge {
   get filemarkCount(): number {
     return this.marks.length;
   }
-  get earlyWarningOffset(): number {
-    return this.meta.capacity - this.meta.earlyWarning;
-  }
-  get pewOffset(): number | undefined {
-    return this.meta.programmableEarlyWarning > 0 ? this.earlyWarningOffset - this.meta.programmableEarlyWarning : undefined;
-  }
 
   /** Medium position (image offset) of the BOP side of object i; EOD for i >= count. */
   offsetOf(i: number): number {
@@ -208,13 +193,6 @@ export class Cartridge {
   /** Object index of the n-th filemark (0-based), or undefined. */
   filemark(n: number): number | undefined {
     return this.marks[n];
-  }
-
-  /** Where a write of `bytes` of image at object `at` would end. */
-  checkCapacity(at: number, bytes: number): CapacityCheck {
-    const endOff = this.offsetOf(at) + bytes;
-    const pew = this.pewOffset;
-    return { fits: endOff <= this.meta.capacity, pastEw: endOff >= this.earlyWarningOffset, pastPew: pew !== undefined && endOff > pew };
   }
 
   /** Read record i into `into` (or a new buffer) up to `max` bytes; returns the bytes read. */
