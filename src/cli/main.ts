@@ -7,10 +7,15 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../../firmware-sim/lab/schema.js';
 import { UsageError, type Command } from './command.js';
+import * as backup from './commands/backup.js';
+import * as catalog from './commands/catalog.js';
 import * as demo from './commands/demo.js';
+import * as inspect from './commands/inspect.js';
+import * as restore from './commands/restore.js';
+import * as verify from './commands/verify.js';
 import * as router from './commands/router.js';
 
-export const COMMANDS: readonly Command[] = [router, demo];
+export const COMMANDS: readonly Command[] = [router, demo, backup, restore, verify, catalog, inspect];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,51 @@
+/** `dmsim backup`: one server-free backup of a disk LU to a tape drive through the data mover. */
+import { runBackup } from '../../backup-server/backup.js';
+import type { BackupMode } from '../../backup-server/catalog.js';
+import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
+import { progressSink } from '../../backup-server/progress.js';
+import { parseCommandArgs, UsageError } from '../command.js';
+
+export const name = 'backup';
+export const summary = 'server-free backup of a disk LU to tape (full, sparse, files, incremental, differential)';
+
+const MODES: BackupMode[] = ['full', 'sparse', 'files', 'incremental', 'differential'];
+const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
+  --source LU        disk LU ("array1/fat" or "fat")
+  --tape DRIVE       tape drive ("router1/tape0" or "tape0")
+  --mode MODE        ${MODES.join(' | ')} (default: files)
+  --no-checksums     do not read the source to record SHA-256
+  --retries N        resume a failed copy N times from the failed command (default 0)
+${SESSION_USAGE}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' } }, USAGE);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (!values.source || !values.tape) throw new UsageError('--source and --tape are required', USAGE);
+  const mode = values.mode as BackupMode;
+  if (!MODES.includes(mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}`, USAGE);
+  const retries = Number(values.retries);
+  if (!Number.isInteger(retries) || retries < 0) throw new UsageError('--retries: expected a non-negative integer', USAGE);
+  const { session, catalog } = await openFromOptions(values);
+  try {
+    const source = session.find(values.source, 'disk');
+    const tape = session.find(values.tape, 'tape');
+    const barcode = session.barcodeIn(tape);
+    const changes = session.changes(source);
+    const r = await runBackup({
+      client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
+      source, tape, mode, ...(barcode ? { barcode } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries,
+      progress: progressSink(mode, process.stderr, values.quiet),
+    });
+    process.stdout.write(
+      `backup ${r.backupId} ${r.ok ? 'complete' : 'FAILED'}: ${mode}, ${r.streamBytes} bytes on ${r.barcode}, ${r.commands} EXTENDED COPY commands, ${r.segments} segments, ${r.elapsedMs} ms; ` +
+        `data mover moved ${r.bytesMoved} bytes, server port ${r.portBytesDuringCopy} bytes during the copy${r.skipped.length ? `; skipped: ${r.skipped.join('; ')}` : ''}${r.error ? `\n${r.error}` : ''}\n`,
+    );
+    return r.ok ? 0 : 1;
+  } finally {
+    catalog.close();
+    await session.close();
+  }
+}

@@ -1,0 +1,46 @@
+/** `dmsim catalog list|show ID|files ID`: what the catalog knows (no lab needed). */
+import { Catalog } from '../../backup-server/catalog.js';
+import { parseCommandArgs, UsageError } from '../command.js';
+
+export const name = 'catalog';
+export const summary = 'list backups, show one, or list its files (catalog list|show ID|files ID)';
+
+const USAGE = `usage: dmsim catalog list | show ID | files ID [--catalog FILE] [--json]
+  --catalog FILE   catalog database (default: data/catalog.sqlite)
+  --json           JSON output`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { catalog: { type: 'string', default: 'data/catalog.sqlite' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, USAGE, true);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const [sub, arg] = positionals;
+  if (!sub || !['list', 'show', 'files'].includes(sub)) throw new UsageError('expected list, show ID or files ID', USAGE);
+  const id = Number(arg);
+  if (sub !== 'list' && !Number.isInteger(id)) throw new UsageError(`${sub}: expected a backup ID`, USAGE);
+  const cat = new Catalog(values.catalog);
+  const out = (o: unknown, text: string) => process.stdout.write((values.json ? JSON.stringify(o) : text) + '\n');
+  try {
+    if (sub === 'list') {
+      const rows = cat.backups();
+      out(rows, rows.map((b) => `${String(b.id).padStart(4)} ${b.status.padEnd(8)} ${b.mode.padEnd(12)} ${b.barcode} file ${b.data_file} ${(b.stream_bytes / 1048576).toFixed(1).padStart(8)} MiB ${b.started_at}${b.error ? `  ${b.error}` : ''}`).join('\n') || '(no backups)');
+      return 0;
+    }
+    const b = cat.backup(id);
+    if (!b) {
+      process.stderr.write(`dmsim catalog: no backup ${id}\n`);
+      return 1;
+    }
+    if (sub === 'show') {
+      const events = cat.events(id);
+      out({ ...b, events }, [...Object.entries(b).map(([k, v]) => `${k.padEnd(16)} ${k === 'map_json' && typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…` : v}`), 'events:', ...events.map((e) => `  ${e.at} ${e.message}`)].join('\n'));
+      return 0;
+    }
+    const files = cat.files(id);
+    out(files, files.map((f) => `${f.is_dir ? 'd' : '-'} ${String(f.size).padStart(10)} ${new Date(f.mtime * 1000).toISOString().slice(0, 19)} @${f.data_offset} ${f.path}${f.problem ? `  [${f.problem}]` : ''}`).join('\n') || '(no files)');
+    return 0;
+  } finally {
+    cat.close();
+  }
+}

@@ -1,0 +1,43 @@
+/** `dmsim restore`: server-free restore of an image chain or of one file from a file-level backup. */
+import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
+import { progressSink } from '../../backup-server/progress.js';
+import { restoreFile, restoreImage } from '../../backup-server/restore.js';
+import { parseCommandArgs, UsageError } from '../command.js';
+
+export const name = 'restore';
+export const summary = 'server-free restore: a whole image to a disk LU, or one file (to a scratch LU and optionally a local file)';
+
+const USAGE = `usage: dmsim restore --backup ID --target LU --tape DRIVE [--file PATH [--lba N] [--out FILE]]
+  --backup ID     catalog backup id (an image backup; incrementals replay their chain)
+  --target LU     disk LU to write ("array1/scratch" or "scratch")
+  --tape DRIVE    tape drive holding the cartridge
+  --file PATH     restore only this file of a file-level backup, at --lba (default 0) of the target
+  --out FILE      also read the restored file out over the transport into FILE
+${SESSION_USAGE}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, backup: { type: 'string' }, target: { type: 'string' }, tape: { type: 'string' }, file: { type: 'string' }, lba: { type: 'string', default: '0' }, out: { type: 'string' } }, USAGE);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const id = Number(values.backup);
+  if (!values.backup || !Number.isInteger(id) || !values.target || !values.tape) throw new UsageError('--backup ID, --target and --tape are required', USAGE);
+  const lba = Number(values.lba);
+  if (!Number.isInteger(lba) || lba < 0) throw new UsageError('--lba: expected a non-negative integer', USAGE);
+  const { session, catalog } = await openFromOptions(values);
+  try {
+    const p = { client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}), tape: session.find(values.tape, 'tape'), target: session.find(values.target, 'disk'), progress: progressSink('restore', process.stderr, values.quiet) };
+    if (values.file) {
+      const r = await restoreFile(p, id, values.file, lba, values.out);
+      process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} ${r.file.path} (${r.file.size} bytes) to LBA ${lba}${r.verified !== undefined ? `, SHA-256 ${r.verified ? 'matches' : 'DIFFERS from'} the catalog` : ''}${values.out ? `, written to ${values.out}` : ''}${r.error ? `\n${r.error}` : ''}\n`);
+      return r.ok && r.verified !== false ? 0 : 1;
+    }
+    const r = await restoreImage(p, id);
+    process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} backup chain ${r.backups.join(' → ')}: ${r.bytesMoved} bytes in ${r.elapsedMs} ms, server port ${r.portBytes} bytes${r.error ? `\n${r.error}` : ''}\n`);
+    return r.ok ? 0 : 1;
+  } finally {
+    catalog.close();
+    await session.close();
+  }
+}
