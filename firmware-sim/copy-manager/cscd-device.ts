@@ -8,39 +8,18 @@ import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
 import { encodeRead6, encodeWrite6, encodeWriteFilemarks6, encodeSpace6, encodeLocate10 } from '../../src/scsi/tape.js';
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
+import { encodeRwCdb } from '../../src/scsi/cdb.js';
+import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
+import { encodePrOutCdb, encodePrOutParams, PrOut } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
 import { Abort } from './errors.js';
 
 export type Role = 'source' | 'destination';
 
-const UA_RETRIES = 16;
-const BUSY_RETRIES = 4;
-
-// Disk CDBs the data mover issues. (src/scsi/cdb.ts and read-capacity.ts were not committed when this
-// was written; switch to them once they are.)
-function rw16(opcode: number, lba: number, blocks: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = opcode;
-  b.writeBigUInt64BE(BigInt(lba), 2);
-  b.writeUInt32BE(blocks, 10);
-  return b;
-}
 const READ_16 = 0x88;
 const WRITE_16 = 0x8a;
-function readCapacity16Cdb(): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0x9e;
-  b[1] = 0x10;
-  b.writeUInt32BE(32, 10);
-  return b;
-}
-function persistentReserveOutRegister(): Buffer {
-  const b = Buffer.alloc(10);
-  b[0] = 0x5f;
-  b[1] = 0x00; // REGISTER
-  b.writeUInt32BE(24, 5);
-  return b;
-}
+const UA_RETRIES = 16;
+const BUSY_RETRIES = 4;
 
 export class CscdDevice {
   /** Disk: block length and capacity in blocks (READ CAPACITY(16) through the port). */
@@ -110,19 +89,20 @@ export class CscdDevice {
   // ---------------------------------------------------------------- block devices
 
   async readCapacity(): Promise<void> {
-    const d = await this.send('source', readCapacity16Cdb(), { dataInLength: 32 });
-    if (d.length < 12) throw Abort.underrun(this.pointer);
-    this.capacity = Number(d.readBigUInt64BE(0)) + 1;
-    this.blockLength = d.readUInt32BE(8);
+    const d = await this.send('source', encodeReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_LENGTH }), { dataInLength: READ_CAPACITY_16_LENGTH });
+    if (d.length < READ_CAPACITY_16_LENGTH) throw Abort.underrun(this.pointer);
+    const rc = decodeReadCapacity16(d);
+    this.capacity = rc.lastLba + 1;
+    this.blockLength = rc.blockLength;
   }
 
   readBlocks(lba: number, blocks: number): Promise<Buffer> {
     const n = blocks * this.blockLength;
-    return this.send('source', rw16(READ_16, lba, blocks), { dataInLength: n, expect: n });
+    return this.send('source', encodeRwCdb({ opcode: READ_16, lba, transferLength: blocks }), { dataInLength: n, expect: n });
   }
 
   async writeBlocks(lba: number, data: Buffer): Promise<void> {
-    await this.send('destination', rw16(WRITE_16, lba, data.length / this.blockLength), { dataOut: data });
+    await this.send('destination', encodeRwCdb({ opcode: WRITE_16, lba, transferLength: data.length / this.blockLength }), { dataOut: data });
   }
 
   // ---------------------------------------------------------------- stream devices
@@ -168,10 +148,8 @@ export class CscdDevice {
   }
 
   async registerKey(reservationKey: Buffer, serviceActionKey: Buffer): Promise<void> {
-    const p = Buffer.alloc(24);
-    reservationKey.copy(p, 0);
-    serviceActionKey.copy(p, 8);
-    await this.send('destination', persistentReserveOutRegister(), { dataOut: p });
+    const p = encodePrOutParams({ reservationKey: reservationKey.readBigUInt64BE(0), serviceActionKey: serviceActionKey.readBigUInt64BE(0) });
+    await this.send('destination', encodePrOutCdb({ serviceAction: PrOut.REGISTER, scope: 0, type: 0, parameterListLength: p.length }), { dataOut: p });
   }
 }
 

@@ -5,6 +5,7 @@
  * non-existent LU does.
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
+import { decodeDeviceIdPage, encodeInquiryCdb, VpdPage } from '../../src/scsi/inquiry.js';
 import {
   BLOCK_PDTS,
   CscdId,
@@ -23,21 +24,18 @@ import { Abort } from './errors.js';
 
 export type CscdKind = 'block' | 'stream';
 
-/** Designators an LU answers to: its VPD 83h page if it serves one, else the NAA of its identity. */
+/** Designators an LU answers to: its VPD 83h page (INQUIRY through the data mover's port), else the NAA of its identity. */
 async function designatorsOf(port: InitiatorPort, c: CscdCandidate, signal: AbortSignal): Promise<CscdDesignator[]> {
   const fromIdentity: CscdDesignator[] = [{ codeSet: 1, association: 0, designatorType: 3, value: c.identity.naa }];
-  const cdb = Buffer.from([0x12, 0x01, 0x83, 0x10, 0x00, 0x00]);
+  const cdb = encodeInquiryCdb({ evpd: true, pageCode: VpdPage.DEVICE_ID, allocationLength: 0x1000 });
   const r = await port.command(c.targetPort, c.lun, cdb, { dataInLength: 0x1000, signal }).catch(() => undefined);
-  if (!r || r.status !== ScsiStatus.GOOD || !r.dataIn || r.dataIn.length < 4 || r.dataIn[1] !== 0x83) return fromIdentity;
-  const out: CscdDesignator[] = [];
-  const page = r.dataIn;
-  const end = Math.min(page.length, 4 + page.readUInt16BE(2));
-  for (let p = 4; p + 4 <= end; ) {
-    const len = page[p + 3]!;
-    out.push({ codeSet: page[p]! & 0x0f, association: (page[p + 1]! >> 4) & 3, designatorType: page[p + 1]! & 0x0f, value: Buffer.from(page.subarray(p + 4, p + 4 + len)) });
-    p += 4 + len;
+  if (!r || r.status !== ScsiStatus.GOOD || !r.dataIn) return fromIdentity;
+  try {
+    const ds = decodeDeviceIdPage(r.dataIn).map((d) => ({ codeSet: d.codeSet, association: d.association, designatorType: d.type, value: d.value }));
+    return ds.length ? ds : fromIdentity;
+  } catch {
+    return fromIdentity;
   }
-  return out.length ? out : fromIdentity;
 }
 
 const sameDesignator = (a: CscdDesignator, b: CscdDesignator) =>

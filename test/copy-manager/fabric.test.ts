@@ -19,7 +19,10 @@ import { copyManagerCommands } from '../../firmware-sim/copy-manager/commands.js
 import { decodeSense } from '../../src/scsi/sense.js';
 import { decodeCopyStatus, encodeRcrCdb } from '../../src/scsi/receive-copy-results.js';
 import { encodeParameterList, encodeXcopyCdb, type XcopyParameterList } from '../../src/scsi/xcopy.js';
-import { encodeReserve10Cdb, encodeThirdPartyId } from '../../src/scsi/persistent-reservations.js';
+import { encodeReserve10Cdb, encodeThirdPartyId, encodePrOutCdb, encodePrOutParams, PrOut, PrType } from '../../src/scsi/persistent-reservations.js';
+import { encodeLun, type CscdDescriptor } from '../../src/scsi/xcopy.js';
+import { decodeStandardInquiry, encodeInquiryCdb } from '../../src/scsi/inquiry.js';
+import { readFileSync } from 'node:fs';
 import type { ScsiResult } from '../../firmware-sim/router/task.js';
 import { blockParams, e4, identity, list, pattern, variableTape } from './helpers.js';
 
@@ -133,5 +136,54 @@ describe('reservations apply to the data mover as to any initiator', () => {
     expect(s).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01, sks: { byte: 48 } });
     expect(s.forwarded).toEqual([{ source: 'destination', status: 0x18, sense: Buffer.alloc(0) }]);
     expect(r.sense![9]).toBe(18); // DESTINATION SENSE DATA OFFSET
+  });
+});
+
+describe('FC CSCD descriptors and the data mover LU itself', () => {
+  const fc = (type: number, o: Partial<CscdDescriptor>): CscdDescriptor => ({ type, luIdType: 0, nul: false, pdt: 1, relativeInitiatorPort: 0, lun: encodeLun(1), params: variableTape(), ...o });
+
+  it('E0h (port name + LUN), E1h (N_Port_ID + LUN) and E2h name both resolve the tape; an E2h name/ID mismatch is unreachable', async () => {
+    const { fabric, disks, cart, xc } = await build();
+    const rid = fabric.nameServer.entries.find((e) => e.wwpn === ROUTER)!.portId.value;
+    await disks[0]!.store.write(0, pattern(3 * 4096, 1));
+    const seg = (lba: number) => ({ type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba });
+    expect((await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), fc(0xe0, { nPortName: ROUTER })], [seg(0)]))).status).toBe(0);
+    expect((await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), fc(0xe1, { nPortId: rid })], [seg(8)], { listId: 2 }))).status).toBe(0);
+    expect((await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), fc(0xe2, { nPortName: ROUTER, nPortId: rid })], [seg(16)], { listId: 3 }))).status).toBe(0);
+    await cart.sync();
+    const recs = [0, 1, 2].map((i) => cart.readRecord(i, 4096));
+    expect(Buffer.concat(await Promise.all(recs)).equals(await disks[0]!.store.read(0, 3 * 4096))).toBe(true);
+    const bad = await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), fc(0xe2, { nPortName: ARRAY, nPortId: rid })], [seg(0)], { listId: 4 }));
+    expect(decodeSense(bad.sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x02, sks: { byte: 48 } });
+  });
+
+  it('14h registers the data mover key: a Write Exclusive – Registrants Only reservation then admits it', async () => {
+    const { disks, tape, send, xc } = await build();
+    const key = (n: number) => { const b = Buffer.alloc(8); b.writeUInt32BE(n, 4); return b; };
+    const reg = encodePrOutParams({ serviceActionKey: 0x1111n });
+    expect((await send(ROUTER, 1, encodePrOutCdb({ serviceAction: PrOut.REGISTER, scope: 0, type: 0, parameterListLength: reg.length }), { dataOut: reg })).status).toBe(0);
+    const res = encodePrOutParams({ reservationKey: 0x1111n });
+    expect((await send(ROUTER, 1, encodePrOutCdb({ serviceAction: PrOut.RESERVE, scope: 0, type: PrType.WRITE_EXCLUSIVE_REGISTRANTS_ONLY, parameterListLength: res.length }), { dataOut: res })).status).toBe(0);
+    const body = { type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba: 0 };
+    const cscds = [e4(disks[0]!, blockParams()), e4(tape, variableTape())];
+    expect(decodeSense((await xc(ROUTER, 0, list(cscds, [body]))).sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01 });
+    const r = await xc(ROUTER, 0, list(cscds, [{ type: 0x14, dst: 1, reservationKey: key(0), serviceActionKey: key(0x2222) }, body], { listId: 2 }));
+    expect(r.status).toBe(0);
+  });
+
+  it('INQUIRY: PDT 03h with 3PC; VPD 8Fh byte for byte; RSOC lists exactly 83h/00h and 84h/00h 01h 03h 04h', async () => {
+    const { send } = await build();
+    const std = decodeStandardInquiry((await send(ROUTER, 0, encodeInquiryCdb({ evpd: false, pageCode: 0, allocationLength: 255 }), { dataInLength: 255 })).dataIn!);
+    expect(std.deviceType).toBe(3);
+    expect(std.threePC).toBe(true);
+    const vpd = (await send(ROUTER, 0, encodeInquiryCdb({ evpd: true, pageCode: 0x8f, allocationLength: 1024 }), { dataInLength: 1024 })).dataIn!;
+    const golden = JSON.parse(readFileSync(new URL('../../fixtures/vectors/xcopy/third-party-copy-vpd.json', import.meta.url), 'utf8')) as Record<string, { hex: string }>;
+    expect(vpd.toString('hex')).toBe(golden['vpd-8f-data-mover-full']!.hex);
+    const rsoc = (await send(ROUTER, 0, Buffer.from([0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]), { dataInLength: 4096 })).dataIn!;
+    const cmds: string[] = [];
+    for (let p = 4; p + 8 <= 4 + rsoc.readUInt32BE(0); p += 8 + (rsoc[p + 5]! & 2 ? 12 : 0)) {
+      if (rsoc[p] === 0x83 || rsoc[p] === 0x84) cmds.push(`${rsoc[p]!.toString(16)}/${rsoc.readUInt16BE(p + 2)}`);
+    }
+    expect(cmds).toEqual(['83/0', '84/0', '84/1', '84/3', '84/4']);
   });
 });
