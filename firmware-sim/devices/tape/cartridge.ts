@@ -330,6 +330,12 @@ export class Cartridge {
     if (this.fh) {
       await this.fh.close();
       this.fh = await open(this.path, wp ? 'r' : 'r+');
+      // A torn tail left alone while protected goes now, before anything is appended after it.
+      if (!wp && (await this.fh.stat()).size > this.end) {
+        await this.fh.truncate(this.end);
+        this.unsynced = true;
+        this.event('torn tail cut (write-protect off)', { offset: this.end });
+      }
     }
     await this.flushMeta();
   }

@@ -85,6 +85,21 @@ describe('cartridge image', () => {
     await c.close();
   });
 
+  it('a protected cartridge is never modified on open; the torn tail goes when protection is lifted', async () => {
+    const p = `${t.dir}/wp.tap`;
+    const good = rec(pattern(8, 1));
+    writeFileSync(p, Buffer.concat([good, Buffer.from([0x40, 0, 0, 0, 1, 2, 3])]));
+    writeFileSync(`${p}.json`, JSON.stringify({ barcode: 'WP', capacity: 1 << 20, syncedLength: good.length, writeProtected: true }));
+    const c = await Cartridge.open(p);
+    expect(c.count).toBe(1);
+    expect(statSync(p).size).toBe(good.length + 7);
+    await c.setWriteProtected(false);
+    expect(statSync(p).size).toBe(good.length);
+    await c.writeRecords(1, pattern(4, 2), 4, 1);
+    await c.close();
+    expect(readFileSync(p).equals(Buffer.concat([good, rec(pattern(4, 2))]))).toBe(true);
+  });
+
   it('zero-filled tail past the synced length (power loss) is not taken for tape marks', async () => {
     const p = `${t.dir}/z.tap`;
     const good = Buffer.concat([rec(pattern(8, 1)), MARK]);
