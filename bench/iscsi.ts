@@ -72,13 +72,13 @@ async function findDiskLu(host: string, port: number): Promise<DiskLu> {
   throw new Error(`no disk LU of at least 16 MiB visible to ${initiator} on dmsim (targets: ${targets.map((t) => t.name).join(', ') || 'none'})`);
 }
 
-async function startDmsimSubject(): Promise<{ subject: Subject; lu: DiskLu }> {
+async function startDmsimSubject(): Promise<{ subject: Subject; lu: DiskLu; via: string }> {
   const profDir = process.env.BENCH_PROFILE === '1' ? path.join(OUT, 'prof') : undefined;
   if (profDir) await mkdir(profDir, { recursive: true });
   const d: DmsimProcess = await startDmsim(profDir ? { cpuProfDir: profDir } : {});
   try {
     const lu = await findDiskLu(d.host, d.port);
-    return { subject: { name: 'dmsim', pid: d.pid, url: `iscsi://${d.host}:${d.port}/${lu.target}/${lu.lun}`, blockSize: lu.blockSize, stop: d.stop }, lu };
+    return { subject: { name: 'dmsim', pid: d.pid, url: `iscsi://${d.host}:${d.port}/${lu.target}/${lu.lun}`, blockSize: lu.blockSize, stop: d.stop }, lu, via: d.via };
   } catch (e) {
     await d.stop();
     throw e;
@@ -143,11 +143,11 @@ async function main(): Promise<void> {
     let dmsimError: string | undefined;
     if (only !== 'tgtd') {
       try {
-        const { subject, lu } = await startDmsimSubject();
+        const { subject, lu, via } = await startDmsimSubject();
         subjects.push(subject);
         size = lu.bytes;
         blockSize = lu.blockSize;
-        console.log(`dmsim: ${subject.url} (${size} bytes, ${blockSize}-byte blocks)`);
+        console.log(`dmsim: ${subject.url} (${size} bytes, ${blockSize}-byte blocks; served by ${via})`);
       } catch (e) {
         dmsimError = (e as Error).message;
         console.error(`dmsim unavailable, measuring tgtd only: ${dmsimError}`);

@@ -13,6 +13,8 @@ export interface DmsimProcess {
   port: number;
   dataDir: string;
   pid: number;
+  /** Which program serves: `dmsim router` or the bench launcher. */
+  via: string;
   log(): string;
   stop(): Promise<void>;
 }
@@ -95,7 +97,7 @@ async function launch(script: string, sub: string[], opts: DmsimLaunchOptions): 
 
   try {
     const { host, port } = await ready;
-    return { host, port, dataDir, pid: child.pid ?? 0, log, stop };
+    return { host, port, dataDir, pid: child.pid ?? 0, via: sub.length ? `dmsim ${sub.join(' ')}` : script, log, stop };
   } catch (e) {
     await stop();
     throw e;
