@@ -33,6 +33,12 @@ export interface ScsiTask {
   dataInLength: number;
   /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
   signal?: AbortSignal;
+  /**
+   * The front end's own abort for `signal` (its per-task AbortController). When given with
+   * `signal`, the router aborts the task through it instead of creating a second controller per
+   * command; without it the router makes its own.
+   */
+  abort?: (reason?: unknown) => void;
   /** Transport's task tag, for logs and ABORT TASK. */
   tag?: number;
   attribute?: number;

@@ -172,6 +172,20 @@ describe('TargetDevice task management', () => {
     expect(lu0.held.length).toBe(1);
   });
 
+  it('a front end that passes its own abort() has its controller aborted by LU RESET (no second signal)', async () => {
+    const { dev, lu0 } = device();
+    await clearUa(dev, n1, 0);
+    const ac = new AbortController();
+    const p = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 3, signal: ac.signal, abort: (r) => ac.abort(r) });
+    await new Promise((r) => setImmediate(r));
+    expect(lu0.held.length).toBe(1);
+    await dev.lunReset(n1, 0);
+    expect(ac.signal.aborted).toBe(true);
+    expect((await p).status).toBe(ScsiStatus.TASK_ABORTED);
+    const q = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 4, signal: new AbortController().signal, abort: () => undefined });
+    expect(decoded(await q).sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
+  });
+
   it('ABORT TASK SET aborts the nexus tasks only; CLEAR TASK SET aborts all and tells the others 2Fh/00h', async () => {
     const { dev, lu0 } = device();
     await clearUa(dev, n1, 0);
