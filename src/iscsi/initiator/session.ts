@@ -358,6 +358,9 @@ export class IscsiSession {
     if (!t.dataOut || len === 0 || off + len > t.dataOut.length) {
       return this.conn.fail(new ProtocolError(`R2T for [${off}, ${off + len}) outside the write data of task 0x${itt.toString(16)}`));
     }
+    if (len > this.params.maxBurstLength) {
+      return this.conn.fail(new ProtocolError(`R2T asks for ${len} bytes, more than MaxBurstLength ${this.params.maxBurstLength}`));
+    }
     this.sendDataOut(t, b.readUInt32BE(20), Buffer.from(b.subarray(8, 16)), off, off + len);
   }
 
