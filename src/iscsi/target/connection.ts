@@ -394,7 +394,7 @@ export class Connection {
     const s = this.session!;
     t.phase = TaskPhase.RUNNING;
     if (t.lun < 0) return this.finishEarly(t, Sense.luNotSupported());
-    const bs = s.node ? this.portal.blockSizes.get(`${s.node.targetPort}/${t.lun}`) : undefined;
+    const bs = s.blockSizes.get(t.lun);
     let dataOut = t.buf;
     let cdb = t.cdb;
     if (bs && t.write) {
@@ -416,14 +416,16 @@ export class Connection {
         }
       }
     }
-    t.ctrl = new AbortController();
+    const ctrl = (t.ctrl = new AbortController());
     this.running++;
-    const task: ScsiTask = {
+    // `abort` lets the router reuse this controller instead of linking a second one per command.
+    const task: ScsiTask & { abort?: (reason?: unknown) => void } = {
       nexus: s.nexus!,
       lun: t.lun,
       cdb,
       dataInLength: t.read ? t.edtl : 0,
-      signal: t.ctrl.signal,
+      signal: ctrl.signal,
+      abort: (reason?: unknown) => ctrl.abort(reason),
       tag: t.itt,
       attribute: ATTR_MAP[t.attr] ?? 0,
     };
@@ -478,13 +480,13 @@ export class Connection {
       residual = readEdtl - dlen;
     }
     const status = r.status;
-    if (s.node && (t.cdb[0] === 0x25 || t.cdb[0] === 0x9e) && status === ScsiStatus.GOOD) {
+    if ((t.cdb[0] === 0x25 || t.cdb[0] === 0x9e) && status === ScsiStatus.GOOD) {
       const bs = blockSizeFromCapacity(t.cdb, data);
-      if (bs) this.portal.blockSizes.set(`${s.node.targetPort}/${t.lun}`, bs);
+      if (bs) s.blockSizes.set(t.lun, bs);
     }
-    if (t.read && status === ScsiStatus.GOOD && s.node) {
+    if (t.read && status === ScsiStatus.GOOD) {
       // The router may have cut the data to EDTL: recover an overflow from the CDB.
-      const bs = this.portal.blockSizes.get(`${s.node.targetPort}/${t.lun}`);
+      const bs = s.blockSizes.get(t.lun);
       const x = bs ? sbcTransfer(t.cdb, bs) : undefined;
       if (x && x.dir === 'in' && x.bytes > readEdtl) {
         resFlags = ResponseFlags.OVERFLOW;

@@ -14,38 +14,45 @@ export interface Transfer {
 export function sbcTransfer(cdb: Buffer, blockSize: number): Transfer | undefined {
   if (cdb.length < 10) return undefined;
   const op = cdb[0]!;
-  const n10 = (): number => cdb.readUInt16BE(7);
-  const n12 = (): number => (cdb.length >= 12 ? cdb.readUInt32BE(6) : 0);
-  const n16 = (): number => (cdb.length >= 16 ? cdb.readUInt32BE(10) : 0);
-  const verify = (blocks: number): Transfer | undefined => {
-    const bytchk = (cdb[1]! >> 1) & 3;
-    if (bytchk === 0) return { dir: 'out', bytes: 0 };
-    if (bytchk === 1) return { dir: 'out', bytes: blocks * blockSize };
-    if (bytchk === 3) return { dir: 'out', bytes: blockSize };
-    return undefined;
-  };
+  // Transfer length field by CDB size: 10-byte bytes 7-8, 12-byte 6-9, 16-byte 10-13.
+  let blocks: number;
+  switch (op & 0xe0) {
+    case 0x20:
+      blocks = cdb.readUInt16BE(7);
+      break;
+    case 0xa0:
+      if (cdb.length < 12) return undefined;
+      blocks = cdb.readUInt32BE(6);
+      break;
+    case 0x80:
+      if (cdb.length < 16) return undefined;
+      blocks = cdb.readUInt32BE(10);
+      break;
+    default:
+      return undefined;
+  }
   switch (op) {
     case 0x28:
-      return { dir: 'in', bytes: n10() * blockSize };
     case 0xa8:
-      return { dir: 'in', bytes: n12() * blockSize };
     case 0x88:
-      return { dir: 'in', bytes: n16() * blockSize };
+      return { dir: 'in', bytes: blocks * blockSize };
     case 0x2a:
     case 0x2e:
-      return { dir: 'out', bytes: n10() * blockSize };
     case 0xaa:
     case 0xae:
-      return { dir: 'out', bytes: n12() * blockSize };
     case 0x8a:
     case 0x8e:
-      return { dir: 'out', bytes: n16() * blockSize };
+      return { dir: 'out', bytes: blocks * blockSize };
     case 0x2f:
-      return verify(n10());
     case 0xaf:
-      return verify(n12());
-    case 0x8f:
-      return verify(n16());
+    case 0x8f: {
+      // VERIFY: BYTCHK 00b no data, 01b the blocks, 11b one block.
+      const bytchk = (cdb[1]! >> 1) & 3;
+      if (bytchk === 0) return { dir: 'out', bytes: 0 };
+      if (bytchk === 1) return { dir: 'out', bytes: blocks * blockSize };
+      if (bytchk === 3) return { dir: 'out', bytes: blockSize };
+      return undefined;
+    }
     default:
       return undefined;
   }
