@@ -7,13 +7,13 @@
  */
 import { access, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CopyManager } from '../copy-manager/copy-manager.js';
+import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
 import { copyManagerCommands } from '../copy-manager/commands.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
 import { DiskLu } from '../devices/disk/disk-lu.js';
-import { TapeDrive } from '../devices/tape/drive.js';
+import { TapeDrive, type TapeDriveStatus } from '../devices/tape/drive.js';
 import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
 import type { LogicalUnit } from '../router/task.js';
@@ -44,6 +44,12 @@ export interface LuEntry extends LuInfo {
   dataMover?: DataMover;
 }
 
+/** What an LU is doing now, as plain JSON for the management API and reports. */
+export type LuState =
+  | { kind: 'disk'; blockSize: number; blocks: number; backing: string; image?: string; mappedBlocks: number; changedBlocks: number; readOnly: boolean }
+  | ({ kind: 'tape' } & TapeDriveStatus)
+  | { kind: 'data-mover'; copies: CopyProgress[] };
+
 export interface DriveEntry {
   /** "router/drive" */
   name: string;
@@ -71,6 +77,8 @@ export interface LabRuntime {
   lus(): LuEntry[];
   /** By "device/lu". */
   lu(name: string): LuEntry | undefined;
+  /** Current state of an LU ("device/lu"), undefined when there is no such LU. */
+  state(name: string): LuState | undefined;
   drives(): DriveEntry[];
   /** By "router/drive". */
   drive(name: string): DriveEntry | undefined;
@@ -211,6 +219,27 @@ class Lab implements LabRuntime {
   }
   drives(): DriveEntry[] {
     return [...this.driveEntries.values()];
+  }
+  state(name: string): LuState | undefined {
+    const e = this.entries.get(name);
+    if (!e) return undefined;
+    if (e.disk) {
+      const cfg = this.current.arrays.find((a) => a.name === e.device)?.lus.find((l) => `${e.device}/${l.name}` === name);
+      const d = e.disk;
+      return {
+        kind: 'disk',
+        blockSize: d.blockSize,
+        blocks: d.blocks,
+        backing: d.store.kind,
+        ...(cfg?.image ? { image: cfg.image } : {}),
+        mappedBlocks: d.mapped.count(),
+        changedBlocks: d.changedBlockCount,
+        readOnly: d.readOnly,
+      };
+    }
+    if (e.drive) return { kind: 'tape', ...e.drive.status() };
+    const cm = this.copyManagers.get(e.device);
+    return { kind: 'data-mover', copies: cm ? cm.progress().filter((p) => p.lu === name) : [] };
   }
   drive(name: string): DriveEntry | undefined {
     return this.driveEntries.get(name);

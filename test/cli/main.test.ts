@@ -6,8 +6,8 @@ describe('dmsim command table', () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage: dmsim <command>/);
-    expect(r.stdout).toMatch(/\n {2}router {2}serve a lab/);
-    expect(r.stdout).toMatch(/\n {2}demo /);
+    expect(r.stdout).toMatch(/\n {2}router +serve a lab/);
+    expect(r.stdout).toMatch(/\n {2}demo +/);
   });
 
   it('no command or an unknown one: usage on stderr, exit 2', async () => {

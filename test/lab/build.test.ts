@@ -151,6 +151,13 @@ describe('default lab runtime', () => {
     }
   });
 
+  it('reports LU state for the management API', () => {
+    expect(rt.state('array1/blank')).toEqual({ kind: 'disk', blockSize: 512, blocks: 131072, backing: 'file', image: 'array1/blank.img', mappedBlocks: 0, changedBlocks: 0, readOnly: false });
+    expect(rt.state('router1/tape0')).toMatchObject({ kind: 'tape', state: 'ready', barcode: 'DM0001L3', position: 0, bytesUsed: 0 });
+    expect(rt.state('router1/datamover')).toEqual({ kind: 'data-mover', copies: [] });
+    expect(rt.state('array1/nope')).toBeUndefined();
+  });
+
   it('an unknown iSCSI initiator is admitted to the default zone and sees every LU', () => {
     const w = rt.directory.initiatorPort('iqn.1994-05.com.example:someone')!;
     expect(w).toMatch(/^3[0-9a-f]{15}$/);
