@@ -87,6 +87,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     let baseId: number | null = null;
     let sha: string | null = null;
     const skipped: string[] = [];
+    let checksumFailed = false;
     const reader = new TransportBlockReader(client, source.target, source.lun, bs, blocks);
     if (mode === 'files') {
       const vol = await FatVolume.open(reader);
@@ -98,9 +99,15 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       for (const m of plan.members) {
         let fileSha: string | null = null;
         if (!m.skipped && !m.entry.isDirectory && p.checksums !== false) {
-          const data = await vol.readFile(m.entry);
-          fileSha = createHash('sha256').update(data).digest('hex');
-          all.update(data);
+          try {
+            const data = await vol.readFile(m.entry);
+            fileSha = createHash('sha256').update(data).digest('hex');
+            all.update(data);
+          } catch (e) {
+            // The data mover will meet the same error and fail the job; say why there is no hash.
+            notes.push(`no checksum for ${m.entry.path}: ${(e as Error).message}`);
+            checksumFailed = true;
+          }
         }
         if (m.skipped) skipped.push(`${m.entry.path}: ${m.entry.problem}`);
         files.push({
@@ -109,7 +116,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
           sha256: fileSha, problem: m.entry.problem ?? null,
         });
       }
-      sha = p.checksums !== false ? all.digest('hex') : null;
+      sha = p.checksums !== false && !checksumFailed ? all.digest('hex') : null;
     } else {
       recordSize = IMAGE_RECORD;
       if (mode === 'full') runs = fullRuns(blocks);
@@ -129,9 +136,13 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       if (mode === 'full' || mode === 'sparse') p.changes?.take(); // new change epoch starts with this base
       pieces = runPieces(runs, bs);
       if (p.checksums !== false) {
-        const h = createHash('sha256');
-        for (const [lba, n] of runs) for (let d = 0; d < n; d += 2048) h.update(await reader.readBlocks(lba + d, Math.min(2048, n - d)));
-        sha = h.digest('hex');
+        try {
+          const h = createHash('sha256');
+          for (const [lba, n] of runs) for (let d = 0; d < n; d += 2048) h.update(await reader.readBlocks(lba + d, Math.min(2048, n - d)));
+          sha = h.digest('hex');
+        } catch (e) {
+          notes.push(`no image checksum: ${(e as Error).message}`);
+        }
       }
     }
     const portBytesReading = portBytes(client) - readStart;
