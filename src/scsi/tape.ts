@@ -22,6 +22,7 @@ export const TapeOp = {
   LOCATE_10: 0x2b,
   READ_POSITION: 0x34,
   REPORT_DENSITY_SUPPORT: 0x44,
+  LOG_SENSE: 0x4d,
   MODE_SELECT_10: 0x55,
   MODE_SENSE_10: 0x5a,
   WRITE_FILEMARKS_16: 0x80,
@@ -846,4 +847,96 @@ export function decodeMediumPartitionPage(b: Buffer): MediumPartitionPage {
     partitionUnits: r.units,
     partitionSizes,
   };
+}
+
+// ---------------------------------------------------------------- LOG SENSE (the tape's pages)
+
+export const TapeLogPage = { SUPPORTED: 0x00, SEQUENTIAL_ACCESS: 0x0c, TAPE_ALERT: 0x2e } as const;
+
+/** LOG SENSE CDB (4Dh): SP byte 1 bit 0, PC byte 2 bits 7..6, page code 5..0, subpage byte 3, pointer 5–6, allocation 7–8. */
+export interface LogSenseCdb {
+  sp: boolean;
+  pc: number;
+  pageCode: number;
+  subpage: number;
+  parameterPointer: number;
+  allocationLength: number;
+}
+
+interface LogSenseRaw {
+  opcode: number;
+  b1: number;
+  b2: number;
+  subpage: number;
+  r4: number;
+  pointer: number;
+  alloc: number;
+  control: number;
+}
+const logSenseCdb = struct<LogSenseRaw>([u8('opcode'), u8('b1'), u8('b2'), u8('subpage'), u8('r4'), u16('pointer'), u16('alloc'), u8('control')]);
+
+export function decodeLogSenseCdb(cdb: Buffer): LogSenseCdb {
+  const r = logSenseCdb.decode(cdb);
+  return { sp: bit(r.b1, 0), pc: field(r.b2, 6, 2), pageCode: field(r.b2, 0, 6), subpage: r.subpage, parameterPointer: r.pointer, allocationLength: r.alloc };
+}
+
+export function encodeLogSenseCdb(v: Partial<LogSenseCdb> & { pageCode: number }): Buffer {
+  return logSenseCdb.encode({
+    opcode: TapeOp.LOG_SENSE,
+    b1: pack([!!v.sp, 0]),
+    b2: pack([v.pc ?? 1, 6, 2], [v.pageCode, 0, 6]),
+    subpage: v.subpage ?? 0,
+    r4: 0,
+    pointer: v.parameterPointer ?? 0,
+    alloc: v.allocationLength ?? 0xffff,
+    control: 0,
+  });
+}
+
+/** One log parameter: code, control byte (DU, TSD, ETC, TMC, FORMAT AND LINKING) and value bytes. */
+export interface LogParameter {
+  code: number;
+  control: number;
+  value: Buffer;
+}
+
+/** Log page: 4-byte header (page code, subpage, PAGE LENGTH) then the parameters. */
+export function encodeLogPage(pageCode: number, params: readonly LogParameter[], subpage = 0): Buffer {
+  const len = params.reduce((n, p) => n + 4 + p.value.length, 0);
+  const out = Buffer.alloc(4 + len);
+  out[0] = pack([pageCode, 0, 6], [subpage !== 0, 6]);
+  out[1] = subpage;
+  out.writeUInt16BE(len, 2);
+  let p = 4;
+  for (const prm of params) {
+    out.writeUInt16BE(prm.code, p);
+    out[p + 2] = prm.control;
+    out[p + 3] = prm.value.length;
+    prm.value.copy(out, p + 4);
+    p += 4 + prm.value.length;
+  }
+  return out;
+}
+
+export function decodeLogPage(b: Buffer): { pageCode: number; subpage: number; params: LogParameter[] } {
+  if (b.length < 4) throw new RangeError('log page shorter than its header');
+  const end = Math.min(b.length, 4 + b.readUInt16BE(2));
+  const params: LogParameter[] = [];
+  for (let p = 4; p + 4 <= end; p += 4 + b[p + 3]!) {
+    params.push({ code: b.readUInt16BE(p), control: b[p + 2]!, value: Buffer.from(b.subarray(p + 4, Math.min(end, p + 4 + b[p + 3]!))) });
+  }
+  return { pageCode: field(b[0]!, 0, 6), subpage: b[1]!, params };
+}
+
+/** Supported log pages (00h): the page codes, one byte each, as the page's "parameters". */
+export function encodeSupportedLogPages(codes: readonly number[]): Buffer {
+  const out = Buffer.alloc(4 + codes.length);
+  out.writeUInt16BE(codes.length, 2);
+  codes.forEach((c, i) => (out[4 + i] = c));
+  return out;
+}
+
+export function decodeSupportedLogPages(b: Buffer): number[] {
+  if (b.length < 4) throw new RangeError('log page shorter than its header');
+  return [...b.subarray(4, Math.min(b.length, 4 + b.readUInt16BE(2)))];
 }

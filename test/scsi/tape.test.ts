@@ -67,6 +67,13 @@ describe('tape responses', () => {
     expect(T.decodeDensityReport(hex('density-report-lto4'))).toEqual([lto4]);
   });
 
+  it('LOG SENSE CDB, a log page with one parameter, supported pages', () => {
+    both('log-sense-cdb-0c-cumulative', { sp: false, pc: 1, pageCode: 0x0c, subpage: 0, parameterPointer: 0, allocationLength: 0xffff }, T.encodeLogSenseCdb, T.decodeLogSenseCdb);
+    const value = Buffer.from('0000000000001000', 'hex');
+    both('log-page-0c-one-counter', [{ code: 0, control: 0, value }], (ps) => T.encodeLogPage(0x0c, ps), T.decodeLogPage, { pageCode: 0x0c, subpage: 0, params: [{ code: 0, control: 0, value }] });
+    both('log-page-00-supported', [0x00, 0x0c, 0x2e], T.encodeSupportedLogPages, T.decodeSupportedLogPages);
+  });
+
   it('mode pages 0Fh, 10h, 11h and the device-specific byte', () => {
     const dc = { dce: true, dcc: true, dde: true, red: 0, compressionAlgorithm: 1, decompressionAlgorithm: 1 };
     both('page-0f-dce-dcc-dde', dc, (v) => T.encodeDataCompressionPage(v), T.decodeDataCompressionPage);

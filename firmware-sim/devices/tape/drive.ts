@@ -9,6 +9,11 @@ import { Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../../src/scs
 import {
   decodeErase6,
   decodeLoadUnload,
+  decodeLogSenseCdb,
+  encodeLogPage,
+  encodeSupportedLogPages,
+  TapeLogPage,
+  type LogParameter,
   decodeLocate10,
   decodeLocate16,
   decodeReadPositionCdb,
@@ -113,6 +118,8 @@ export class TapeDrive extends ScsiLogicalUnit {
   private dirty = false;
   private readonly prevented = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Sequential-access log page counters (bytes), since the cartridge was loaded. */
+  private readonly counters = { hostWritten: 0, mediaWritten: 0, mediaRead: 0, hostRead: 0 };
 
   constructor(
     identity: LuIdentity,
@@ -176,6 +183,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       this.positionLost = false;
       this.dirty = false;
       this.mode.density = 0;
+      this.counters.hostWritten = this.counters.mediaWritten = this.counters.mediaRead = this.counters.hostRead = 0;
       this.becomingReadyUntil = Date.now() + (opts.delayMs ?? this.opts.loadDelayMs ?? 0);
       c.event(`loaded in ${this.identity.name}`);
       this.queueUnitAttention(UA.MEDIUM_CHANGED);
@@ -399,6 +407,8 @@ export class TapeDrive extends ScsiLogicalUnit {
       return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n });
     }
     const data = await c.readRecord(i, n);
+    this.counters.mediaRead += len;
+    this.counters.hostRead += data.length;
     if (this.faults.armed) await this.faults.pace(data.length, signal);
     if (len === n) return data;
     if (len < n) return sili ? data : cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
@@ -438,6 +448,8 @@ export class TapeDrive extends ScsiLogicalUnit {
       }
     }
     if (k > 0) await c.readRecords(start, k, bl, out);
+    this.counters.mediaRead += k * bl;
+    this.counters.hostRead += k * bl;
     this.pos = start + k + (stop && passed ? 1 : 0);
     if (this.faults.armed) await this.faults.pace(k * bl, signal);
     return stop ? cc(this, stop, out.subarray(0, k * bl)) : out;
@@ -473,6 +485,8 @@ export class TapeDrive extends ScsiLogicalUnit {
       if (fit > 0) {
         if (this.faults.armed) await this.faults.pace(fit * recLen, ctx.signal);
         await c.writeRecords(this.pos, data, recLen, fit);
+        this.counters.hostWritten += fit * recLen;
+        this.counters.mediaWritten += fit * recLen;
         this.pos = c.count;
         this.dirty = true;
       }
@@ -718,6 +732,38 @@ export class TapeDrive extends ScsiLogicalUnit {
     return encodeDensityReport(d ? [{ ...d, deflt: true }] : []);
   }
 
+  /** LOG SENSE: supported pages (00h), sequential-access counters (0Ch), TapeAlert (2Eh, all flags clear). */
+  logSense(ctx: Ctx): HandlerOutput {
+    const v = decodeLogSenseCdb(ctx.cdb);
+    if (v.sp) throw Sense.invalidFieldInCdb(1, 0);
+    if (v.subpage !== 0) throw Sense.invalidFieldInCdb(3);
+    // Default cumulative values (PC=11b) are the counters' reset values; thresholds are not kept.
+    const zero = v.pc !== 1;
+    const u64 = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(zero ? 0 : n));
+      return b;
+    };
+    let params: LogParameter[];
+    switch (v.pageCode) {
+      case TapeLogPage.SUPPORTED:
+        return encodeSupportedLogPages([TapeLogPage.SUPPORTED, TapeLogPage.SEQUENTIAL_ACCESS, TapeLogPage.TAPE_ALERT]);
+      case TapeLogPage.SEQUENTIAL_ACCESS: {
+        const k = this.counters;
+        params = [k.hostWritten, k.mediaWritten, k.mediaRead, k.hostRead].map((n, code) => ({ code, control: 0, value: u64(n) }));
+        break;
+      }
+      case TapeLogPage.TAPE_ALERT:
+        params = Array.from({ length: 64 }, (_, i) => ({ code: i + 1, control: 0, value: Buffer.alloc(1) }));
+        break;
+      default:
+        throw Sense.invalidFieldInCdb(2, 5);
+    }
+    const from = params.filter((p) => p.code >= v.parameterPointer);
+    if (!from.length) throw Sense.invalidFieldInCdb(5);
+    return encodeLogPage(v.pageCode, from);
+  }
+
   testUnitReady(): HandlerOutput {
     this.medium();
     return undefined;
@@ -742,6 +788,7 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
     { opcode: TapeOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
     { opcode: TapeOp.LOCATE_10, name: 'LOCATE(10)', cdbLength: 10, rsv: 'read', usage: [0xff, 0x07, 0, 0xff, 0xff, 0xff, 0xff, 0, 0xff, CTRL], handler: (c) => c.lu.locate(c, decodeLocate10(c.cdb), 8) },
     { opcode: TapeOp.READ_POSITION, name: 'READ POSITION', cdbLength: 10, rsv: 'read', usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.readPosition(c) },
+    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', usage: [0xff, 0x01, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.logSense(c) },
     { opcode: TapeOp.REPORT_DENSITY_SUPPORT, name: 'REPORT DENSITY SUPPORT', cdbLength: 10, rsv: 'read', usage: [0xff, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.reportDensity(c) },
     {
       opcode: TapeOp.SPACE_16,

@@ -15,6 +15,8 @@ import {
   encodeLoadUnload,
   encodeErase6,
   decodeMediumTypeReport,
+  encodeLogSenseCdb,
+  decodeLogPage,
 } from '../../../src/scsi/tape.js';
 import { I1, I2, newDrive, pattern, read6, readyDrive, rewind, run, space6, tmp, wfm, write6 } from './helpers.js';
 
@@ -549,6 +551,23 @@ describe('tape drive: limits, densities, CDB checks', () => {
     await drive.eject();
     await run(drive, TUR);
     expect((await run(drive, encodeReportDensityCdb({ media: true }))).sense).toMatchObject({ key: 2, asc: 0x3a });
+  });
+
+  it('LOG SENSE: supported pages, sequential-access byte counters, TapeAlert flags; bad fields 5/24/00', async () => {
+    const { drive } = await readyDrive(t.dir);
+    await layout(drive);
+    await run(drive, read6(100));
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0 }))).data.toString('hex')).toBe('00000003000c2e');
+    const seq = decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c }))).data);
+    expect(seq.params.map((p) => [p.code, Number(p.value.readBigUInt64BE(0))])).toEqual([[0, 1624], [1, 1624], [2, 100], [3, 100]]);
+    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, pc: 3 }))).data).params.every((p) => p.value.readBigUInt64BE(0) === 0n)).toBe(true);
+    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 2 }))).data).params.map((p) => p.code)).toEqual([2, 3]);
+    const ta = await run(drive, encodeLogSenseCdb({ pageCode: 0x2e }));
+    expect(ta.data.readUInt16BE(2)).toBe(64 * 5);
+    expect(decodeLogPage(ta.data).params.every((p, i) => p.code === i + 1 && p.value.length === 1 && p.value[0] === 0)).toBe(true);
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 4 }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 5 } });
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, sp: true }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 0 } });
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x33 }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 2 } });
   });
 
   it('reserved bits → 5/24/00 with the bit pointer; WRITE FILEMARKS setmarks rejected', async () => {
