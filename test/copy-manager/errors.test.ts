@@ -208,6 +208,18 @@ describe('list identifiers, progress, aborts', () => {
     expect((await rcr(lab.dm, 0, 1)).sense).toMatchObject({ key: 5, asc: 0x24 });
   });
 
+  it('more copies than TOTAL CONCURRENT COPIES: BUSY, nothing processed', async () => {
+    lab = await makeLab();
+    let release!: () => void;
+    lab.disks[0]!.gate = new Promise<void>((r) => (release = r));
+    const running = Array.from({ length: 16 }, (_, i) => xcopy(lab.dm, backupList(lab, { blocks: 8, streamTransferLength: 4096 }, { listId: 10 + i })));
+    for (let i = 0; i < 100 && lab.cm.progress().filter((p) => p.state === 'running').length < 16; i++) await new Promise((r) => setTimeout(r, 2));
+    const r = await xcopy(lab.dm, backupList(lab, { blocks: 8, streamTransferLength: 4096 }, { listId: 99 }));
+    expect(r.status).toBe(0x08);
+    release();
+    for (const p of running) { const x = await p; expect(x.status, JSON.stringify(x.sense)).toBe(0); }
+  });
+
   it('ABORT TASK (the task signal): TASK ABORTED, status completed with errors', async () => {
     lab = await makeLab();
     const ac = new AbortController();

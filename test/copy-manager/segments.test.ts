@@ -250,3 +250,59 @@ describe('embedded → stream (05h), discard (06h), SPACE (11h), filemarks (10h)
     expect(recs.map((x) => (x === 'FM' ? x : x.toString()))).toEqual(['HELLO!', 'FM', 'BYE']);
   });
 });
+
+describe('residue idioms, held-data limit, LIST ID USAGE 11b', () => {
+  it('06h on null LU C001h with 0 bytes, CAT 0: throws residue away (SPC-4 idiom), nothing else touched', async () => {
+    lab = await makeLab({ disks: [{ blocks: 64 }] });
+    fill(lab);
+    const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
+    const r = await xcopy(
+      lab.dm,
+      list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [
+        { type: 0, cat: true, src: 0, dst: 1, streamTransferLength: 1000, blocks: 4, lba: 0 },
+        { type: 6, src: 0xc001, streamTransferLength: 0, byteCount: 0 },
+        { type: 5, dst: 1, streamTransferLength: 2, embedded: Buffer.from('OK') },
+      ]),
+    );
+    expect(r.status).toBe(0);
+    const recs = (await tapeRecords(tape.drive)) as Buffer[];
+    expect(recs.map((b) => b.length)).toEqual([1000, 1000, 2]);
+    expect(recs[2]!.toString()).toBe('OK');
+  });
+
+  it('CAT 1 on the last segment: leftover residue is silently discarded', async () => {
+    lab = await makeLab({ disks: [{ blocks: 64 }] });
+    const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
+    const r = await xcopy(lab.dm, list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [{ type: 0, cat: true, src: 0, dst: 1, streamTransferLength: 1000, blocks: 3, lba: 0 }]));
+    expect(r.status).toBe(0);
+    expect(((await tapeRecords(tape.drive)) as Buffer[]).map((b) => b.length)).toEqual([1000]);
+  });
+
+  it('held data beyond HELD DATA LIMIT keeps the newest 64 KiB and sets HDD', async () => {
+    lab = await makeLab({ disks: [{ blocks: 512 }] });
+    fill(lab);
+    const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
+    expect((await xcopy(lab.dm, list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [{ type: 0x0b, src: 0, dst: 1, streamTransferLength: 65536, blocks: 256, lba: 0 }], { listId: 5 }))).status).toBe(0);
+    expect(decodeCopyStatus((await rcr(lab.dm, 0, 5)).data)).toMatchObject({ heldDataDiscarded: true, status: 1 });
+    const held = decodeReceiveData((await rcr(lab.dm, 1, 5, { alloc: 70000 })).data);
+    expect(held.equals(blocks(lab, 0, 128, 128))).toBe(true);
+  });
+
+  it('LIST ID USAGE 11b: runs, keeps nothing; 11b with held-data segments is refused up front', async () => {
+    lab = await makeLab({ disks: [{ blocks: 64 }] });
+    const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
+    const cscds = [e4(disk, blockParams()), e4(tape.drive, variableTape())];
+    expect((await xcopy(lab.dm, list(cscds, [{ type: 0, src: 0, dst: 1, streamTransferLength: 512, blocks: 2, lba: 0 }], { listId: 0, usage: 3 }))).status).toBe(0);
+    expect((await rcr(lab.dm, 0, 0)).sense).toMatchObject({ key: 5, asc: 0x24 });
+    expect((await xcopy(lab.dm, list(cscds, [{ type: 0x0b, src: 0, dst: 1, streamTransferLength: 512, blocks: 2, lba: 0 }], { listId: 0, usage: 3 }))).sense).toMatchObject({ key: 5, asc: 0x26, sks: { byte: 80 } });
+  });
+
+  it('segment types the router does not implement (13h, 15h, 16h, BEh) answer 26/09', async () => {
+    lab = await makeLab({ disks: [{ blocks: 64 }] });
+    const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
+    for (const type of [0x13, 0x15, 0x16, 0xbe]) {
+      const seg = type === 0xbe ? { type, body: Buffer.alloc(12) } : type === 0x15 ? { type, dst: 1 } : { type, src: 0, dst: 1 };
+      expect((await xcopy(lab.dm, list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [seg]))).sense).toMatchObject({ key: 5, asc: 0x26, ascq: 0x09, sks: { byte: 80 } });
+    }
+  });
+});
