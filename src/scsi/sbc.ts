@@ -30,6 +30,7 @@ export const SbcOp = {
   VERIFY_16: 0x8f,
   SYNCHRONIZE_CACHE_16: 0x91,
   WRITE_SAME_16: 0x93,
+  COMPARE_AND_WRITE: 0x89,
   SERVICE_ACTION_IN_16: 0x9e,
   READ_12: 0xa8,
   WRITE_12: 0xaa,
@@ -93,7 +94,8 @@ export function decodeBlockCdb(cdb: Buffer): BlockCdb {
       break;
     case 4: // 16-byte
       lba = cdb.readUInt32BE(2) * TWO32 + cdb.readUInt32BE(6);
-      count = cdb.readUInt32BE(10);
+      // COMPARE AND WRITE keeps its NUMBER OF LOGICAL BLOCKS in byte 13 alone (bytes 10..12 reserved).
+      count = op === SbcOp.COMPARE_AND_WRITE ? cdb[13]! : cdb.readUInt32BE(10);
       group = cdb[14]! & 0x1f;
       break;
     default:
@@ -151,6 +153,7 @@ export function encodeBlockCdb(v: BlockCdbInput): Buffer {
       if (v.lba > 0xffffffff) throw new RangeError('LBA outside a 12-byte CDB');
       return cdb12.encode({ opcode: op, b1, lba: v.lba, len: v.count, group, control: 0 });
     case 4:
+      if (op === SbcOp.COMPARE_AND_WRITE && v.count > 0xff) throw new RangeError('COMPARE AND WRITE moves at most 255 blocks');
       return cdb16.encode({ opcode: op, b1, lba: v.lba, len: v.count, group, control: 0 });
     default:
       throw new RangeError(`opcode ${op} has no LBA-range form`);
@@ -442,6 +445,8 @@ export const sbcUsage = {
   /** SYNCHRONIZE CACHE: IMMED, and SYNC_NV accepted and ignored (there is no non-volatile cache to spare). */
   synchronizeCache10: [0xff, 0x06, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00],
   synchronizeCache16: [0xff, 0x06, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00],
+  /** COMPARE AND WRITE: DPO, FUA; bytes 10..12 reserved, NUMBER OF LOGICAL BLOCKS in byte 13. */
+  compareAndWrite: [0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0x1f, 0x00],
   unmap: [0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x1f, 0xff, 0xff, 0x00],
   getLbaStatus: [0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00],
   startStopUnit: [0xff, 0x01, 0x00, 0x0f, 0xf7, 0x00],

@@ -23,6 +23,7 @@ describe('SBC LBA-range CDBs', () => {
     ['writesame16-unmap-ndob', { opcode: SbcOp.WRITE_SAME_16, lba: 0x100, count: 8, unmap: true, ndob: true }],
     ['writesame10-anchor-unmap', { opcode: SbcOp.WRITE_SAME_10, lba: 0, count: 1, anchor: true, unmap: true }],
     ['synccache10-immed', { opcode: SbcOp.SYNCHRONIZE_CACHE_10, lba: 0, count: 0, immed: true }],
+    ['compare-and-write', { opcode: SbcOp.COMPARE_AND_WRITE, lba: 7, count: 1, fua: true }],
   ];
   it.each(cases)('%s both ways', (name, v) => {
     expect(encodeBlockCdb(v).toString('hex')).toBe(hex(name).toString('hex'));

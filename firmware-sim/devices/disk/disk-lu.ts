@@ -60,6 +60,8 @@ const EMPTY = Buffer.alloc(0);
 /** Opcodes of EXTENDED COPY (LID1/LID4) and RECEIVE COPY RESULTS: their presence means 3PC=1. */
 const COPY_OPCODES = new Set([0x83, 0x84]);
 const MAX_UNMAP_DESCRIPTORS = 256;
+/** MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the CDB field's whole range. */
+const MAX_COMPARE_AND_WRITE = 255;
 const MAX_WRITE_SAME_BYTES = 32 << 20;
 const FILL_CHUNK = 1 << 20;
 
@@ -91,6 +93,8 @@ export class DiskLu extends ScsiLogicalUnit {
   /** I_T nexuses holding PREVENT MEDIUM REMOVAL. */
   private readonly preventers = new Set<string>();
   private writeCache = true;
+  /** Set while a COMPARE AND WRITE runs: writes wait for it, so compare and write are one atomic step. */
+  private exclusive: Promise<void> | undefined;
   private swp = false;
 
   constructor(opts: DiskOptions) {
@@ -135,7 +139,7 @@ export class DiskLu extends ScsiLogicalUnit {
   blockLimits(): BlockLimits {
     return {
       wsnz: false,
-      maximumCompareAndWriteLength: 0,
+      maximumCompareAndWriteLength: MAX_COMPARE_AND_WRITE,
       optimalTransferLengthGranularity: this.physicalExponent() ? 1 << this.physicalExponent() : 1,
       maximumTransferLength: this.maxTransferBlocks,
       optimalTransferLength: Math.floor((1 << 20) / this.blockSize),
@@ -281,6 +285,29 @@ export class DiskLu extends ScsiLogicalUnit {
 
   /** Write at an LBA; `data` may end inside a block (a short data-out), which is then partly written. */
   async writeBlocks(lba: number, data: Buffer, fua: boolean, signal?: AbortSignal): Promise<void> {
+    while (this.exclusive) await this.exclusive;
+    return this.writeNow(lba, data, fua, signal);
+  }
+
+  /**
+   * Run `fn` with every other write held back (COMPARE AND WRITE). Inline store I/O completes in
+   * the call that starts it, so writes already past the gate are done when `fn` starts; only
+   * thread-pool transfers above the store's inline limit could still be in flight.
+   */
+  async exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive;
+    let release!: () => void;
+    this.exclusive = new Promise<void>((r) => (release = r));
+    try {
+      return await fn();
+    } finally {
+      this.exclusive = undefined;
+      release();
+    }
+  }
+
+  /** writeBlocks without waiting for an exclusive section (used inside one). */
+  async writeNow(lba: number, data: Buffer, fua: boolean, signal?: AbortSignal): Promise<void> {
     const count = Math.ceil(data.length / this.blockSize);
     if (this.faults.armed) {
       const bad = this.faults.mediumErrorIn('write', lba, count);
@@ -464,6 +491,33 @@ async function verify(ctx: Ctx): Promise<undefined> {
       if (at >= 0) throw Sense.miscompare(b * bs + at);
     }
   }
+  return undefined;
+}
+
+/**
+ * COMPARE AND WRITE (SBC-3 §5.2): the data-out holds N blocks to compare with the medium and N
+ * blocks to write; on a difference nothing is written and MISCOMPARE gives the offset of the first
+ * differing byte in the data-out. Compare and write run with other writes held back.
+ */
+async function compareAndWrite(ctx: Ctx): Promise<undefined> {
+  const { lu, cdb, signal } = ctx;
+  const c = decodeBlockCdb(cdb);
+  if (c.count > MAX_COMPARE_AND_WRITE) throw Sense.invalidFieldInCdb(13);
+  lu.mediaReady();
+  lu.checkRange(c.lba, c.count);
+  lu.checkWritable();
+  const half = c.count * lu.blockSize;
+  const d = ctx.task.dataOut ?? EMPTY;
+  // The data-out must be exactly both halves; any other size contradicts NUMBER OF LOGICAL BLOCKS
+  // (e.g. 256 blocks of data behind an NLB byte that wrapped to 0).
+  if (d.length !== 2 * half) throw Sense.invalidFieldInCdb(13);
+  if (c.count === 0) return undefined;
+  await lu.exclusively(async () => {
+    const medium = await lu.readBlocks(c.lba, c.count, signal);
+    const at = firstDifference(medium, d.subarray(0, half));
+    if (at >= 0) throw Sense.miscompare(at);
+    await lu.writeNow(c.lba, d.subarray(half), c.fua, signal);
+  });
   return undefined;
 }
 
@@ -657,6 +711,7 @@ function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
     { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectHandler },
     { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', usage: [...modeUsage.sense10], handler: modeSense },
     rw(SbcOp.READ_16, 'READ(16)', 16, 'read', sbcUsage.rw16, read),
+    rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', sbcUsage.compareAndWrite, compareAndWrite),
     rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', sbcUsage.rw16, write),
     rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', sbcUsage.writeAndVerify16, writeAndVerify),
     rw(SbcOp.VERIFY_16, 'VERIFY(16)', 16, 'read', sbcUsage.verify16, verify),

@@ -192,6 +192,51 @@ describe('disk LU: VERIFY and WRITE AND VERIFY', () => {
   });
 });
 
+describe('disk LU: COMPARE AND WRITE', () => {
+  const caw = (lba: number, count: number, extra = {}) => encodeBlockCdb({ opcode: SbcOp.COMPARE_AND_WRITE, lba, count, ...extra });
+
+  it('writes the second half when the first half matches the medium', async () => {
+    d = await makeDisk();
+    await d.exec(write10(2046, 2), Buffer.alloc(2 * BS, 0x41));
+    const data = Buffer.concat([Buffer.alloc(2 * BS, 0x41), Buffer.alloc(2 * BS, 0x42)]);
+    expect(await d.exec(caw(2046, 2, { fua: true }), data)).toEqual({ status: 0 });
+    expect(d.fileBytes(2046 * BS, 2 * BS).equals(Buffer.alloc(2 * BS, 0x42))).toBe(true);
+    expect(d.lu.peekChanges()).toEqual([{ lba: 2046, count: 2 }]);
+  });
+
+  it('a miscompare writes nothing and reports the data-out offset of the first difference', async () => {
+    d = await makeDisk();
+    await d.exec(write10(0, 3), Buffer.alloc(3 * BS, 0x41));
+    const data = Buffer.concat([Buffer.alloc(3 * BS, 0x41), Buffer.alloc(3 * BS, 0x42)]);
+    data[3 * BS - 27] = 0x43;
+    expect(senseOf(await d.exec(caw(0, 3), data))).toMatchObject({ key: 0x0e, asc: 0x1d, ascq: 0, information: 3 * BS - 27 });
+    expect(d.fileBytes(0, 3 * BS).equals(Buffer.alloc(3 * BS, 0x41))).toBe(true);
+  });
+
+  it('checks range, data-out size, reserved bytes, write protection; 0 blocks is a no-op', async () => {
+    d = await makeDisk();
+    expect(senseOf(await d.exec(caw(2047, 2), Buffer.alloc(4 * BS)))).toMatchObject({ key: 5, asc: 0x21 });
+    expect(senseOf(await d.exec(caw(0, 1), Buffer.alloc(4 * BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { cd: true, byte: 13 } });
+    expect(senseOf(await d.exec(caw(0, 2), Buffer.alloc(2 * BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { cd: true, byte: 13 } });
+    expect(senseOf(await d.exec(caw(0, 0), Buffer.alloc(512 * BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { cd: true, byte: 13 } });
+    const reserved = caw(0, 1);
+    reserved[12] = 1;
+    expect(senseOf(await d.exec(reserved, Buffer.alloc(2 * BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 12, bit: 0 } });
+    expect(senseOf(await d.exec(caw(0, 1, { protect: 1 }), Buffer.alloc(2 * BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 5 } });
+    expect(await d.exec(caw(0, 0))).toEqual({ status: 0 });
+    expect(d.lu.blockLimits().maximumCompareAndWriteLength).toBe(255);
+  });
+
+  it('holds other writes back while it runs: concurrent CAWs on one block succeed exactly once', async () => {
+    d = await makeDisk({ memory: true });
+    await d.exec(write10(7, 1), Buffer.alloc(BS, 0x30));
+    const attempts = Array.from({ length: 8 }, (_, i) => d.exec(caw(7, 1), Buffer.concat([Buffer.alloc(BS, 0x30), Buffer.alloc(BS, 0x31 + i)])));
+    const results = await Promise.all(attempts);
+    expect(results.filter((r) => r.status === 0)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 2)).toHaveLength(7);
+  });
+});
+
 describe('disk LU: WRITE SAME, UNMAP, GET LBA STATUS', () => {
   const status = async (lba: number, alloc = 1024) => decodeLbaStatus((await d.exec(encodeGetLbaStatusCdb({ lba, allocationLength: alloc }))).dataIn!);
 
