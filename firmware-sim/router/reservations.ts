@@ -16,7 +16,9 @@ import {
   decodePrInCdb,
   decodePrOutCdb,
   decodePrOutParams,
+  decodeRegisterAndMoveParams,
   decodeReserve10Cdb,
+  decodeTransportId,
   encodeReadFullStatus,
   encodeReadKeys,
   encodeReadReservation,
@@ -33,14 +35,17 @@ import {
   PrIn,
   PrOut,
   PrType,
+  REGISTER_AND_MOVE_HEADER,
   RELEASE_6,
   RELEASE_10,
   RESERVE_6,
   RESERVE_10,
   type PrOutParams,
+  type RegisterAndMoveParams,
+  type TransportId,
 } from '../../src/scsi/persistent-reservations.js';
 import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from '../devices/logical-unit.js';
-import type { ITNexus } from './task.js';
+import { makeNexus, type ITNexus } from './task.js';
 
 interface Registration {
   initiatorPort: string;
@@ -90,6 +95,8 @@ export class Reservations implements ReservationGate {
   private readonly seen = new Map<string, ITNexus>();
   /** Set by the router: abort the tasks of these nexuses (PREEMPT AND ABORT). */
   abortTasksOf: ((nexusKeys: string[]) => void) | undefined;
+  /** Set by the router: target port WWPN of a RELATIVE TARGET PORT IDENTIFIER (REGISTER AND MOVE). */
+  targetPortOf: ((relativeId: number) => string | undefined) | undefined;
 
   constructor(
     private readonly lu: ScsiLogicalUnit,
@@ -322,6 +329,42 @@ export class Reservations implements ReservationGate {
     this.save();
   }
 
+  /**
+   * REGISTER AND MOVE (SPC-4 §5.12.9): the holder registers another I_T nexus (FC TransportID +
+   * relative target port) with SARK if it is not registered yet, hands it the reservation, and
+   * with UNREG drops its own registration. iSCSI TransportIDs are refused: the gate cannot map an
+   * iSCSI name to the WWPN the lab gives it.
+   */
+  registerAndMove(nexus: ITNexus, p: RegisterAndMoveParams): void {
+    const me = this.registrationOf(nexus);
+    if (!me || me.key !== p.reservationKey) throw conflict();
+    const cur = this.pr;
+    if (!cur || !cur.holder || cur.holder !== me) throw conflict();
+    if (p.aptpl && !this.opts.aptplPath) throw Sense.invalidFieldInParam(17, 0);
+    if (p.serviceActionKey === 0n) throw Sense.invalidFieldInParam(8);
+    let tid: TransportId;
+    try {
+      tid = decodeTransportId(p.transportId);
+    } catch {
+      throw Sense.invalidFieldInParam(REGISTER_AND_MOVE_HEADER);
+    }
+    if (tid.protocol !== 'fc') throw Sense.invalidFieldInParam(REGISTER_AND_MOVE_HEADER);
+    const targetPort = this.targetPortOf?.(p.relativeTargetPort);
+    if (!targetPort) throw Sense.invalidFieldInParam(18);
+    const dest = makeNexus(tid.wwpn, targetPort);
+    if (this.matches(me, dest)) throw Sense.invalidFieldInParam(REGISTER_AND_MOVE_HEADER);
+    let reg = this.registrationOf(dest);
+    if (!reg) {
+      reg = { initiatorPort: tid.wwpn, targetPort, relativeId: p.relativeTargetPort, key: p.serviceActionKey };
+      this.regs.push(reg);
+    }
+    this.pr = { type: cur.type, scope: cur.scope, holder: reg };
+    if (p.unreg) this.regs = this.regs.filter((r) => r !== me);
+    this.aptpl = p.aptpl;
+    this.generation++;
+    this.save();
+  }
+
   /** SPC-4 §5.12.11.4: remove the registrations SARK names, taking the reservation over when SARK names its holder. */
   private preempt(me: Registration, sark: bigint, scope: number, type: number): Registration[] {
     const cur = this.pr;
@@ -444,6 +487,13 @@ function reserve10(ctx: CommandContext, release: boolean): void {
 function prOut(ctx: CommandContext): void {
   const v = decodePrOutCdb(ctx.cdb);
   const data = ctx.task.dataOut ?? Buffer.alloc(0);
+  if (v.serviceAction === PrOut.REGISTER_AND_MOVE) {
+    if (v.parameterListLength < REGISTER_AND_MOVE_HEADER || data.length < v.parameterListLength) throw Sense.paramListLengthError();
+    const p = decodeRegisterAndMoveParams(data.subarray(0, v.parameterListLength));
+    if (REGISTER_AND_MOVE_HEADER + p.transportId.length > v.parameterListLength || p.transportId.length < 24) throw Sense.paramListLengthError();
+    reservationsOf(ctx.lu).registerAndMove(ctx.nexus, p);
+    return;
+  }
   if (v.parameterListLength < PR_OUT_BASIC_LENGTH || data.length < v.parameterListLength) throw Sense.paramListLengthError();
   const p = decodePrOutParams(data.subarray(0, v.parameterListLength));
   // SPEC_I_PT is not offered (REPORT CAPABILITIES SIP_C=0), so the list is always the basic 24 bytes.
@@ -474,7 +524,7 @@ export function reservationCommands(): CommandDef[] {
   const inUsage = [0xff, 0x1f, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, CTRL];
   const outUsage = [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CTRL];
   const inNames = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
-  const outNames = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY'];
+  const outNames = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY', 'REGISTER AND MOVE'];
   return [
     { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
     { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },

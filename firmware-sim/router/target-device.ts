@@ -106,6 +106,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     if (lu instanceof ScsiLogicalUnit) {
       const gate = reservationsOf(lu, opts);
       gate.abortTasksOf = (keys) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), 'PREEMPT AND ABORT');
+      gate.targetPortOf = (rel) => this.ports.find((p) => p.relativeId === rel)?.wwpn;
     }
     this.withLunChange(() => this.lus.set(lun, lu));
   }

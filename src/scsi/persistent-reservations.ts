@@ -329,3 +329,38 @@ export function decodeReserve10Cdb(cdb: Buffer): Reserve10Cdb {
 /** The LONGID parameter list: the third party's 8-byte device ID (its FC port name here). */
 export const encodeThirdPartyId = (wwpn: string): Buffer => Buffer.from(wwpn, 'hex');
 
+
+// ------------------------------------------------------------------ REGISTER AND MOVE parameter list
+
+export interface RegisterAndMoveParams {
+  reservationKey: bigint;
+  serviceActionKey: bigint;
+  unreg: boolean;
+  aptpl: boolean;
+  relativeTargetPort: number;
+  transportId: Buffer;
+}
+interface MoveRaw { key: Buffer; sark: Buffer; r16: number; flags: number; rtpi: number; tidLen: number }
+const moveHead = struct<MoveRaw>([blob(8, 'key'), blob(8, 'sark'), u8('r16'), u8('flags'), u16('rtpi'), u32('tidLen')]);
+export const REGISTER_AND_MOVE_HEADER = moveHead.span;
+
+export function encodeRegisterAndMoveParams(v: RegisterAndMoveParams): Buffer {
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64BE(v.reservationKey);
+  const sark = Buffer.alloc(8);
+  sark.writeBigUInt64BE(v.serviceActionKey);
+  const h = moveHead.encode({ key, sark, r16: 0, flags: pack([v.unreg, 1], [v.aptpl, 0]), rtpi: v.relativeTargetPort, tidLen: v.transportId.length });
+  return Buffer.concat([h, v.transportId]);
+}
+
+export function decodeRegisterAndMoveParams(b: Buffer): RegisterAndMoveParams {
+  const r = moveHead.decode(b);
+  return {
+    reservationKey: r.key.readBigUInt64BE(),
+    serviceActionKey: r.sark.readBigUInt64BE(),
+    unreg: bit(r.flags, 1),
+    aptpl: bit(r.flags, 0),
+    relativeTargetPort: r.rtpi,
+    transportId: Buffer.from(b.subarray(moveHead.span, moveHead.span + r.tidLen)),
+  };
+}

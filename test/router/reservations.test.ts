@@ -14,7 +14,9 @@ import {
   encodePrInCdb,
   encodePrOutCdb,
   encodePrOutParams,
+  encodeRegisterAndMoveParams,
   encodeReserve10Cdb,
+  encodeTransportId,
   PrIn,
   PrOut,
   PrType,
@@ -356,6 +358,48 @@ describe('CLEAR and PREEMPT', () => {
   });
 });
 
+describe('REGISTER AND MOVE', () => {
+  const move = (send: Send, n: ITNexus, v: { key: bigint; sark: bigint; rel: number; tid: Buffer; unreg?: boolean }) => {
+    const list = encodeRegisterAndMoveParams({ reservationKey: v.key, serviceActionKey: v.sark, unreg: !!v.unreg, aptpl: false, relativeTargetPort: v.rel, transportId: v.tid });
+    return send(n, encodePrOutCdb({ serviceAction: PrOut.REGISTER_AND_MOVE, scope: 0, type: PrType.WRITE_EXCLUSIVE, parameterListLength: list.length }), list);
+  };
+  const fc = (wwpn: string) => encodeTransportId({ protocol: 'fc', wwpn });
+
+  it('hands the reservation to another I_T nexus, registering it, and drops the mover with UNREG', async () => {
+    const { send } = await setup();
+    await prOut(send, A, PrOut.REGISTER, { sark: 1n });
+    await prOut(send, A, PrOut.RESERVE, { key: 1n }, PrType.WRITE_EXCLUSIVE);
+    const gen = (await keys(send)).generation;
+    expect((await move(send, A, { key: 1n, sark: 9n, rel: 2, tid: fc(I2), unreg: true })).status).toBe(GOOD);
+    expect(await keys(send)).toEqual({ generation: gen + 1, additionalLength: 8, keys: [9n] });
+    expect((await reservation(send)).reservation).toEqual({ key: 9n, scope: 0, type: PrType.WRITE_EXCLUSIVE });
+    const b2 = makeNexus(I2, TP2);
+    await send(b2, TUR);
+    expect(await write(send, b2)).toBe(GOOD);
+    expect(await write(send, B)).toBe(CONFLICT);
+    expect(await write(send, A)).toBe(CONFLICT);
+    const fs = decodeReadFullStatus((await prIn(send, D, PrIn.READ_FULL_STATUS)).data);
+    expect(fs.entries.map((e) => [e.key, e.holder, e.relativeTargetPort, decodeTransportId(e.transportId)])).toEqual([[9n, true, 2, { protocol: 'fc', wwpn: I2 }]]);
+  });
+
+  it('errors: not the holder, SARK 0, unknown relative port, iSCSI TransportID, moving to itself, short list', async () => {
+    const { send } = await setup();
+    await prOut(send, A, PrOut.REGISTER, { sark: 1n });
+    await prOut(send, B, PrOut.REGISTER, { sark: 2n });
+    expect((await move(send, A, { key: 1n, sark: 9n, rel: 2, tid: fc(I2) })).status).toBe(CONFLICT); // no reservation
+    await prOut(send, A, PrOut.RESERVE, { key: 1n }, PrType.WRITE_EXCLUSIVE);
+    expect((await move(send, B, { key: 2n, sark: 9n, rel: 2, tid: fc(I1) })).status).toBe(CONFLICT);
+    expect((await move(send, A, { key: 1n, sark: 0n, rel: 2, tid: fc(I2) })).sense).toMatchObject({ key: 5, asc: 0x26, sks: { cd: false, byte: 8 } });
+    expect((await move(send, A, { key: 1n, sark: 9n, rel: 99, tid: fc(I2) })).sense).toMatchObject({ key: 5, asc: 0x26, sks: { cd: false, byte: 18 } });
+    const iscsi = encodeTransportId({ protocol: 'iscsi', name: 'iqn.2026-11.dev.dmsim.hosts:app1' });
+    expect((await move(send, A, { key: 1n, sark: 9n, rel: 1, tid: iscsi })).sense).toMatchObject({ key: 5, asc: 0x26, sks: { byte: 24 } });
+    expect((await move(send, A, { key: 1n, sark: 9n, rel: 1, tid: fc(I1) })).sense).toMatchObject({ key: 5, asc: 0x26, sks: { byte: 24 } });
+    const short = await send(A, encodePrOutCdb({ serviceAction: PrOut.REGISTER_AND_MOVE, scope: 0, type: 1, parameterListLength: 24 }), Buffer.alloc(24));
+    expect(short.sense).toMatchObject({ key: 5, asc: 0x1a });
+    expect((await reservation(send)).reservation).toEqual({ key: 1n, scope: 0, type: PrType.WRITE_EXCLUSIVE });
+  });
+});
+
 describe('PR errors', () => {
   it('parameter list length, SPEC_I_PT, scope, type, APTPL without a state file, unknown service actions', async () => {
     const { send } = await setup();
@@ -375,7 +419,7 @@ describe('PR errors', () => {
     const ap = await prOut(send, A, PrOut.REGISTER, { key: 1n, sark: 2n, aptpl: true });
     expect(ap.sense).toMatchObject({ key: 5, asc: 0x26, sks: { cd: false, byte: 20, bit: 0 } });
     for (const sa of [4, 0x1f]) expect((await prIn(send, A, sa)).sense).toMatchObject({ key: 5, asc: 0x24, sks: { cd: true, byte: 1, bit: 4 } });
-    expect((await send(A, encodePrOutCdb({ serviceAction: 7, scope: 0, type: 0, parameterListLength: 24 }), list)).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1 } });
+    expect((await send(A, encodePrOutCdb({ serviceAction: 8, scope: 0, type: 0, parameterListLength: 24 }), list)).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 4 } });
     for (const sa of [0, 1, 2, 3]) expect((await prIn(send, A, sa)).status).toBe(GOOD);
   });
 

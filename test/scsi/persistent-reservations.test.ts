@@ -4,6 +4,8 @@ import {
   decodePrOutCdb,
   decodePrOutParams,
   decodeReadFullStatus,
+  decodeRegisterAndMoveParams,
+  encodeRegisterAndMoveParams,
   decodeReadKeys,
   decodeReadReservation,
   decodeReportCapabilities,
@@ -92,5 +94,13 @@ describe('TransportIDs', () => {
     expect(decodeTransportId(V.hex('transport-id-iscsi-isid'))).toEqual(t);
     expect(decodeTransportId(encodeTransportId({ protocol: 'iscsi', name: 'iqn.2001-04.com.example:a' }))).toEqual({ protocol: 'iscsi', name: 'iqn.2001-04.com.example:a' });
     expect(encodeTransportId({ protocol: 'iscsi', name: 'iqn.a' }).length).toBe(24);
+  });
+});
+
+describe('REGISTER AND MOVE parameter list', () => {
+  it('both ways', () => {
+    const v = { reservationKey: 0xaan, serviceActionKey: 0xbbn, unreg: true, aptpl: false, relativeTargetPort: 2, transportId: encodeTransportId({ protocol: 'fc', wwpn: '21000024ff000002' }) };
+    same(encodeRegisterAndMoveParams(v), 'register-and-move-fc-unreg');
+    expect(decodeRegisterAndMoveParams(V.hex('register-and-move-fc-unreg'))).toEqual(v);
   });
 });
