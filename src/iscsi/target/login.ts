@@ -161,8 +161,14 @@ export class LoginNegotiator {
         out.push([k, IRRELEVANT]);
         continue;
       }
-      if (!KEYS.has(k)) {
+      const def = KEYS.get(k);
+      if (!def) {
         out.push([k, NOT_UNDERSTOOD]);
+        continue;
+      }
+      if (def.use === 'LO' && this.tsih !== 0) {
+        // Leading-only keys are settled for the session; a joining connection cannot change them.
+        out.push([k, IRRELEVANT]);
         continue;
       }
       const ans = respondToKey(k, v, this.ctx.limits, this.params, 'target');

@@ -100,6 +100,11 @@ export class Portal implements LoginContext {
       const s = this.sessions.get(lg.tsih);
       if (!s || s.ended) return undefined;
       const old = [...s.conns].find((c) => c.cid === lg.cid);
+      // Connection-scoped values come from this login (one connection per session at a time).
+      s.params.headerDigest = lg.params.headerDigest;
+      s.params.dataDigest = lg.params.dataDigest;
+      s.params.initiatorMaxRecvDataSegmentLength = lg.params.initiatorMaxRecvDataSegmentLength;
+      s.params.targetMaxRecvDataSegmentLength = lg.params.targetMaxRecvDataSegmentLength;
       s.conns.add(conn);
       if (old) {
         // Connection reinstatement: the old connection's tasks are lost (ERL 0).

@@ -284,6 +284,9 @@ describe('discovery and session identity', () => {
     const rb = await b.login(TARGET_IQN);
     expect(statusOf(rb)).toBe(0);
     expect(rb.bhs.tsih).toBe(ra.bhs.tsih);
+    // Leading-only keys cannot change on a joining connection; connection keys still negotiate.
+    expect(get(rb.text, 'MaxBurstLength')).toBe('Irrelevant');
+    expect(get(rb.text, 'HeaderDigest')).toBe('None');
     expect(await a.waitClose()).toBe(true);
     const itt = b.command(Buffer.alloc(6));
     expect((await b.result(itt)).status).toBeTypeOf('number');
