@@ -3,7 +3,7 @@
  * Shared by `dmsim router` and `dmsim demo --serve` so both open and close them the same way.
  */
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
-import { startIscsiTarget } from '../iscsi/target/index.js';
+import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
 
 export interface FrontEndOptions {
@@ -15,6 +15,8 @@ export interface FrontEndOptions {
 export interface FrontEnds {
   /** Bound addresses, "host:port" (the real port when 0 was asked for). */
   addresses: { iscsi?: string; api?: string };
+  /** The running iSCSI target (its sessions, for the management API). */
+  iscsi?: IscsiTarget;
   /** Stop accepting, end sessions, wait for in-flight commands. */
   close(): Promise<void>;
 }
@@ -22,6 +24,7 @@ export interface FrontEnds {
 export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions): Promise<FrontEnds> {
   const closers: Array<() => Promise<void>> = [];
   const addresses: FrontEnds['addresses'] = {};
+  let iscsi: IscsiTarget | undefined;
   try {
     if (opts.iscsi) {
       const target = await startIscsiTarget({
@@ -32,6 +35,7 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
         log: opts.log.child({ part: 'iscsi' }),
       });
       closers.push(() => target.close());
+      iscsi = target;
       addresses.iscsi = hostPort(target.host, target.port);
       opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
     }
@@ -42,6 +46,7 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
   }
   return {
     addresses,
+    ...(iscsi ? { iscsi } : {}),
     async close() {
       for (const c of closers.reverse()) await c();
     },
