@@ -122,6 +122,8 @@ function modeSense(ctx: Ctx): Buffer {
 function modeSelectCmd(ctx: Ctx): undefined {
   const drive = ctx.lu;
   const c = decodeModeSelect(ctx.cdb);
+  // No saved pages on the drive: SPC-4 MODE SELECT answers SP=1 with INVALID FIELD IN CDB.
+  if (c.sp) throw Sense.invalidFieldInCdb(1, 0);
   let next: { bl: number; density: number; buffered: number } | undefined;
   let buffered = drive.mode.bufferedMode;
   const changed = modeSelect(c, ctx.task.dataOut, {

@@ -59,7 +59,8 @@ describe('tape drive: MODE SENSE / MODE SELECT', () => {
     expect((await run(drive, encodeModeSelect({ ten: false, pf: true, sp: false, parameterListLength: 12 }), { dataOut: list })).status).toBe(0);
     expect((await run(drive, sense6(0))).data[4]).toBe(0x44);
     r = await run(drive, encodeModeSelect({ ten: false, pf: true, sp: true, parameterListLength: 12 }), { dataOut: list });
-    expect(r.sense).toMatchObject({ key: 5 });
+    expect(r.sense).toMatchObject({ key: 5, asc: 0x24, ascq: 0, sks: { cd: true, byte: 1, bit: 0 } });
+    expect((await run(drive, sense6(0, { pc: 3 }))).sense).toMatchObject({ key: 5, asc: 0x39, ascq: 0 });
   });
 
   it('returns the tape pages; DBD drops the descriptor; all pages (3Fh)', async () => {
