@@ -29,32 +29,38 @@ export function usage(): string {
   ].join('\n');
 }
 
+/** Where main's own messages go (tests pass collectors). */
+export interface MainIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
 /** Runs one command line; returns the exit code instead of exiting, so tests can call it. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: MainIo = process): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const asked = first === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    if (asked) return main([asked.name, '--help']);
-    (first === undefined ? process.stderr : process.stdout).write(usage() + '\n');
+    if (asked) return main([asked.name, '--help'], io);
+    (first === undefined ? io.stderr : io.stdout).write(usage() + '\n');
     return first === undefined ? 2 : 0;
   }
   const cmd = COMMANDS.find((c) => c.name === first);
   if (!cmd) {
-    process.stderr.write(`dmsim: unknown command "${first}"\n\n${usage()}\n`);
+    io.stderr.write(`dmsim: unknown command "${first}"\n\n${usage()}\n`);
     return 2;
   }
   try {
     return (await cmd.run(rest)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`dmsim ${cmd.name}: ${e.message}\n${e.usage ? `\n${e.usage}\n` : ''}`);
+      io.stderr.write(`dmsim ${cmd.name}: ${e.message}\n${e.usage ? `\n${e.usage}\n` : ''}`);
       return 2;
     }
     if (e instanceof LabError) {
-      process.stderr.write(`dmsim ${cmd.name}: invalid lab ${e.message}\n`);
+      io.stderr.write(`dmsim ${cmd.name}: invalid lab ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`dmsim ${cmd.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    io.stderr.write(`dmsim ${cmd.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
 }
