@@ -47,6 +47,11 @@ import { runTmf } from './tmf.js';
 
 /** Largest write a single command may carry (the gather buffer is allocated up front). */
 const MAX_WRITE = 64 * 1024 * 1024;
+/**
+ * Write data a session may hold while gathering; beyond it new writes get TASK SET FULL (the
+ * initiator retries), so memory per connection stays bounded whatever the command window.
+ */
+const WRITE_BUDGET = 256 * 1024 * 1024;
 /** Stop reading from a socket whose unsent output exceeds this. */
 const OUTPUT_HIGH_WATER = 32 * 1024 * 1024;
 /** Data-Outs for recently aborted tasks are dropped silently; remember this many ITTs. */
@@ -342,12 +347,17 @@ export class Connection {
     const t = new ScsiTaskState(this, itt, cmdSN, immediate, lun, lunBytes, cdb, edtl, read, write, flags & 7);
     if (write && edtl > 0) {
       if (edtl > MAX_WRITE) {
-        t.buf = undefined;
-      } else if (dlen === edtl && final) {
-        t.buf = p.data;
+        t.refuse = 'too-large';
+      } else if (s.gatherBytes + edtl > WRITE_BUDGET) {
+        t.refuse = 'busy';
       } else {
-        t.buf = Buffer.allocUnsafe(edtl);
-        if (dlen) p.data.copy(t.buf, 0);
+        if (dlen === edtl && final) t.buf = p.data;
+        else {
+          t.buf = Buffer.allocUnsafe(edtl);
+          if (dlen) p.data.copy(t.buf, 0);
+        }
+        t.gathered = edtl;
+        s.gatherBytes += edtl;
       }
       t.received = dlen;
       t.unsolOpen = !final;
@@ -366,10 +376,11 @@ export class Connection {
   private advance(t: ScsiTaskState): void {
     if (t.phase !== TaskPhase.COLLECT || !t.released || t.unsolOpen) return;
     if (t.write && t.edtl > 0) {
-      if (!t.buf) {
+      if (t.refuse === 'too-large') {
         // Too large to gather: refuse without reading the data (nothing has been solicited).
         return this.finishEarly(t, Sense.invalidFieldInCdb(0));
       }
+      if (t.refuse === 'busy') return this.finishEarly(t, undefined, ScsiStatus.TASK_SET_FULL);
       if (t.received < t.edtl) {
         if (t.r2ts.length === 0 && t.r2tNext < t.received) t.r2tNext = t.received;
         this.issueR2ts(t);
@@ -436,11 +447,19 @@ export class Connection {
     );
   }
 
-  /** Answer a task without the dispatcher (bad LUN form, oversize write). */
-  private finishEarly(t: ScsiTaskState, err: ScsiError): void {
+  /** Answer a task without the dispatcher (bad LUN form, oversize write, no buffer space). */
+  private finishEarly(t: ScsiTaskState, err: ScsiError | undefined, status: number = ScsiStatus.CHECK_CONDITION): void {
     t.phase = TaskPhase.RUNNING;
     this.running++;
-    this.complete(t, { status: err.status, sense: encodeSense(err.sense) });
+    this.complete(t, err ? { status: err.status, sense: encodeSense(err.sense) } : { status });
+  }
+
+  /** Give a task's write buffer back to the session budget. */
+  private releaseGather(t: ScsiTaskState): void {
+    if (t.gathered && this.session) {
+      this.session.gatherBytes -= t.gathered;
+      t.gathered = 0;
+    }
   }
 
   private dispatchFailed(t: ScsiTaskState, e: unknown): void {
@@ -458,6 +477,7 @@ export class Connection {
 
   private complete(t: ScsiTaskState, r: ScsiResult): void {
     this.running--;
+    this.releaseGather(t);
     const s = t.conn.session!;
     if (t.phase === TaskPhase.ABORTED) {
       if (t.reportAborted && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
@@ -573,7 +593,15 @@ export class Connection {
     const final = (b[1]! & 0x80) !== 0;
     const len = p.data.length;
     const buf = t.buf;
-    if (!buf) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+    if (!buf) {
+      // A refused write (too large / no buffer space): swallow its unsolicited data, then answer.
+      if (ttt !== RESERVED_TAG || !t.unsolOpen) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+      if (final) {
+        t.unsolOpen = false;
+        this.advance(t);
+      }
+      return;
+    }
     let r: R2tState | undefined;
     if (ttt === RESERVED_TAG) {
       if (!t.unsolOpen) return this.protocolBreak(t, b, 'unsolicited Data-Out after the unsolicited sequence ended');
@@ -719,6 +747,7 @@ export class Connection {
     if (t.phase === TaskPhase.DONE || t.phase === TaskPhase.ABORTED) return;
     const wasCollecting = t.phase === TaskPhase.COLLECT;
     t.phase = TaskPhase.ABORTED;
+    this.releaseGather(t);
     t.reportAborted = report;
     t.ctrl?.abort();
     const s = this.session;

@@ -35,6 +35,10 @@ export class ScsiTaskState {
   r2tNext = 0;
   r2tSN = 0;
   r2ts: R2tState[] = [];
+  /** Write buffer bytes counted against the session's budget. */
+  gathered = 0;
+  /** Why the write was refused before its data was solicited. */
+  refuse: 'too-large' | 'busy' | undefined;
   /** Write-direction residual found before dispatch (EDTL vs SPDTL), ResponseFlags + count. */
   outResFlags = 0;
   outResidual = 0;

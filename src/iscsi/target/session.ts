@@ -18,6 +18,8 @@ export class Session {
   /** In-window commands that arrived ahead of ExpCmdSN, released in order. */
   private readonly held = new Map<number, readonly [(arg: never) => void, unknown]>();
   ended = false;
+  /** Bytes of write data currently gathered for this session's tasks. */
+  gatherBytes = 0;
   /** Block size per LUN of this session's target port (see spdtl.ts). */
   blockSizes = new Map<number, number>();
 

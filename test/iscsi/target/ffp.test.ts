@@ -138,6 +138,23 @@ describe('writes', () => {
     expect([h.disk.data[0], h.disk.data[BLOCK]]).toEqual([0x62, 0x61]);
   });
 
+  it('refuses a write too large to gather without soliciting data, swallowing its unsolicited part', async () => {
+    const c = await session();
+    const huge = 65 * 1024 * 1024;
+    const w16 = Buffer.alloc(16);
+    w16[0] = 0x8a;
+    w16.writeUInt32BE(huge / BLOCK, 10);
+    let r = await c.result(c.command(w16, { write: Buffer.alloc(0), edtl: huge }));
+    expect(r.r2ts).toHaveLength(0);
+    expect(r.status).toBe(2);
+    expect(decodeSense(r.sense!)).toMatchObject({ key: 5, asc: 0x24 });
+    const itt = c.command(w16, { write: Buffer.alloc(0), edtl: huge, final: false });
+    c.dataOut(itt, 0xffffffff, 0, 0, Buffer.alloc(1024), true);
+    r = await c.result(itt);
+    expect([r.status, r.r2ts.length]).toEqual([2, 0]);
+    expect((await c.result(c.command(TUR))).status).toBe(0);
+  });
+
   it('Data-Out with a wrong DataSN gets a Reject and kills only that task', async () => {
     const c = await session([['ImmediateData', 'No']]);
     const d = pattern(2 * BLOCK, 1);
