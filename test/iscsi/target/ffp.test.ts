@@ -249,6 +249,31 @@ describe('task management and logout', () => {
     expect((await c.expect(Opcode.TASK_MGMT_RESPONSE)).bhs.response).toBe(TmfResponse.TASK_DOES_NOT_EXIST);
   });
 
+  it('LU RESET ends tasks of every session: silence for the issuer, TASK ABORTED for others; ABORT TASK SET only its own', async () => {
+    const a = await session([], 'iqn.2026-11.dev.test:a');
+    const b = await session([], 'iqn.2026-11.dev.test:b');
+    h.disk.delayMs = 600;
+    const mine = a.command(read10(0, 1), { read: BLOCK });
+    const theirs = b.command(read10(0, 1), { read: BLOCK });
+    await new Promise((r) => setTimeout(r, 50));
+    tmf(a, 5);
+    expect((await a.expect(Opcode.TASK_MGMT_RESPONSE)).bhs.response).toBe(0);
+    const other = await b.result(theirs);
+    expect(other.status).toBe(0x40);
+    expect(await a.next(800)).toBeUndefined();
+    expect(mine).toBeGreaterThan(0);
+    const t1 = a.command(read10(0, 1), { read: BLOCK });
+    const t2 = b.command(read10(0, 1), { read: BLOCK });
+    await new Promise((r) => setTimeout(r, 50));
+    tmf(a, 2);
+    expect((await a.expect(Opcode.TASK_MGMT_RESPONSE)).bhs.response).toBe(0);
+    h.disk.delayMs = 0;
+    const bRes = await b.result(t2);
+    expect(bRes.status).not.toBe(0x40);
+    expect(await a.next(800)).toBeUndefined();
+    expect(t1).toBeGreaterThan(0);
+  });
+
   it('LU RESET reaches the dispatcher (unknown LUN → 2); reassign → 4; query → 5; cold reset closes the session', async () => {
     const c = await session();
     tmf(c, 5);
