@@ -128,7 +128,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
         if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking`);
         let changed = bitmapRunsFromExtents(p.changes.take());
         if (mode === 'differential') {
-          for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && x.mode === 'incremental'))
+          for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential')))
             changed = mergeRuns([...changed, ...(JSON.parse(b.map_json ?? '[]') as Run[])]);
         }
         runs = changed;

@@ -10,6 +10,7 @@ export const SESSION_OPTIONS = {
   host: { type: 'string' },
   catalog: { type: 'string' },
   'data-mover-port': { type: 'string' },
+  'initiator-name': { type: 'string' },
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -20,6 +21,7 @@ export const SESSION_USAGE = `  --lab FILE               lab file to run in proc
   --host NAME              lab host whose port the backup server uses (default: the first host)
   --catalog FILE           catalog database (default: DIR/catalog.sqlite)
   --data-mover-port WWPN   data mover's initiator port for third-party reservations (iSCSI mode)
+  --initiator-name IQN     iSCSI initiator name with --router (default: the default lab's backup1)
   --quiet                  no progress output
   -h, --help               this text`;
 
@@ -30,6 +32,7 @@ export interface SessionValues {
   host?: string;
   catalog?: string;
   'data-mover-port'?: string;
+  'initiator-name'?: string;
 }
 
 export async function openFromOptions(v: SessionValues): Promise<{ session: Session; catalog: Catalog }> {
@@ -39,6 +42,7 @@ export async function openFromOptions(v: SessionValues): Promise<{ session: Sess
     ...(v.router ? { router: v.router } : {}),
     ...(v.host ? { host: v.host } : {}),
     ...(v['data-mover-port'] ? { dataMoverPort: v['data-mover-port'] } : {}),
+    ...(v['initiator-name'] ? { initiatorName: v['initiator-name'] } : {}),
   });
   const catalog = new Catalog(v.catalog ?? join(v.data ?? 'data', 'catalog.sqlite'));
   catalog.failOrphans();

@@ -48,7 +48,8 @@ export function restoreChain(catalog: Catalog, id: number): BackupRow[] {
   if (b.mode === 'full' || b.mode === 'sparse') return [b];
   const base = catalog.backup(b.base_backup_id!)!;
   if (b.mode === 'differential') return [base, b];
-  const incs = catalog.backups().filter((x) => x.id > base.id && x.id < b.id && x.source_naa === b.source_naa && x.status === 'complete' && x.mode === 'incremental');
+  // Every change epoch since the base is in exactly one incremental or differential: replay them all.
+  const incs = catalog.backups().filter((x) => x.id > base.id && x.id < b.id && x.source_naa === b.source_naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential'));
   return [base, ...incs, b];
 }
 

@@ -14,6 +14,7 @@ import type { ChangeSource } from './backup.js';
 import { discover, type DiscoveredLu, type DiscoveryReport } from './discovery.js';
 import { ScsiClient } from './scsi-client.js';
 import { InProcessTransport } from './transport-inprocess.js';
+import { IscsiTransport } from './transport-iscsi.js';
 import type { ScsiTransport } from './transport.js';
 
 export interface Session {
@@ -38,21 +39,28 @@ export interface SessionOptions {
   dataDir?: string;
   /** Host port the backup server uses in the lab. */
   host?: string;
-  /** iscsi://host[:port][/target] — drive a remote router instead of an embedded lab. */
+  /** iscsi://host[:port] — drive a remote router instead of an embedded lab. */
   router?: string;
   dataMoverPort?: string;
+  /** iSCSI initiator name for `router` (default: the default lab's backup1). */
+  initiatorName?: string;
 }
 
-type IscsiModule = { connectIscsiTransport(url: string): Promise<ScsiTransport> };
+export const DEFAULT_INITIATOR_NAME = 'iqn.2026-11.dev.dmsim.hosts:backup1';
+
+/** iscsi://HOST[:PORT] → transport options. */
+export function parseRouterUrl(url: string): { host: string; port: number } {
+  const m = /^iscsi:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?\/?$/.exec(url);
+  const port = m?.[2] ? Number(m[2]) : 3260;
+  if (!m || port < 1 || port > 65535) throw new Error(`--router: expected iscsi://HOST[:PORT], got "${url}"`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
 
 export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   let runtime: LabRuntime | undefined;
   let transport: ScsiTransport;
   if (opts.router) {
-    const modPath = './transport-iscsi.js';
-    const mod = (await import(modPath)) as Partial<IscsiModule>;
-    if (typeof mod.connectIscsiTransport !== 'function') throw new Error('the iSCSI transport is not available in this build');
-    transport = await mod.connectIscsiTransport(opts.router);
+    transport = new IscsiTransport({ ...parseRouterUrl(opts.router), initiatorName: opts.initiatorName ?? DEFAULT_INITIATOR_NAME });
   } else {
     const config = opts.lab ? await loadLabFile(opts.lab) : await loadDefaultLab();
     runtime = await buildLab(config, { log: silentLogger(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
@@ -86,7 +94,11 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
       const hit =
         cands.find((l) => nameOf(l) === name) ??
         cands.find((l) => nameOf(l)?.endsWith(`/${name}`)) ??
-        cands.find((l) => `${l.target}/${l.lun}` === name || l.naa === name.replace(/^naa\./, ''));
+        cands.find((l) => {
+          // Remote form: TARGET/LUN with the full target name or its last ":" part ("array1/0").
+          const m = /^(.+)\/(\d+)$/.exec(name);
+          return (m && l.lun === Number(m[2]) && (l.target === m[1] || l.target.endsWith(`:${m[1]}`))) || l.naa === name.replace(/^naa\./, '');
+        });
       if (!hit) throw new Error(`no ${kind ?? 'LU'} named "${name}" among the discovered LUs (${cands.map((l) => nameOf(l) ?? `${l.target}/${l.lun}`).join(', ')})`);
       return hit;
     },

@@ -15,10 +15,11 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --mode MODE        ${MODES.join(' | ')} (default: files)
   --no-checksums     do not read the source to record SHA-256
   --retries N        resume a failed copy N times from the failed command (default 0)
+  --barcode CODE     expected cartridge label (a blank cartridge is labelled with it; default: the lab's vault)
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const source = session.find(values.source, 'disk');
     const tape = session.find(values.tape, 'tape');
-    const barcode = session.barcodeIn(tape);
+    const barcode = values.barcode ?? session.barcodeIn(tape);
     const changes = session.changes(source);
     const r = await runBackup({
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
