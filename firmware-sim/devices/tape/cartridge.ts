@@ -379,7 +379,7 @@ export class Cartridge {
         cutReason = 'torn length word';
         break;
       }
-      const w = await r.u32(p);
+      const w = r.peek(p) ?? (await r.u32(p));
       const kind = classifyWord(w);
       if (kind === 'mark') {
         this.marks.push(this.offs.length);
@@ -395,7 +395,7 @@ export class Cartridge {
           cutReason = 'torn record (image ends inside it)';
           break;
         }
-        const t = await r.u32(p + span - 4);
+        const t = r.peek(p + span - 4) ?? (await r.u32(p + span - 4));
         if (t !== w) {
           if (p < synced) throw new CartridgeFormatError(`record at ${p}: trailer ${hex(t)} != header ${hex(w)} inside synced data`, 0x31, 0x00);
           cutReason = 'torn record (trailer does not match header)';
@@ -526,14 +526,18 @@ class WindowReader {
     private readonly fh: FileHandle,
     private readonly size: number,
   ) {}
+  /** The word at p when it is in the window (no await on the common path), else undefined. */
+  peek(p: number): number | undefined {
+    return p >= this.start && p + 4 <= this.start + this.len ? this.buf.readUInt32LE(p - this.start) : undefined;
+  }
   async u32(p: number): Promise<number> {
-    if (p < this.start || p + 4 > this.start + this.len) {
-      this.start = p;
-      const want = Math.min(this.buf.length, this.size - p);
-      const { bytesRead } = await this.fh.read(this.buf, 0, want, p);
-      this.len = bytesRead;
-      if (bytesRead < 4) throw new Error(`short read at ${p}`);
-    }
-    return this.buf.readUInt32LE(p - this.start);
+    const w = this.peek(p);
+    if (w !== undefined) return w;
+    this.start = p;
+    const want = Math.min(this.buf.length, this.size - p);
+    const { bytesRead } = await this.fh.read(this.buf, 0, want, p);
+    this.len = bytesRead;
+    if (bytesRead < 4) throw new Error(`short read at ${p}`);
+    return this.buf.readUInt32LE(0);
   }
 }
