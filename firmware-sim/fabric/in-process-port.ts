@@ -56,6 +56,16 @@ export class InProcessPort {
     });
   }
 
+  /** ABORT TASK for a task this port sent (by the tag given in CommandOptions). */
+  abortTask(targetPortWwpn: string, lun: number, tag: number): Promise<boolean> {
+    return this.fabric.abortTask(this.nexusTo(targetPortWwpn), lun, tag);
+  }
+
+  /** LOGICAL UNIT RESET of the LU this port sees at `lun` behind the target port. */
+  lunReset(targetPortWwpn: string, lun: number): Promise<void> {
+    return this.fabric.lunReset(this.nexusTo(targetPortWwpn), lun);
+  }
+
   /** Target ports this port can reach through zoning. */
   targets(): PortEntry[] {
     return this.fabric.reachableTargets(this.wwpn);

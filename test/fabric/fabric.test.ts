@@ -77,6 +77,22 @@ describe('Fabric dispatch', () => {
   });
 });
 
+describe('InProcessPort task management', () => {
+  it('aborts its own task by tag and resets an LU it sees', async () => {
+    const { host, disk0 } = lab();
+    while ((await host.command(ARRAY_TP, 0, cdb('000000000000'))).status !== ScsiStatus.GOOD);
+    const p = host.command(ARRAY_TP, 0, cdb('c00000000000'), { tag: 77 });
+    await new Promise((r) => setImmediate(r));
+    expect(disk0.held.length).toBe(1);
+    expect(await host.abortTask(ARRAY_TP, 0, 78)).toBe(false);
+    expect(await host.abortTask(ARRAY_TP, 0, 77)).toBe(true);
+    expect((await p).status).toBe(ScsiStatus.TASK_ABORTED);
+    await host.lunReset(ARRAY_TP, 0);
+    const r = await host.command(ARRAY_TP, 0, cdb('000000000000'));
+    expect(r.status).toBe(ScsiStatus.CHECK_CONDITION);
+  });
+});
+
 describe('scoped lookups (copy manager)', () => {
   it('lists only targets and LUs the initiator reaches', () => {
     const { fabric, dm, host } = lab();
