@@ -17,6 +17,12 @@ export interface BlockStore {
    * everything is mapped unless `fresh`.
    */
   allocatedRanges?(): Array<{ offset: number; length: number }>;
+  /**
+   * Side data the disk keeps with its image across restarts (provisioning and change maps): read
+   * and removed at open (so a crash leaves none rather than a stale one), written at clean close.
+   */
+  takeMeta?(): Buffer | undefined;
+  putMeta?(data: Buffer): Promise<void>;
   read(offset: number, length: number): Promise<Buffer>;
   /** Read into `target` (its whole length) at `offset`; lets callers reuse buffers. */
   readInto(target: Buffer, offset: number): Promise<void>;

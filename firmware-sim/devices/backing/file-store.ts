@@ -9,8 +9,8 @@
  * libuv's thread pool (measured ~100k vs ~15k 4 KiB ops/s on the 2-core CI box). Larger transfers
  * and fdatasync go through the pool so a cold, slow disk cannot stall the process for long.
  */
-import { readSync, writeSync } from 'node:fs';
-import { open, stat, mkdir, type FileHandle } from 'node:fs/promises';
+import { readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, stat, mkdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkRange, ZEROES, type BlockStore } from './block-store.js';
 
@@ -112,6 +112,28 @@ export class FileStore implements BlockStore {
       await this.write(p, n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n));
       p += n;
     }
+  }
+
+  /** Side file next to the image holding the disk's maps between clean runs. */
+  get metaPath(): string {
+    return `${this.path}.dmsim-meta`;
+  }
+
+  takeMeta(): Buffer | undefined {
+    let b: Buffer;
+    try {
+      b = readFileSync(this.metaPath);
+    } catch {
+      return undefined;
+    }
+    rmSync(this.metaPath, { force: true });
+    return b;
+  }
+
+  async putMeta(data: Buffer): Promise<void> {
+    const tmp = `${this.metaPath}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, this.metaPath);
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,12 @@ export class BlockBitmap {
 
   constructor(readonly bits: number) {}
 
+  static fromExtents(bits: number, extents: Iterable<Extent>): BlockBitmap {
+    const b = new BlockBitmap(bits);
+    for (const e of extents) b.set(e.lba, e.count);
+    return b;
+  }
+
   /** A bitmap with every bit set. */
   static full(bits: number): BlockBitmap {
     const b = new BlockBitmap(bits);

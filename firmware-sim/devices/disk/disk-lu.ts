@@ -93,6 +93,7 @@ export class DiskLu extends ScsiLogicalUnit {
   /** I_T nexuses holding PREVENT MEDIUM REMOVAL. */
   private readonly preventers = new Set<string>();
   private writeCache = true;
+  private closed = false;
   /** Set while a COMPARE AND WRITE runs: writes wait for it, so compare and write are one atomic step. */
   private exclusive: Promise<void> | undefined;
   private swp = false;
@@ -109,8 +110,11 @@ export class DiskLu extends ScsiLogicalUnit {
     this.removable = opts.removable ?? false;
     this.readOnly = opts.readOnly ?? false;
     this.faults = opts.faults ?? new FaultPlan();
-    this.mapped = initialMap(opts.store, this.blockSize, this.blocks);
-    this.changed = new BlockBitmap(this.blocks);
+    const saved = loadMaps(opts.store, this.blockSize, this.blocks);
+    this.mapped = saved?.mapped ?? initialMap(opts.store, this.blockSize, this.blocks);
+    // Without a saved change map nobody knows what changed since the last backup: everything
+    // that holds data counts as changed, so an incremental backup falls back to a full one.
+    this.changed = saved?.changed ?? BlockBitmap.fromExtents(this.blocks, this.mapped.extents());
     this.hasCopyManager = extra.some((d) => COPY_OPCODES.has(d.opcode));
     this.maxTransferBlocks = Math.max(1, Math.floor((opts.maxTransferBytes ?? 64 << 20) / this.blockSize));
     this.lbppbe = opts.physicalBlockExponent ?? 0;
@@ -220,8 +224,21 @@ export class DiskLu extends ScsiLogicalUnit {
     if (present) this.stopped = false;
   }
 
+  /** Flush, keep the provisioning and change maps beside the image, close. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.store.flush();
+    if (this.store.putMeta) {
+      const meta: SavedMaps = {
+        version: 1,
+        blockSize: this.blockSize,
+        blocks: this.blocks,
+        mapped: [...this.mapped.extents()].map((e) => [e.lba, e.count]),
+        changed: [...this.changed.extents()].map((e) => [e.lba, e.count]),
+      };
+      await this.store.putMeta(Buffer.from(JSON.stringify(meta)));
+    }
     await this.store.close();
   }
 
@@ -398,6 +415,35 @@ export class DiskLu extends ScsiLogicalUnit {
   descriptors(pc: PageControl): BlockDescriptor[] {
     if (pc === PageControl.CHANGEABLE) return [{ densityCode: 0, blocks: 0, blockLength: 0 }];
     return [{ densityCode: 0, blocks: this.blocks, blockLength: this.blockSize }];
+  }
+}
+
+interface SavedMaps {
+  version: 1;
+  blockSize: number;
+  blocks: number;
+  mapped: Array<[number, number]>;
+  changed: Array<[number, number]>;
+}
+
+/** The maps saved at the last clean close, if they exist and fit this LU; anything odd is ignored. */
+function loadMaps(store: BlockStore, bs: number, blocks: number): { mapped: BlockBitmap; changed: BlockBitmap } | undefined {
+  const raw = store.takeMeta?.();
+  if (!raw) return undefined;
+  try {
+    const m = JSON.parse(raw.toString('utf8')) as Partial<SavedMaps>;
+    if (m.version !== 1 || m.blockSize !== bs || m.blocks !== blocks || !Array.isArray(m.mapped) || !Array.isArray(m.changed)) return undefined;
+    const build = (xs: unknown[]) => {
+      const b = new BlockBitmap(blocks);
+      for (const x of xs) {
+        if (!Array.isArray(x) || !Number.isSafeInteger(x[0]) || !Number.isSafeInteger(x[1]) || x[0] < 0 || x[1] < 0 || x[0] + x[1] > blocks) throw new RangeError('bad extent');
+        b.set(x[0] as number, x[1] as number);
+      }
+      return b;
+    };
+    return { mapped: build(m.mapped), changed: build(m.changed) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -367,14 +367,33 @@ describe('disk LU: WRITE SAME, UNMAP, GET LBA STATUS', () => {
     expect(lu.mappedExtents()).toEqual([{ lba: 4096, count: 2048 }]);
   });
 
-  it('an existing image file starts fully mapped (holes cannot be seen from Node)', async () => {
+  it('an existing image file starts fully mapped and changed unless its maps were saved at a clean close', async () => {
+    const { rmSync, existsSync } = await import('node:fs');
     const first = await makeDisk();
     await first.exec(write10(5, 1), Buffer.alloc(BS, 1));
+    await first.exec(write10(9, 2), Buffer.alloc(2 * BS, 2));
+    first.lu.takeChanges();
+    await first.exec(write10(10, 1), Buffer.alloc(BS, 3));
     await first.lu.close();
+    expect(existsSync(`${first.path!}.dmsim-meta`)).toBe(true);
+    // Clean close: both maps come back exactly, and the side file is gone while the LU is open.
     d = await makeDisk({ path: first.path! });
-    expect(d.lu.mappedExtents()).toEqual([{ lba: 0, count: 2048 }]);
+    expect(existsSync(`${first.path!}.dmsim-meta`)).toBe(false);
+    expect(d.lu.mappedExtents()).toEqual([{ lba: 5, count: 1 }, { lba: 9, count: 2 }]);
+    expect(d.lu.peekChanges()).toEqual([{ lba: 10, count: 1 }]);
     expect((await d.exec(read10(5, 1))).dataIn!.equals(Buffer.alloc(BS, 1))).toBe(true);
-    const { rmSync } = await import('node:fs');
+    // A crash (no clean close): nothing is known, everything counts as mapped and changed.
+    const crashed = await makeDisk({ path: first.path! });
+    expect(crashed.lu.mappedExtents()).toEqual([{ lba: 0, count: 2048 }]);
+    expect(crashed.lu.peekChanges()).toEqual([{ lba: 0, count: 2048 }]);
+    await crashed.lu.close();
+    // A side file that does not fit the LU is ignored.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${first.path!}.dmsim-meta`, JSON.stringify({ version: 1, blockSize: 512, blocks: 99, mapped: [], changed: [] }));
+    const odd = await makeDisk({ path: first.path! });
+    expect(odd.lu.mappedExtents()).toEqual([{ lba: 0, count: 2048 }]);
+    await odd.lu.close();
+    await d.lu.close();
     rmSync(first.dir!, { recursive: true, force: true });
   });
 
