@@ -177,6 +177,7 @@ export class TapeDrive extends ScsiLogicalUnit {
           return;
         }
       }
+      if (!c.isOpen) throw new Error(`${this.identity.name}: cartridge ${c.barcode} is closed; open it before loading`);
       this.cart = c;
       this.threaded = true;
       this.pos = 0;
