@@ -159,9 +159,11 @@ export class Reservations implements ReservationGate {
       if (c === 'release' || this.spc2.holder === nexus.initiatorPort) return;
       throw conflict();
     }
+    // CRH=0 (REPORT CAPABILITIES): as SPC-3 §5.6.3 has it, while any I_T nexus is registered every
+    // RESERVE and RELEASE conflicts, whoever sends it.
+    if ((c === 'reserve' || c === 'release') && (this.pr || this.regs.length)) throw conflict();
     const p = this.pr;
     if (!p) return;
-    if (c === 'reserve' || c === 'release') throw conflict();
     if (c === 'pr-in' || c === 'pr-out' || this.isHolder(nexus)) return;
     // TEST UNIT READY is allowed under every persistent reservation type (SPC-4 Table 66).
     if (def.opcode === 0x00) return;

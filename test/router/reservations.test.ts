@@ -187,6 +187,17 @@ describe('PERSISTENT RESERVE OUT registration', () => {
     expect((await keys(send)).generation).toBe(4);
   });
 
+  it('with CRH=0, RESERVE/RELEASE(6) conflict from anyone while any registration exists', async () => {
+    const { send } = await setup();
+    await prOut(send, A, PrOut.REGISTER, { sark: 1n });
+    for (const n of [A, B]) {
+      expect((await send(n, RESERVE6)).status).toBe(CONFLICT);
+      expect((await send(n, RELEASE6)).status).toBe(CONFLICT);
+    }
+    await prOut(send, A, PrOut.REGISTER, { key: 1n, sark: 0n });
+    expect((await send(B, RESERVE6)).status).toBe(GOOD);
+  });
+
   it('ALL_TG_PT registers the initiator port through every target port; without it only the one nexus', async () => {
     const { send } = await setup();
     await prOut(send, A, PrOut.REGISTER, { sark: 1n, allTgPt: true });
