@@ -67,6 +67,11 @@ export class HeldData {
   constructor(private readonly limit: number) {}
 
   add(b: Buffer): void {
+    if (b.length > this.limit) {
+      this.discarded = true;
+      b = b.subarray(b.length - this.limit);
+    }
+    // A copy: the chunk itself goes on to the destination and may be reused by the transport.
     this.q.push(Buffer.from(b));
     if (this.q.length > this.limit) {
       this.q.take(this.q.length - this.limit);
