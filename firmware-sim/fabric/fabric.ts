@@ -27,6 +27,9 @@ export interface ReachableLu {
   lu: LogicalUnit;
 }
 
+/** Observer of completed tasks: the task, its result and the time it took in nanoseconds. */
+export type TaskTap = (task: ScsiTask, result: ScsiResult, ns: number) => void;
+
 export interface FabricOptions {
   defaultZone?: DefaultZonePolicy;
   domain?: number;
@@ -36,6 +39,8 @@ export class Fabric implements TaskDispatcher, TaskManagement {
   readonly nameServer: NameServer;
   readonly zoning: Zoning;
   private readonly devices = new Map<string, TargetDevice>();
+  private readonly taps = new Set<TaskTap>();
+  private readonly downPorts = new Set<string>();
 
   constructor(opts: FabricOptions = {}) {
     this.nameServer = new NameServer(opts.domain);
@@ -76,9 +81,30 @@ export class Fabric implements TaskDispatcher, TaskManagement {
     return this.devices.has(normalizeWwn(targetPort)) && this.zoning.canTalk(initiator, targetPort);
   }
 
+  /**
+   * Watch every completed task (metrics, dashboards). Returns the unsubscribe function. With no
+   * tap registered, dispatch does no timing work at all.
+   */
+  onTask(tap: TaskTap): () => void {
+    this.taps.add(tap);
+    return () => this.taps.delete(tap);
+  }
+
+  /** Emulate a link failure of a port (either role): nexuses through it become unreachable. */
+  setLinkDown(wwpn: string, down: boolean): void {
+    if (down) this.downPorts.add(normalizeWwn(wwpn));
+    else this.downPorts.delete(normalizeWwn(wwpn));
+  }
+
+  get linksDown(): string[] {
+    return [...this.downPorts];
+  }
+
   private reach(nexus: ITNexus): TargetDevice {
     const dev = this.devices.get(nexus.targetPort);
     if (!dev) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, 'no such target port on the fabric');
+    if (this.downPorts.size && (this.downPorts.has(nexus.targetPort) || this.downPorts.has(nexus.initiatorPort)))
+      throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, 'link down');
     if (!this.zoning.canTalk(nexus.initiatorPort, nexus.targetPort)) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort);
     return dev;
   }
@@ -86,11 +112,19 @@ export class Fabric implements TaskDispatcher, TaskManagement {
   // ------------------------------------------------------------------ TaskDispatcher
 
   dispatch(task: ScsiTask): Promise<ScsiResult> {
+    let p: Promise<ScsiResult>;
     try {
-      return this.reach(task.nexus).dispatch(task);
+      p = this.reach(task.nexus).dispatch(task);
     } catch (e) {
       return Promise.reject(e);
     }
+    if (!this.taps.size) return p;
+    const started = process.hrtime.bigint();
+    return p.then((r) => {
+      const ns = Number(process.hrtime.bigint() - started);
+      for (const t of this.taps) t(task, r, ns);
+      return r;
+    });
   }
 
   async lunReset(nexus: ITNexus, lun: number): Promise<void> {
