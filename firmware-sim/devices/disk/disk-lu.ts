@@ -9,25 +9,22 @@
  * STATUS, UNMAP and WRITE SAME(UNMAP) deallocate. A second map records blocks changed since the
  * last `takeChanges()`, for incremental backup.
  */
-import { Sense, ScsiError, SenseKey, UA } from '../../../src/scsi/sense.js';
+import { Sense, ScsiError, SenseKey } from '../../../src/scsi/sense.js';
 import {
-  decodeControlPage, decodeModeSelect, decodeModeSense, encodeCachingPage, encodeControlPage,
-  encodeInformationalExceptionsPage, encodeReadWriteErrorRecoveryPage, modeSelect, modeSenseData, modeUsage, ModePage, ModePageSet,
-  diskDeviceSpecific, decodeCachingPage, PageControl, type BlockDescriptor, type DescriptorForm,
+  decodeCachingPage, decodeControlPage, encodeCachingPage, encodeControlPage, encodeInformationalExceptionsPage,
+  encodeReadWriteErrorRecoveryPage, ModePage, ModePageSet, PageControl, type BlockDescriptor,
 } from '../../../src/scsi/mode.js';
 import {
-  decodeReadCapacity10Cdb, decodeReadCapacity16Cdb, encodeReadCapacity10, encodeReadCapacity16, readCapacity10Usage, readCapacity16Usage,
-} from '../../../src/scsi/read-capacity.js';
-import {
-  SbcOp, SaIn16, decodeBlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
-  encodeBlockDeviceCharacteristicsVpd, encodeBlockLimitsVpd, encodeLbaStatus, encodeLogicalBlockProvisioningVpd, sbcUsage,
-  ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type BlockCdb, type BlockLimits, type LbaStatusDescriptor,
+  encodeBlockDeviceCharacteristicsVpd, encodeBlockLimitsVpd, encodeLogicalBlockProvisioningVpd, type BlockCdb, type BlockLimits,
 } from '../../../src/scsi/sbc.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type CommandTable } from '../logical-unit.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../logical-unit.js';
 import { commonCommands } from '../common-commands.js';
 import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
 import { BlockBitmap, type Extent } from './block-bitmap.js';
+import { diskCommands } from './commands.js';
+import { COPY_OPCODES, EMPTY, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
+import { initialMap, loadMaps, saveMaps } from './maps.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
 
 export interface DiskOptions {
@@ -55,20 +52,6 @@ export interface DiskOptions {
 }
 
 type Ctx = CommandContext<DiskLu>;
-
-const EMPTY = Buffer.alloc(0);
-/** Opcodes of EXTENDED COPY (LID1/LID4) and RECEIVE COPY RESULTS: their presence means 3PC=1. */
-const COPY_OPCODES = new Set([0x83, 0x84]);
-const MAX_UNMAP_DESCRIPTORS = 256;
-/** MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the CDB field's whole range. */
-const MAX_COMPARE_AND_WRITE = 255;
-const MAX_WRITE_SAME_BYTES = 32 << 20;
-const FILL_CHUNK = 1 << 20;
-
-/** INVALID FIELD IN COMMAND INFORMATION UNIT: the transport delivered less data-out than the CDB asks for. */
-const shortDataOut = () => new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 });
-/** Byte offset of the TRANSFER LENGTH field, for field pointers, by CDB size. */
-const lengthField = (op: number): number => [4, 7, 7, 0, 10, 6][op >> 5] ?? 0;
 
 export class DiskLu extends ScsiLogicalUnit {
   readonly store: BlockStore;
@@ -229,16 +212,7 @@ export class DiskLu extends ScsiLogicalUnit {
     if (this.closed) return;
     this.closed = true;
     await this.store.flush();
-    if (this.store.putMeta) {
-      const meta: SavedMaps = {
-        version: 1,
-        blockSize: this.blockSize,
-        blocks: this.blocks,
-        mapped: [...this.mapped.extents()].map((e) => [e.lba, e.count]),
-        changed: [...this.changed.extents()].map((e) => [e.lba, e.count]),
-      };
-      await this.store.putMeta(Buffer.from(JSON.stringify(meta)));
-    }
+    if (this.store.putMeta) await this.store.putMeta(saveMaps(this.mapped, this.changed, this.blockSize, this.blocks));
     await this.store.close();
   }
 
@@ -418,368 +392,10 @@ export class DiskLu extends ScsiLogicalUnit {
   }
 }
 
-interface SavedMaps {
-  version: 1;
-  blockSize: number;
-  blocks: number;
-  mapped: Array<[number, number]>;
-  changed: Array<[number, number]>;
-}
-
-/** The maps saved at the last clean close, if they exist and fit this LU; anything odd is ignored. */
-function loadMaps(store: BlockStore, bs: number, blocks: number): { mapped: BlockBitmap; changed: BlockBitmap } | undefined {
-  const raw = store.takeMeta?.();
-  if (!raw) return undefined;
-  try {
-    const m = JSON.parse(raw.toString('utf8')) as Partial<SavedMaps>;
-    if (m.version !== 1 || m.blockSize !== bs || m.blocks !== blocks || !Array.isArray(m.mapped) || !Array.isArray(m.changed)) return undefined;
-    const build = (xs: unknown[]) => {
-      const b = new BlockBitmap(blocks);
-      for (const x of xs) {
-        if (!Array.isArray(x) || !Number.isSafeInteger(x[0]) || !Number.isSafeInteger(x[1]) || x[0] < 0 || x[1] < 0 || x[0] + x[1] > blocks) throw new RangeError('bad extent');
-        b.set(x[0] as number, x[1] as number);
-      }
-      return b;
-    };
-    return { mapped: build(m.mapped), changed: build(m.changed) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** What is mapped when the LU starts: what the store knows it holds, else all or nothing. */
-function initialMap(store: BlockStore, bs: number, blocks: number): BlockBitmap {
-  if (store.allocatedRanges) {
-    const m = new BlockBitmap(blocks);
-    for (const r of store.allocatedRanges()) m.set(Math.floor(r.offset / bs), Math.ceil((r.offset + r.length) / bs) - Math.floor(r.offset / bs));
-    return m;
-  }
-  return store.fresh ? new BlockBitmap(blocks) : BlockBitmap.full(blocks);
-}
-
 function isZero(b: Buffer): boolean {
   for (let p = 0; p < b.length; p += ZEROES.length) {
     const n = Math.min(ZEROES.length, b.length - p);
     if (!b.subarray(p, p + n).equals(ZEROES.subarray(0, n))) return false;
   }
   return true;
-}
-
-// ================================================================== handlers
-
-async function testUnitReady({ lu }: Ctx): Promise<undefined> {
-  // A stopped (START=0) disk still reports ready: only media access needs START (libiscsi's
-  // StartStopUnit NoLoej expects this, and SBC-3 lists TEST UNIT READY apart from media access).
-  if (!lu.mediumPresent) throw Sense.mediumNotPresent();
-  if (lu.faults.armed) lu.faults.checkReady();
-  return undefined;
-}
-
-async function read({ lu, cdb, signal }: Ctx): Promise<Buffer> {
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  if (c.count === 0) return EMPTY;
-  return lu.readBlocks(c.lba, c.count, signal);
-}
-
-async function write(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  lu.checkWritable();
-  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
-  if (data.length === 0) return undefined;
-  await lu.writeBlocks(c.lba, data, c.fua, signal);
-  return undefined;
-}
-
-async function writeAndVerify(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  lu.checkWritable();
-  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
-  if (data.length === 0) return undefined;
-  // Verification reads the medium back, so the data must be on it first.
-  await lu.writeBlocks(c.lba, data, true, signal);
-  if (c.bytchk) {
-    const back = await lu.store.read(c.lba * lu.blockSize, data.length);
-    const at = firstDifference(back, data);
-    if (at >= 0) throw Sense.miscompare(at);
-  }
-  return undefined;
-}
-
-async function verify(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
-  const c = decodeBlockCdb(cdb);
-  if (c.bytchk === 2) throw Sense.invalidFieldInCdb(1, 2);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  if (c.count === 0) return undefined;
-  const bs = lu.blockSize;
-  const expected = c.bytchk === 0 ? undefined : lu.dataOut(ctx, c.bytchk === 3 ? bs : c.count * bs);
-  const medium = await lu.readBlocks(c.lba, c.count, signal);
-  if (!expected) return undefined;
-  if (c.bytchk === 1) {
-    const at = firstDifference(medium, expected);
-    if (at >= 0) throw Sense.miscompare(at);
-  } else {
-    for (let b = 0; b < c.count; b++) {
-      const at = firstDifference(medium.subarray(b * bs, (b + 1) * bs), expected);
-      if (at >= 0) throw Sense.miscompare(b * bs + at);
-    }
-  }
-  return undefined;
-}
-
-/**
- * COMPARE AND WRITE (SBC-3 §5.2): the data-out holds N blocks to compare with the medium and N
- * blocks to write; on a difference nothing is written and MISCOMPARE gives the offset of the first
- * differing byte in the data-out. Compare and write run with other writes held back.
- */
-async function compareAndWrite(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
-  const c = decodeBlockCdb(cdb);
-  if (c.count > MAX_COMPARE_AND_WRITE) throw Sense.invalidFieldInCdb(13);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkWritable();
-  const half = c.count * lu.blockSize;
-  const d = ctx.task.dataOut ?? EMPTY;
-  // The data-out must be exactly both halves; any other size contradicts NUMBER OF LOGICAL BLOCKS
-  // (e.g. 256 blocks of data behind an NLB byte that wrapped to 0).
-  if (d.length !== 2 * half) throw Sense.invalidFieldInCdb(13);
-  if (c.count === 0) return undefined;
-  await lu.exclusively(async () => {
-    const medium = await lu.readBlocks(c.lba, c.count, signal);
-    const at = firstDifference(medium, d.subarray(0, half));
-    if (at >= 0) throw Sense.miscompare(at);
-    await lu.writeNow(c.lba, d.subarray(half), c.fua, signal);
-  });
-  return undefined;
-}
-
-function firstDifference(a: Buffer, b: Buffer): number {
-  if (a.equals(b)) return -1;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return n;
-}
-
-async function synchronizeCache({ lu, cdb }: Ctx): Promise<undefined> {
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  await lu.store.flush();
-  return undefined;
-}
-
-async function writeSame(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb } = ctx;
-  const c = decodeBlockCdb(cdb);
-  // ANC_SUP=0 in VPD B2h: an anchored state is not offered (SBC-3 §5.43/5.44).
-  if (c.anchor) throw Sense.invalidFieldInCdb(1, 4);
-  lu.mediaReady();
-  if (c.lba > lu.blocks) throw Sense.lbaOutOfRange();
-  // NUMBER OF LOGICAL BLOCKS 0 (WSNZ=0): from LBA to the last LBA.
-  const count = c.count === 0 ? lu.blocks - c.lba : c.count;
-  lu.checkRange(c.lba, count);
-  if (count > lu.maxWriteSameBlocks) throw Sense.invalidFieldInCdb(c.opcode === SbcOp.WRITE_SAME_10 ? 7 : 10);
-  lu.checkWritable();
-  let block: Buffer;
-  if (c.ndob) block = ZEROES.subarray(0, lu.blockSize);
-  else {
-    const d = ctx.task.dataOut;
-    // Exactly one logical block of data-out; anything else is a malformed request.
-    if (!d || d.length !== lu.blockSize) throw shortDataOut();
-    block = d;
-  }
-  if (count === 0) return undefined;
-  // UNMAP=1 deallocates whatever the block holds (LBPRZ=1: the range then reads as zeros), as
-  // SBC-3 §5.44 lets the device server do and libiscsi's WriteSame*.UnmapUntilEnd expects.
-  if (c.unmap && lu.thin) await lu.unmapBlocks(c.lba, count, ctx.signal);
-  else await lu.fillBlocks(c.lba, count, block, ctx.signal);
-  return undefined;
-}
-
-async function unmap(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb } = ctx;
-  const c = decodeUnmapCdb(cdb);
-  if (c.anchor) throw Sense.invalidFieldInCdb(1, 0);
-  lu.mediaReady();
-  if (c.parameterListLength === 0) return undefined;
-  if (c.parameterListLength < UNMAP_HEADER_LENGTH) throw Sense.paramListLengthError();
-  const list = lu.dataOut(ctx, c.parameterListLength);
-  const l = decodeUnmapList(list);
-  if (l.dataLength > list.length - 2) throw Sense.paramListLengthError(0);
-  if (l.blockDescriptorDataLength > list.length - UNMAP_HEADER_LENGTH) throw Sense.paramListLengthError(2);
-  if (l.descriptors.length > MAX_UNMAP_DESCRIPTORS) throw Sense.invalidFieldInParam(2);
-  lu.checkWritable();
-  // Validate every descriptor before deallocating anything.
-  l.descriptors.forEach((d, i) => {
-    if (d.lba > lu.blocks || d.lba + d.count > lu.blocks) {
-      const e = Sense.lbaOutOfRange();
-      e.sense.sks = { kind: 'field', cd: false, byte: UNMAP_HEADER_LENGTH + i * UNMAP_DESCRIPTOR_LENGTH };
-      throw e;
-    }
-  });
-  for (const d of l.descriptors) if (d.count) await lu.unmapBlocks(d.lba, d.count, ctx.signal);
-  return undefined;
-}
-
-async function getLbaStatus({ lu, cdb }: Ctx): Promise<Buffer> {
-  const c = decodeGetLbaStatusCdb(cdb);
-  lu.mediaReady();
-  if (c.lba >= lu.blocks) throw Sense.lbaOutOfRange();
-  const room = Math.max(1, Math.min(64, Math.floor((c.allocationLength - 8) / 16)));
-  const ds: LbaStatusDescriptor[] = [];
-  let lba = c.lba;
-  while (ds.length < room && lba < lu.blocks) {
-    const isMapped = lu.mapped.get(lba);
-    const n = lu.mapped.runLength(lba, Math.min(0xffffffff, lu.blocks - lba), isMapped);
-    ds.push({ lba, count: n, status: isMapped ? ProvisioningStatus.MAPPED : ProvisioningStatus.DEALLOCATED });
-    lba += n;
-  }
-  return encodeLbaStatus(ds);
-}
-
-async function readCapacity10({ lu, cdb }: Ctx): Promise<Buffer> {
-  const c = decodeReadCapacity10Cdb(cdb);
-  if (!c.pmi && c.lba !== 0) throw Sense.invalidFieldInCdb(2);
-  if (!lu.mediumPresent) throw Sense.mediumNotPresent();
-  return encodeReadCapacity10({ lastLba: lu.blocks - 1, blockLength: lu.blockSize });
-}
-
-async function readCapacity16({ lu, cdb }: Ctx): Promise<Buffer> {
-  const c = decodeReadCapacity16Cdb(cdb);
-  if (!c.pmi && c.lba !== 0) throw Sense.invalidFieldInCdb(2);
-  if (!lu.mediumPresent) throw Sense.mediumNotPresent();
-  return encodeReadCapacity16({
-    lastLba: lu.blocks - 1,
-    blockLength: lu.blockSize,
-    lbppbe: lu.physicalExponent(),
-    lbpme: lu.thin,
-    lbprz: lu.thin,
-  });
-}
-
-async function startStopUnit({ lu, cdb }: Ctx): Promise<undefined> {
-  const c = decodeStartStopCdb(cdb);
-  // A POWER CONDITION other than START_VALID moves between power states only; START and LOEJ are
-  // ignored (SBC-3 §5.25). dmsim has no power states to leave, so these complete at once.
-  if (c.powerCondition !== 0) return undefined;
-  if (c.loej && lu.removable) {
-    // While removal is prevented the medium may be neither ejected nor loaded (libiscsi
-    // PreventAllow.Eject expects 53/02 for both).
-    if (lu.isRemovalPrevented) throw Sense.mediumRemovalPrevented();
-    if (c.start) {
-      lu.mediumPresent = true;
-      lu.stopped = false;
-      return undefined;
-    }
-    if (!c.noFlush) await lu.store.flush();
-    lu.mediumPresent = false;
-    return undefined;
-  }
-  if (c.start) lu.stopped = false;
-  else {
-    if (!c.noFlush) await lu.store.flush();
-    lu.stopped = true;
-  }
-  return undefined;
-}
-
-async function preventAllow({ lu, cdb, nexus }: Ctx): Promise<undefined> {
-  const { prevent } = decodePreventAllowCdb(cdb);
-  // 10b and 11b are obsolete for direct-access devices.
-  if (prevent > 1) throw Sense.invalidFieldInCdb(4, 1);
-  lu.setPrevent(nexus, prevent === 1);
-  return undefined;
-}
-
-async function modeSense({ lu, cdb }: Ctx): Promise<Buffer> {
-  const c = decodeModeSense(cdb);
-  return modeSenseData(c, {
-    pages: lu.pages,
-    descriptorForm: 'direct',
-    deviceSpecific: () => diskDeviceSpecific({ wp: lu.writeProtected, dpofua: true }),
-    descriptors: (pc) => lu.descriptors(pc),
-    preferLong: () => lu.blocks > 0xffffffff,
-  });
-}
-
-async function modeSelectHandler(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, nexus } = ctx;
-  const c = decodeModeSelect(cdb);
-  const changed = modeSelect(c, ctx.task.dataOut, {
-    pages: lu.pages,
-    descriptorForm: 'direct',
-    checkDescriptor: (d: BlockDescriptor, offset: number, form: DescriptorForm) => {
-      // The capacity and block length are fixed by the lab: accept only "no change".
-      const lenAt = form === 'long' ? offset + 12 : offset + 5;
-      if (d.blocks !== 0 && d.blocks !== Math.min(lu.blocks, form === 'long' ? lu.blocks : 0xffffffff)) throw Sense.invalidFieldInParam(offset);
-      if (d.blockLength !== lu.blockSize) throw Sense.invalidFieldInParam(lenAt);
-    },
-  });
-  if (changed.length) lu.queueUnitAttention(UA.MODE_PARAMETERS_CHANGED, { except: nexus.key });
-  return undefined;
-}
-
-// ================================================================== the table
-
-function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
-  const rw = (opcode: number, name: string, cdbLength: number, rsv: 'read' | 'write', usage: readonly number[], handler: (c: Ctx) => Promise<unknown>): CommandDef<DiskLu> => ({
-    opcode, name, cdbLength, rsv, usage: [...usage], handler: handler as CommandDef<DiskLu>['handler'],
-  });
-  const table: CommandDef<DiskLu>[] = [
-    { opcode: SbcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.testUnitReady], handler: testUnitReady },
-    rw(SbcOp.READ_6, 'READ(6)', 6, 'read', sbcUsage.rw6, read),
-    rw(SbcOp.WRITE_6, 'WRITE(6)', 6, 'write', sbcUsage.rw6, write),
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', usage: [...modeUsage.select6], handler: modeSelectHandler },
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', usage: [...modeUsage.sense6], handler: modeSense },
-    { opcode: SbcOp.START_STOP_UNIT, name: 'START STOP UNIT', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.startStopUnit], handler: startStopUnit },
-    { opcode: SbcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.preventAllow], handler: preventAllow },
-    { opcode: SbcOp.READ_CAPACITY_10, name: 'READ CAPACITY(10)', cdbLength: 10, rsv: 'always', usage: [...readCapacity10Usage], handler: readCapacity10 },
-    rw(SbcOp.READ_10, 'READ(10)', 10, 'read', sbcUsage.rw10, read),
-    rw(SbcOp.WRITE_10, 'WRITE(10)', 10, 'write', sbcUsage.rw10, write),
-    rw(SbcOp.WRITE_AND_VERIFY_10, 'WRITE AND VERIFY(10)', 10, 'write', sbcUsage.writeAndVerify10, writeAndVerify),
-    rw(SbcOp.VERIFY_10, 'VERIFY(10)', 10, 'read', sbcUsage.verify10, verify),
-    rw(SbcOp.SYNCHRONIZE_CACHE_10, 'SYNCHRONIZE CACHE(10)', 10, 'write', sbcUsage.synchronizeCache10, synchronizeCache),
-    rw(SbcOp.WRITE_SAME_10, 'WRITE SAME(10)', 10, 'write', sbcUsage.writeSame10, writeSame),
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectHandler },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', usage: [...modeUsage.sense10], handler: modeSense },
-    rw(SbcOp.READ_16, 'READ(16)', 16, 'read', sbcUsage.rw16, read),
-    rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', sbcUsage.compareAndWrite, compareAndWrite),
-    rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', sbcUsage.rw16, write),
-    rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', sbcUsage.writeAndVerify16, writeAndVerify),
-    rw(SbcOp.VERIFY_16, 'VERIFY(16)', 16, 'read', sbcUsage.verify16, verify),
-    rw(SbcOp.SYNCHRONIZE_CACHE_16, 'SYNCHRONIZE CACHE(16)', 16, 'write', sbcUsage.synchronizeCache16, synchronizeCache),
-    rw(SbcOp.WRITE_SAME_16, 'WRITE SAME(16)', 16, 'write', sbcUsage.writeSame16, writeSame),
-    {
-      opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.READ_CAPACITY_16, name: 'READ CAPACITY(16)', cdbLength: 16, rsv: 'always',
-      usage: [...readCapacity16Usage], handler: readCapacity16,
-    },
-    rw(SbcOp.READ_12, 'READ(12)', 12, 'read', sbcUsage.rw12, read),
-    rw(SbcOp.WRITE_12, 'WRITE(12)', 12, 'write', sbcUsage.rw12, write),
-    rw(SbcOp.WRITE_AND_VERIFY_12, 'WRITE AND VERIFY(12)', 12, 'write', sbcUsage.writeAndVerify12, writeAndVerify),
-    rw(SbcOp.VERIFY_12, 'VERIFY(12)', 12, 'read', sbcUsage.verify12, verify),
-  ];
-  if (thin) {
-    table.push(
-      { opcode: SbcOp.UNMAP, name: 'UNMAP', cdbLength: 10, rsv: 'write', usage: [...sbcUsage.unmap], handler: unmap },
-      {
-        opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.GET_LBA_STATUS, name: 'GET LBA STATUS', cdbLength: 16, rsv: 'read',
-        usage: [...sbcUsage.getLbaStatus], handler: getLbaStatus,
-      },
-    );
-  }
-  return table;
 }
