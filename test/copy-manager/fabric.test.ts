@@ -23,7 +23,7 @@ import { encodeReserve10Cdb, encodeThirdPartyId, encodePrOutCdb, encodePrOutPara
 import { encodeLun, type CscdDescriptor } from '../../src/scsi/xcopy.js';
 import { decodeStandardInquiry, encodeInquiryCdb } from '../../src/scsi/inquiry.js';
 import { readFileSync } from 'node:fs';
-import type { ScsiResult } from '../../firmware-sim/router/task.js';
+import { makeNexus, type ScsiResult } from '../../firmware-sim/router/task.js';
 import { blockParams, e4, identity, list, pattern, variableTape } from './helpers.js';
 
 const SERVER = '21000024ff000001';
@@ -100,6 +100,14 @@ describe('copy manager on the fabric', () => {
     const r = await xc(ARRAY, 0, list([e4(disks[0]!, blockParams())], [{ type: 2, src: 0, dst: 0, blocks: 64, srcLba: 0, dstLba: 10000 }]));
     expect(r.status).toBe(0);
     expect((await disks[0]!.store.read(10000 * 512, 64 * 512)).equals(src)).toBe(true);
+  });
+
+  it('LOGICAL UNIT RESET of the data mover discards every copy result', async () => {
+    const { fabric, disks, tape, xc, send } = await build();
+    expect((await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba: 0 }]))).status).toBe(0);
+    await fabric.lunReset(makeNexus(SERVER, ROUTER), 0);
+    const st = await send(ROUTER, 0, encodeRcrCdb({ serviceAction: 0, listId: 1 }));
+    expect(decodeSense(st.sense!)).toMatchObject({ key: 5, asc: 0x24 });
   });
 
   it('zoning: without the data mover zone every CSCD is unreachable', async () => {
