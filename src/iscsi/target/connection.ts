@@ -43,6 +43,7 @@ import type { Session } from './session.js';
 import { ScsiTaskState, TaskPhase, type R2tState } from './scsi-task.js';
 import { answerText } from './discovery.js';
 import { blockSizeFromCapacity, sbcTransfer, withTransferBlocks } from './spdtl.js';
+import { POOL_MIN, POOLED_OPCODES } from './buffer-pool.js';
 import { runTmf } from './tmf.js';
 
 /** Largest write a single command may carry (the gather buffer is allocated up front). */
@@ -83,6 +84,8 @@ export class Connection {
   private logoutWaiter: (() => void) | undefined;
   private readonly abortedItts = new Set<number>();
   private paused = false;
+  /** Gather buffer the parser just filled with a SCSI Command's immediate data (dataSink). */
+  private pendingGather: Buffer | undefined;
 
   constructor(
     readonly portal: Portal,
@@ -338,6 +341,9 @@ export class Connection {
     }
     const prm = s.params;
     const dlen = p.data.length;
+    let pooled = this.pendingGather;
+    this.pendingGather = undefined;
+    if (pooled && !(dlen && p.data.buffer === pooled.buffer && p.data.byteOffset === pooled.byteOffset)) pooled = undefined;
     // Immediate data only with W, only when negotiated, never more than EDTL or FirstBurstLength;
     // F=0 (unsolicited Data-Out follows) only with InitialR2T=No.
     if (dlen > 0 && (!write || !prm.immediateData || dlen > edtl || dlen > prm.firstBurstLength)) return this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
@@ -351,8 +357,16 @@ export class Connection {
       } else if (s.gatherBytes + edtl > WRITE_BUDGET) {
         t.refuse = 'busy';
       } else {
-        if (dlen === edtl && final) t.buf = p.data;
-        else {
+        if (pooled) {
+          t.buf = pooled;
+          t.pooled = true;
+          pooled = undefined;
+        } else if (dlen === edtl && final) t.buf = p.data;
+        else if (edtl >= POOL_MIN && POOLED_OPCODES.has(cdb[0]!)) {
+          t.buf = this.portal.pool.take(edtl);
+          t.pooled = true;
+          if (dlen) p.data.copy(t.buf, 0);
+        } else {
           t.buf = Buffer.allocUnsafe(edtl);
           if (dlen) p.data.copy(t.buf, 0);
         }
@@ -363,6 +377,7 @@ export class Connection {
       t.unsolOpen = !final;
       t.unsolLimit = prm.initialR2T ? dlen : Math.min(prm.firstBurstLength, edtl);
     }
+    if (pooled) this.portal.pool.give(pooled);
     s.tasks.set(itt, t);
     this.ordered(b, this.release, t);
   }
@@ -544,6 +559,11 @@ export class Connection {
       }
     }
     if (!collapse) this.sendStatus(t, status, r.sense, resFlags, residual, dataSN);
+    if (t.pooled && t.buf) {
+      // The device copied the data into its store; the buffer can serve the next write.
+      this.portal.pool.give(t.buf);
+      t.buf = undefined;
+    }
     this.checkLogout();
   }
 
@@ -563,7 +583,16 @@ export class Connection {
 
   /** Where the parser should copy a Data-Out payload: straight into the task's gather buffer. */
   private dataSink(bhs: Buffer, len: number): Buffer | undefined {
-    if ((bhs[0]! & 0x3f) !== Opcode.DATA_OUT || this.state !== 'ffp') return undefined;
+    if (this.state !== 'ffp') return undefined;
+    const op = bhs[0]! & 0x3f;
+    if (op === Opcode.SCSI_COMMAND) {
+      // Large immediate data of a disk write: straight into a recycled gather buffer of EDTL bytes.
+      const edtl = bhs.readUInt32BE(OFF.cmd.edtl);
+      if (!(bhs[1]! & 0x20) || edtl < POOL_MIN || edtl > MAX_WRITE || len > edtl || !POOLED_OPCODES.has(bhs[OFF.cmd.cdb]!)) return undefined;
+      this.pendingGather = this.portal.pool.take(edtl);
+      return this.pendingGather.subarray(0, len);
+    }
+    if (op !== Opcode.DATA_OUT) return undefined;
     const t = this.session?.tasks.get(bhs.readUInt32BE(OFF.itt));
     if (!t || t.phase !== TaskPhase.COLLECT || !t.buf || t.buf.length !== t.edtl) return undefined;
     const off = bhs.readUInt32BE(OFF.dataOut.bufferOffset);

@@ -12,6 +12,7 @@ import { normalizeName } from '../text.js';
 import { Connection } from './connection.js';
 import type { LoginContext, LoginNegotiator, TargetNode } from './login.js';
 import { Session } from './session.js';
+import { BufferPool } from './buffer-pool.js';
 import type { IscsiTargetOptions, SessionInfo } from './types.js';
 
 export class Portal implements LoginContext {
@@ -23,6 +24,8 @@ export class Portal implements LoginContext {
   readonly portalGroupTag: number;
   readonly host: string;
   port = 0;
+  /** Recycled gather buffers for large disk writes. */
+  readonly pool = new BufferPool();
   /** Logical block size per target port and LUN, learned from READ CAPACITY answers (spdtl.ts). */
   private readonly blockSizes = new Map<string, Map<number, number>>();
 

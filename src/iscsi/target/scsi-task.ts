@@ -35,6 +35,8 @@ export class ScsiTaskState {
   r2tNext = 0;
   r2tSN = 0;
   r2ts: R2tState[] = [];
+  /** `buf` came from the portal's BufferPool and goes back after normal completion. */
+  pooled = false;
   /** Write buffer bytes counted against the session's budget. */
   gathered = 0;
   /** Why the write was refused before its data was solicited. */
