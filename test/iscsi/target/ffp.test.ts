@@ -90,6 +90,20 @@ describe('writes', () => {
     expect(h.disk.data.subarray(10 * BLOCK, 12 * BLOCK).equals(d)).toBe(true);
   });
 
+  it('large writes reuse gather buffers without mixing up their data', async () => {
+    const c = await session();
+    const n = 128;
+    const bufs = [pattern(n * BLOCK, 21), pattern(n * BLOCK, 77), pattern(n * BLOCK, 5)];
+    for (let i = 0; i < 6; i++) {
+      const d = bufs[i % 3]!;
+      expect((await c.result(c.command(write10(1000 + i * n, n), { write: d, immediateData: d }))).status).toBe(0);
+    }
+    for (let i = 0; i < 6; i++) {
+      const r = await c.result(c.command(read10(1000 + i * n, n), { read: n * BLOCK }));
+      expect(r.data.equals(bufs[i % 3]!), `extent ${i}`).toBe(true);
+    }
+  });
+
   it('takes immediate + unsolicited Data-Out up to FirstBurstLength, then solicits the rest with R2Ts', async () => {
     const c = await session([['FirstBurstLength', '8192'], ['MaxBurstLength', '16384'], ['MaxRecvDataSegmentLength', '262144']]);
     const total = 64 * BLOCK; // 32 KiB
