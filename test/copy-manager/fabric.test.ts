@@ -102,6 +102,22 @@ describe('copy manager on the fabric', () => {
     expect((await disks[0]!.store.read(10000 * 512, 64 * 512)).equals(src)).toBe(true);
   });
 
+  it('fault hooks of the real disk: a write medium error and a not-ready window end the copy with the disk sense forwarded', async () => {
+    const { disks, xc } = await build();
+    const d0 = disks[0]!;
+    d0.faults.addMediumError({ firstLba: 5000, count: 1, on: 'write' });
+    const w = await xc(ARRAY, 0, list([e4(d0, blockParams())], [{ type: 2, src: 0, dst: 0, blocks: 16, srcLba: 0, dstLba: 4990 }]));
+    const s = decodeSense(w.sense!);
+    expect(s).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01, sks: { byte: 16 } });
+    expect(s.forwarded![0]!.source).toBe('destination');
+    expect(decodeSense(s.forwarded![0]!.sense)).toMatchObject({ key: 3, asc: 0x0c });
+    d0.faults.notReadyFor(60_000);
+    const n = await xc(ARRAY, 0, list([e4(d0, blockParams())], [{ type: 2, src: 0, dst: 0, blocks: 1, srcLba: 0, dstLba: 1 }], { listId: 2 }));
+    const ns = decodeSense(n.sense!);
+    expect(ns).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01 });
+    expect(decodeSense(ns.forwarded![0]!.sense)).toMatchObject({ key: 2, asc: 0x04 });
+  });
+
   it('LOGICAL UNIT RESET of the data mover discards every copy result', async () => {
     const { fabric, disks, tape, xc, send } = await build();
     expect((await xc(ROUTER, 0, list([e4(disks[0]!, blockParams()), e4(tape, variableTape())], [{ type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba: 0 }]))).status).toBe(0);
