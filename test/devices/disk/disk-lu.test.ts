@@ -610,6 +610,22 @@ describe('disk LU: change tracking and faults', () => {
     expect(senseOf(await d.exec(encodeBlockCdb({ opcode: SbcOp.VERIFY_10, lba: 51, count: 1 })))).toMatchObject({ key: 3, asc: 0x11, information: 51 });
   });
 
+  it('latency and the throughput cap slow the data path; clearing restores it', async () => {
+    d = await makeDisk({ memory: true });
+    d.lu.faults.setThroughput(1_000_000);
+    let t0 = performance.now();
+    await d.exec(read10(0, 100));
+    await d.exec(write10(0, 100), Buffer.alloc(100 * BS));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
+    d.lu.faults.clear();
+    d.lu.faults.setLatency(30);
+    t0 = performance.now();
+    expect((await d.exec(read10(0, 1))).status).toBe(0);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(28);
+    d.lu.faults.clear();
+    expect(d.lu.faults.armed).toBe(false);
+  });
+
   it('not-ready window: NOT READY 04/01 for TUR and media access', async () => {
     d = await makeDisk();
     d.lu.faults.notReadyFor(10_000);
