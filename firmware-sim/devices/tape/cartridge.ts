@@ -91,6 +91,7 @@ export class Cartridge {
 
   /** Make a blank cartridge (overwrites an existing image). */
   static async create(path: string, opts: Partial<Omit<CartridgeMeta, 'syncedLength' | 'events'>> & { capacity: number }): Promise<Cartridge> {
+    if (!Number.isSafeInteger(opts.capacity) || opts.capacity <= 0) throw new RangeError(`cartridge capacity must be a positive byte count, not ${opts.capacity}`);
     const meta: CartridgeMeta = {
       barcode: opts.barcode ?? basename(path).replace(/\.tap$/i, ''),
       capacity: opts.capacity,
