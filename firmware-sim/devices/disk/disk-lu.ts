@@ -212,7 +212,15 @@ export class DiskLu extends ScsiLogicalUnit {
     if (this.closed) return;
     this.closed = true;
     await this.store.flush();
-    if (this.store.putMeta) await this.store.putMeta(saveMaps(this.mapped, this.changed, this.blockSize, this.blocks));
+    if (this.store.putMeta) {
+      // The maps only save work after a restart (without them everything counts as mapped and
+      // changed), so failing to keep them must not fail the close.
+      try {
+        await this.store.putMeta(saveMaps(this.mapped, this.changed, this.blockSize, this.blocks));
+      } catch (e) {
+        this.onInternalError(e);
+      }
+    }
     await this.store.close();
   }
 
