@@ -26,12 +26,16 @@ export interface DmsimLaunchOptions {
   timeoutMs?: number;
 }
 
-/** `dmsim router`; when it opens no iSCSI portal (front end not wired yet), the bench launcher. */
+/**
+ * `dmsim router`; when it cannot serve (no portal yet, or the CLI does not start because some
+ * unrelated part is broken), the bench launcher, which needs only the lab and the iSCSI target.
+ */
 export async function startDmsim(opts: DmsimLaunchOptions = {}): Promise<DmsimProcess> {
   try {
     return await launch('src/cli/main.ts', ['router'], opts);
   } catch (e) {
-    if (!(e instanceof NoPortalError)) throw e;
+    const why = e instanceof NoPortalError ? e.message : (e as Error).message.split('\n').slice(0, 3).join(' ');
+    console.error(`dmsim router unusable (${why.slice(0, 300)}); using bench/lib/dmsim-launch.ts`);
     return launch('bench/lib/dmsim-launch.ts', [], opts);
   }
 }
