@@ -18,7 +18,8 @@ import { bitmapRunsFromExtents, fullRuns, mergeRuns, runPieces, sparseRuns, type
 import { planTar } from './plan/tar-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
-import { closeTape, encodeLabel, openTape, reserveForDataMover } from './tape-handling.js';
+import { closeTape, encodeLabel, openTape, reserveForDataMover, type ReservationMode } from './tape-handling.js';
+import { reservationContext } from './reservation.js';
 
 export const IMAGE_RECORD = 65536;
 
@@ -44,6 +45,8 @@ export interface BackupParams {
   checksums?: boolean;
   /** Re-run a failed command this many times after putting the tape back (default 0). */
   retries?: number;
+  /** How the drive is kept for the data mover (default spc2: third-party RESERVE(10)). */
+  reservation?: ReservationMode;
 }
 
 export interface BackupOutcome {
@@ -179,7 +182,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     catalog.event(backupId, `planned ${commands.length} EXTENDED COPY commands, ${segments} segments, ${streamBytes} stream bytes`);
 
     // ---- run (with resume from the failed command) ----
-    await reserveForDataMover(client, tape, session, p.dataMoverPort);
+    await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
     for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
     const startObject: number[] = [];
     commands.reduce((at, c, i) => ((startObject[i] = at), at + c.objects), pos.firstObject);
@@ -194,7 +197,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       const again = await runJob(client, p.dataMover, rest, progress);
       result = { ...again, commandsDone: i + again.commandsDone, bytesMoved: commands.slice(0, i).reduce((s, c) => s + c.dataBytes, 0) + again.bytesMoved, ...(again.failure ? { failure: { ...again.failure, commandIndex: again.failure.commandIndex + i } } : {}) };
     }
-    await closeTape(client, tape, session, p.dataMoverPort);
+    await closeTape(client, tape, session);
     const portBytesDuringCopy = portBytes(client) - copyStart;
     const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes };
     if (!result.ok) {
@@ -218,7 +221,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     if (backupId >= 0) catalog.fail(backupId, (e as Error).message);
     throw e;
   } finally {
-    await closeTape(client, tape, session, p.dataMoverPort).catch(() => undefined);
+    await closeTape(client, tape, session).catch(() => undefined);
   }
 }
 

@@ -17,7 +17,8 @@ import { compile, type StreamPiece } from './plan/compile.js';
 import type { Run } from './plan/image-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
-import { closeTape, openTape, reserveForDataMover } from './tape-handling.js';
+import { closeTape, openTape, reserveForDataMover, type ReservationMode } from './tape-handling.js';
+import { reservationContext } from './reservation.js';
 
 export interface RestoreParams {
   client: ScsiClient;
@@ -27,6 +28,7 @@ export interface RestoreParams {
   tape: DiscoveredLu;
   target: DiscoveredLu;
   progress?: ProgressSink;
+  reservation?: ReservationMode;
 }
 
 export interface RestoreOutcome {
@@ -100,7 +102,7 @@ export async function restoreImage(p: RestoreParams, backupId: number): Promise<
   const port0 = portBytes(p.client);
   if (chain[0]!.source_blocks > p.target.blocks! || chain[0]!.block_size !== p.target.blockSize) throw new Error('target LU is smaller than the source or has another block size');
   const session = await openTape(p.client, p.tape, chain[0]!.barcode, false);
-  await reserveForDataMover(p.client, p.tape, session, p.dataMoverPort);
+  await reserveForDataMover(p.client, p.tape, session, reservationContext(p.client, p.reservation ?? 'spc2', p.dataMover, p.target, p.tape, p.dataMoverPort));
   let moved = 0;
   try {
     for (const [i, b] of chain.entries()) {
@@ -113,7 +115,7 @@ export async function restoreImage(p: RestoreParams, backupId: number): Promise<
       if (!r.ok) return { ok: false, bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: chain.map((x) => x.id), error: `restoring backup ${b.id}: ${r.error}` };
     }
   } finally {
-    await closeTape(p.client, p.tape, session, p.dataMoverPort).catch(() => undefined);
+    await closeTape(p.client, p.tape, session).catch(() => undefined);
   }
   p.progress?.done(`restored backup ${backupId} (chain ${chain.map((x) => x.id).join('→')}) to ${p.target.target} LUN ${p.target.lun}`);
   return { ok: true, bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: chain.map((x) => x.id) };
@@ -136,7 +138,7 @@ export async function restoreFile(p: RestoreParams, backupId: number, path: stri
   const t0 = Date.now();
   const port0 = portBytes(p.client);
   const session = await openTape(p.client, p.tape, b.barcode, false);
-  await reserveForDataMover(p.client, p.tape, session, p.dataMoverPort);
+  await reserveForDataMover(p.client, p.tape, session, reservationContext(p.client, p.reservation ?? 'spc2', p.dataMover, p.target, p.tape, p.dataMoverPort));
   let r;
   try {
     const R = b.record_size;
@@ -148,7 +150,7 @@ export async function restoreFile(p: RestoreParams, backupId: number, path: stri
     if (bytes) pieces.push({ kind: 'disk', offset: lba * L, length: bytes });
     r = bytes ? await runStreamRestore(p, b.barcode, b.data_object + first, R, pieces) : { ok: true, moved: 0, ms: 0 };
   } finally {
-    await closeTape(p.client, p.tape, session, p.dataMoverPort).catch(() => undefined);
+    await closeTape(p.client, p.tape, session).catch(() => undefined);
   }
   const out: FileRestoreOutcome = { ok: r.ok, bytesMoved: r.moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: [backupId], file: f, lba, ...(r.error ? { error: r.error } : {}) };
   if (!r.ok) return out;

@@ -14,6 +14,7 @@ import { ScsiStatus } from '../scsi/status.js';
 import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
+import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
 import type { ScsiTransport, TransportResult } from './transport.js';
 
 const STATUS_NAMES: Record<number, string> = { 0x02: 'CHECK CONDITION', 0x08: 'BUSY', 0x18: 'RESERVATION CONFLICT', 0x28: 'TASK SET FULL', 0x40: 'TASK ABORTED' };
@@ -129,25 +130,24 @@ export class ScsiClient {
   }
 
   /**
-   * RESERVE(10) (SPC-2): third-party when `thirdPartyWwpn` is given — LONGID with the 8-byte
-   * device ID of the port to reserve for (the data mover's initiator port name).
+   * RESERVE(10)/RELEASE(10) (SPC-2): third-party when `thirdPartyWwpn` is given — LONGID with the
+   * 8-byte device ID of the port to reserve for (the data mover's initiator port name).
    */
-  async reserve10(target: string, lun: number, thirdPartyWwpn?: string): Promise<void> {
-    const cdb = Buffer.alloc(10);
-    cdb[0] = 0x56;
-    if (!thirdPartyWwpn) return void (await this.exec('RESERVE(10)', target, lun, cdb));
-    cdb[1] = 0x10 | 0x02;
-    cdb.writeUInt16BE(8, 7);
-    await this.exec('RESERVE(10) third-party', target, lun, cdb, 0, wwnBytes(thirdPartyWwpn));
+  async reserve10(target: string, lun: number, thirdPartyWwpn?: string, release = false): Promise<void> {
+    const what = `${release ? 'RELEASE' : 'RESERVE'}(10)${thirdPartyWwpn ? ' third-party' : ''}`;
+    const id = thirdPartyWwpn ? encodeThirdPartyId(wwnBytes(thirdPartyWwpn).toString('hex')) : undefined;
+    const cdb = encodeReserve10Cdb({ release, thirdParty: !!id, longId: !!id, thirdPartyId: 0, parameterListLength: id?.length ?? 0 });
+    await this.exec(what, target, lun, cdb, 0, id);
   }
 
   async release10(target: string, lun: number, thirdPartyWwpn?: string): Promise<void> {
-    const cdb = Buffer.alloc(10);
-    cdb[0] = 0x57;
-    if (!thirdPartyWwpn) return void (await this.exec('RELEASE(10)', target, lun, cdb));
-    cdb[1] = 0x10 | 0x02;
-    cdb.writeUInt16BE(8, 7);
-    await this.exec('RELEASE(10) third-party', target, lun, cdb, 0, wwnBytes(thirdPartyWwpn));
+    await this.reserve10(target, lun, thirdPartyWwpn, true);
+  }
+
+  /** PERSISTENT RESERVE OUT with the basic parameter list. */
+  async prOut(target: string, lun: number, serviceAction: number, type: number, reservationKey: bigint, serviceActionKey = 0n): Promise<void> {
+    const params = encodePrOutParams({ reservationKey, serviceActionKey });
+    await this.exec(`PERSISTENT RESERVE OUT (SA ${serviceAction})`, target, lun, encodePrOutCdb({ serviceAction, scope: LU_SCOPE, type, parameterListLength: params.length }), 0, params);
   }
 
   // ---- copy manager ----

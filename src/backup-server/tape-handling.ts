@@ -20,6 +20,8 @@ export interface TapeSession {
   blank: boolean;
   reserved: boolean;
   notes: string[];
+  /** Set while a reservation is held: how to give it back. */
+  release?: (() => Promise<void>) | undefined;
 }
 
 export function encodeLabel(barcode: string): Buffer {
@@ -71,26 +73,62 @@ export async function openTape(client: ScsiClient, t: TapeRef, expectBarcode?: s
   return { barcode: barcode!, blank, reserved: false, notes };
 }
 
+export type ReservationMode = 'spc2' | 'pr' | 'none';
+
+/** Persistent reservation keys: the backup server's and the one it registers for the data mover. */
+export const SERVER_KEY = 0x444d_5349_4d00_0001n;
+export const DATA_MOVER_KEY = 0x444d_5349_4d00_0002n;
+const EXCLUSIVE_ACCESS_REGISTRANTS_ONLY = 6;
+
+export interface ReservationContext {
+  mode: ReservationMode;
+  /** The data mover's initiator port (SPC-2 third-party reservation). */
+  dataMoverPort?: string;
+  /** PR mode: has the copy manager send REGISTER for its own nexus (a 14h segment). */
+  registerDataMover?: (reservationKey: bigint, serviceActionKey: bigint) => Promise<void>;
+}
+
 /**
- * Reserve the drive for the data mover (third-party RESERVE(10)). From here until release, the
- * backup server's own tape commands would get RESERVATION CONFLICT, so all positioning inside a
- * job happens through LOCATE segments in the EXTENDED COPY itself.
+ * Reserve the drive for the data mover. SPC-2: third-party RESERVE(10) naming its port; from then
+ * until release the backup server's own tape commands would get RESERVATION CONFLICT, so all
+ * positioning inside a job happens through LOCATE segments. PR: the server registers and takes
+ * an Exclusive Access – Registrants Only reservation, then has the copy manager register its own
+ * nexus through a 14h segment, so exactly the two of them can use the drive.
  */
-export async function reserveForDataMover(client: ScsiClient, t: TapeRef, s: TapeSession, dataMoverPort: string | undefined): Promise<void> {
-  if (!dataMoverPort) return;
-  try {
-    await client.reserve10(t.target, t.lun, dataMoverPort);
+export async function reserveForDataMover(client: ScsiClient, t: TapeRef, s: TapeSession, r: ReservationContext | string | undefined): Promise<void> {
+  const ctx: ReservationContext = typeof r === 'object' ? r : { mode: r ? 'spc2' : 'none', ...(r ? { dataMoverPort: r } : {}) };
+  s.release = undefined;
+  if (ctx.mode === 'pr') {
+    if (!ctx.registerDataMover) throw new Error('persistent reservation mode needs a way to register the data mover');
+    await client.prOut(t.target, t.lun, 6 /* REGISTER AND IGNORE EXISTING KEY */, 0, 0n, SERVER_KEY);
+    await client.prOut(t.target, t.lun, 1 /* RESERVE */, EXCLUSIVE_ACCESS_REGISTRANTS_ONLY, SERVER_KEY);
+    await ctx.registerDataMover(0n, DATA_MOVER_KEY);
     s.reserved = true;
-    s.notes.push(`drive reserved (third-party RESERVE(10)) for data mover port ${dataMoverPort}`);
+    s.notes.push('drive reserved (persistent, Exclusive Access – Registrants Only); data mover registered through a 14h segment');
+    s.release = async () => {
+      await ctx.registerDataMover!(DATA_MOVER_KEY, 0n).catch(() => undefined);
+      await client.prOut(t.target, t.lun, 2 /* RELEASE */, EXCLUSIVE_ACCESS_REGISTRANTS_ONLY, SERVER_KEY).catch(() => undefined);
+      await client.prOut(t.target, t.lun, 0 /* REGISTER: unregister */, 0, SERVER_KEY, 0n);
+    };
+    return;
+  }
+  if (ctx.mode === 'none' || !ctx.dataMoverPort) return;
+  const port = ctx.dataMoverPort;
+  try {
+    await client.reserve10(t.target, t.lun, port);
+    s.reserved = true;
+    s.notes.push(`drive reserved (third-party RESERVE(10)) for data mover port ${port}`);
+    s.release = () => client.release10(t.target, t.lun, port);
   } catch (e) {
     if (!(e instanceof CommandFailed && e.sense?.key === SenseKey.ILLEGAL_REQUEST)) throw e;
     s.notes.push(`third-party RESERVE(10) refused by the drive (${e.message}); continuing unreserved`);
   }
 }
 
-export async function closeTape(client: ScsiClient, t: TapeRef, s: TapeSession, dataMoverPort: string | undefined): Promise<void> {
-  if (s.reserved && dataMoverPort) {
-    s.reserved = false;
-    await client.release10(t.target, t.lun, dataMoverPort);
-  }
+/** Undo whatever reserveForDataMover did (safe to call twice). */
+export async function closeTape(_client: ScsiClient, _t: TapeRef, s: TapeSession, _unused?: unknown): Promise<void> {
+  const release = s.release;
+  s.release = undefined;
+  s.reserved = false;
+  await release?.();
 }

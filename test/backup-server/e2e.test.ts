@@ -22,6 +22,7 @@ import { FatVolume } from '../../src/fs/fat/volume.js';
 import { parseArchive } from '../../src/fs/tar.js';
 import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
 import { requireTools } from '../helpers/require-tool.js';
+import { decodeReadKeys, encodePrInCdb } from '../../src/scsi/persistent-reservations.js';
 
 const IMAGE = buildDefaultFatImage();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -166,6 +167,20 @@ describe('server-free backup through the router', () => {
     expect(await hashLu(e.s.client, scratch)).toBe(await hashLu(e.s.client, source));
     const chain2 = await restoreImage(p, inc2.backupId);
     expect(chain2.backups).toEqual([1, inc1.backupId, inc2.backupId]);
+  });
+});
+
+describe('persistent reservations', () => {
+  it('PR mode: server registers and reserves, the data mover registers itself by a 14h segment; all keys gone afterwards', async () => {
+    const e = await env();
+    const r = await runBackup(e.params('full', { reservation: 'pr', checksums: false }));
+    expect(r.ok).toBe(true);
+    expect(e.cat.events(r.backupId).some((x) => /persistent, Exclusive Access/.test(x.message))).toBe(true);
+    const b = e.cat.backup(r.backupId)!;
+    expect((await e.tapeFile(b.barcode, b.data_file)).equals(IMAGE)).toBe(true);
+    const tape = e.s.find('tape0', 'tape');
+    const keys = await e.s.client.exec('PR IN READ KEYS', tape.target, tape.lun, encodePrInCdb({ serviceAction: 0, allocationLength: 1024 }), 1024);
+    expect(decodeReadKeys(keys).keys).toEqual([]);
   });
 });
 

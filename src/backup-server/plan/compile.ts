@@ -39,6 +39,8 @@ export type TapeOp =
   | { op: 'record'; data: Buffer }
   | { op: 'filemarks'; count: number }
   | { op: 'locate'; objectId: number }
+  /** 14h: the copy manager registers its own I_T nexus with the tape (persistent reservations). */
+  | { op: 'register'; reservationKey: bigint; serviceActionKey: bigint }
   | { op: 'stream'; recordSize: number; pieces: StreamPiece[] };
 
 export interface CompiledCommand {
@@ -84,7 +86,7 @@ interface Unit {
 }
 
 const DISK = 0, TAPE = 1;
-const SEG_LEN: Record<number, number> = { 0x00: 24, 0x01: 24, 0x04: 20, 0x06: 16, 0x08: 28, 0x09: 28, 0x10: 12, 0x12: 12 };
+const SEG_LEN: Record<number, number> = { 0x00: 24, 0x01: 24, 0x04: 20, 0x06: 16, 0x08: 28, 0x09: 28, 0x10: 12, 0x12: 12, 0x14: 28 };
 
 export class PlanError extends Error {
   override name = 'PlanError';
@@ -186,6 +188,13 @@ export function compile(input: CompileInput): CompiledCommand[] {
       units.push({ seg: { type: SegmentType.INLINE_TO_STREAM, cat: false, dst: TAPE, streamTransferLength: op.data.length, byteCount: op.data.length }, inline: op.data, bytes: op.data.length, cutAfter: true, objects: 1 });
     } else if (op.op === 'filemarks') {
       units.push({ seg: { type: SegmentType.WRITE_FILEMARKS, dst: TAPE, count: op.count, immed: false }, bytes: 0, cutAfter: true, objects: op.count });
+    } else if (op.op === 'register') {
+      const key = (k: bigint) => {
+        const b = Buffer.alloc(8);
+        b.writeBigUInt64BE(k);
+        return b;
+      };
+      units.push({ seg: { type: SegmentType.REGISTER_KEY, dst: TAPE, reservationKey: key(op.reservationKey), serviceActionKey: key(op.serviceActionKey) }, bytes: 0, cutAfter: true, objects: 0 });
     } else if (op.op === 'locate') {
       units.push({ seg: { type: SegmentType.LOCATE, dst: TAPE, logicalObjectId: op.objectId }, bytes: 0, cutAfter: true, objects: 0 });
     } else {

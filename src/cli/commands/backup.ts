@@ -3,6 +3,7 @@ import { runBackup } from '../../backup-server/backup.js';
 import type { BackupMode } from '../../backup-server/catalog.js';
 import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
 import { progressSink } from '../../backup-server/progress.js';
+import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
 export const name = 'backup';
@@ -15,11 +16,12 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --mode MODE        ${MODES.join(' | ')} (default: files)
   --no-checksums     do not read the source to record SHA-256
   --retries N        resume a failed copy N times from the failed command (default 0)
+  --reservation R    spc2 (third-party RESERVE(10)), pr (persistent, data mover registered by a 14h segment) or none
   --barcode CODE     expected cartridge label (a blank cartridge is labelled with it; default: the lab's vault)
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' }, reservation: { type: 'string', default: 'spc2' } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -29,6 +31,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!MODES.includes(mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}`, USAGE);
   const retries = Number(values.retries);
   if (!Number.isInteger(retries) || retries < 0) throw new UsageError('--retries: expected a non-negative integer', USAGE);
+  const reservation = values.reservation as ReservationMode;
+  if (!['spc2', 'pr', 'none'].includes(reservation)) throw new UsageError('--reservation: expected spc2, pr or none', USAGE);
   const { session, catalog } = await openFromOptions(values);
   try {
     const source = session.find(values.source, 'disk');
@@ -37,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     const changes = session.changes(source);
     const r = await runBackup({
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
-      source, tape, mode, ...(barcode ? { barcode } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries,
+      source, tape, mode, ...(barcode ? { barcode } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, reservation,
       progress: progressSink(mode, process.stderr, values.quiet),
     });
     process.stdout.write(

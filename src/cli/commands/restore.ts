@@ -1,6 +1,7 @@
 /** `dmsim restore`: server-free restore of an image chain or of one file from a file-level backup. */
 import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
 import { progressSink } from '../../backup-server/progress.js';
+import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { restoreFile, restoreImage } from '../../backup-server/restore.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
@@ -13,10 +14,11 @@ const USAGE = `usage: dmsim restore --backup ID --target LU --tape DRIVE [--file
   --tape DRIVE    tape drive holding the cartridge
   --file PATH     restore only this file of a file-level backup, at --lba (default 0) of the target
   --out FILE      also read the restored file out over the transport into FILE
+  --reservation R spc2 (default), pr or none
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, backup: { type: 'string' }, target: { type: 'string' }, tape: { type: 'string' }, file: { type: 'string' }, lba: { type: 'string', default: '0' }, out: { type: 'string' } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, backup: { type: 'string' }, target: { type: 'string' }, tape: { type: 'string' }, file: { type: 'string' }, lba: { type: 'string', default: '0' }, out: { type: 'string' }, reservation: { type: 'string', default: 'spc2' } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -25,9 +27,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.backup || !Number.isInteger(id) || !values.target || !values.tape) throw new UsageError('--backup ID, --target and --tape are required', USAGE);
   const lba = Number(values.lba);
   if (!Number.isInteger(lba) || lba < 0) throw new UsageError('--lba: expected a non-negative integer', USAGE);
+  const reservation = values.reservation as ReservationMode;
+  if (!['spc2', 'pr', 'none'].includes(reservation)) throw new UsageError('--reservation: expected spc2, pr or none', USAGE);
   const { session, catalog } = await openFromOptions(values);
   try {
-    const p = { client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}), tape: session.find(values.tape, 'tape'), target: session.find(values.target, 'disk'), progress: progressSink('restore', process.stderr, values.quiet) };
+    const p = { client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}), tape: session.find(values.tape, 'tape'), target: session.find(values.target, 'disk'), progress: progressSink('restore', process.stderr, values.quiet), reservation };
     if (values.file) {
       const r = await restoreFile(p, id, values.file, lba, values.out);
       process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} ${r.file.path} (${r.file.size} bytes) to LBA ${lba}${r.verified !== undefined ? `, SHA-256 ${r.verified ? 'matches' : 'DIFFERS from'} the catalog` : ''}${values.out ? `, written to ${values.out}` : ''}${r.error ? `\n${r.error}` : ''}\n`);
