@@ -207,7 +207,7 @@ export class Connection {
     this.parser.maxDataSegmentLength = prm.targetMaxRecvDataSegmentLength;
     this.login = undefined;
     this.state = 'ffp';
-    this.log?.info({ tsih: session.tsih, type: session.type, initiator: session.initiatorName, isid: session.isidHex, target: session.node?.iqn }, 'login complete');
+    this.log?.info({ tsih: session.tsih, type: session.type, initiator: session.initiatorName, isid: session.isidHex, target: session.node?.iqn, headerDigest: prm.headerDigest, dataDigest: prm.dataDigest }, 'login complete');
   }
 
   private sendLoginResponse(req: LoginRequestBhs, step: LoginStep, tsih: number, expCmdSN: number, maxCmdSN: number): void {
