@@ -382,8 +382,22 @@ export class TapeDrive extends ScsiLogicalUnit {
     return this.serial(ctx.signal, async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
-      return fixed ? this.readFixed(c, n, bl, ctx.signal) : this.readVariable(c, n, sili, bl, ctx.signal);
+      const from = this.pos;
+      const out = fixed ? await this.readFixed(c, n, bl, ctx.signal) : await this.readVariable(c, n, sili, bl, ctx.signal);
+      return Buffer.isBuffer(out) ? this.reportEwCrossing(c, from, out) : out;
     });
+  }
+
+  /**
+   * REW=1 (device configuration page): a READ or SPACE that completed and carried the position
+   * forward across EW ends with 0/00/02 + EOM, INFORMATION 0, data still transferred.
+   */
+  private reportEwCrossing(c: Cartridge, from: number, data?: Buffer): HandlerOutput {
+    if (this.mode.reportEarlyWarning) {
+      const { ew } = this.points(c);
+      if (c.offsetOf(from) < ew && c.offsetOf(this.pos) >= ew) return cc(this, noSense(0x00, 0x02, { eom: true, information: 0 }), data);
+    }
+    return data;
   }
 
   private readFault(i: number): boolean {
@@ -545,8 +559,9 @@ export class TapeDrive extends ScsiLogicalUnit {
         return undefined;
       }
       if (count === 0) return undefined;
+      const from = this.pos;
       const s = code === SpaceCode.BLOCKS ? this.spaceBlocks(c, count) : this.spaceFilemarks(c, count);
-      return s ? cc(this, s) : undefined;
+      return s ? cc(this, s) : this.reportEwCrossing(c, from);
     });
   }
 

@@ -69,9 +69,8 @@ export class TapeModeState {
       { code: ModePage.CONTROL, defaults: control, changeable: mask(control.length, { 2: 0x04 }), apply: (cur) => this.onDSense((cur[2]! & 0x04) !== 0) },
       // DCE may be switched; dmsim records it and never compresses.
       { code: ModePage.DATA_COMPRESSION, defaults: dc, changeable: mask(dc.length, { 2: 0x80 }) },
-      // SWP (byte 10 bit 2) and WRITE DELAY TIME are settable. REW stays 0 (EW is not reported on
-      // READ/SPACE), so asking for it is refused rather than silently ignored.
-      { code: ModePage.DEVICE_CONFIGURATION, defaults: cfg, changeable: mask(cfg.length, { 6: 0xff, 7: 0xff, 10: DeviceConfigBits.SWP }) },
+      // REW (byte 8 bit 0), SWP (byte 10 bit 2) and WRITE DELAY TIME are settable.
+      { code: ModePage.DEVICE_CONFIGURATION, defaults: cfg, changeable: mask(cfg.length, { 6: 0xff, 7: 0xff, 8: DeviceConfigBits.REW, 10: DeviceConfigBits.SWP }) },
       { code: ModePage.MEDIUM_PARTITION, defaults: part, changeable: Buffer.alloc(part.length) },
       { code: ModePage.INFORMATIONAL_EXCEPTIONS, defaults: iec, changeable: Buffer.alloc(iec.length) },
     ]);
@@ -80,6 +79,11 @@ export class TapeModeState {
   /** SWP in the device configuration page: the host's software write protect. */
   get softwareWriteProtect(): boolean {
     return (this.pages.current(ModePage.DEVICE_CONFIGURATION)[10]! & DeviceConfigBits.SWP) !== 0;
+  }
+
+  /** REW in the device configuration page: report EW on READ and SPACE too. */
+  get reportEarlyWarning(): boolean {
+    return (this.pages.current(ModePage.DEVICE_CONFIGURATION)[8]! & DeviceConfigBits.REW) !== 0;
   }
 
   /** DCE in the data compression page. */

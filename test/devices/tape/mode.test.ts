@@ -82,6 +82,29 @@ describe('tape drive: MODE SENSE / MODE SELECT', () => {
     expect((await run(drive, sense6(0x02))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 2 } });
   });
 
+  it('REW in page 10h: READ and SPACE that cross EW report 0/00/02 EOM, once, with the data', async () => {
+    const { drive } = await readyDrive(t.dir, { capacity: 10_000, earlyWarning: 5_000 });
+    // EW at 5000: records of 1000 bytes (1008 on the image); the 5th ends at 5040.
+    for (let k = 0; k < 7; k++) await run(drive, write6(1000), { dataOut: pattern(1000, k) });
+    await run(drive, rewind());
+    for (let k = 0; k < 4; k++) expect((await run(drive, read6(1000))).status).toBe(0);
+    expect((await run(drive, read6(1000))).status).toBe(0);
+    await run(drive, rewind());
+    const cfg = Buffer.from((await run(drive, sense6(0x10, { dbd: true }))).data.subarray(4));
+    cfg[0] = 0x10;
+    cfg[8] = cfg[8]! | 0x01;
+    const list = encodeModeData({ ten: false, deviceSpecific: 0x10, descriptorForm: 'general', descriptors: [], pages: [cfg] }, true);
+    expect((await run(drive, encodeModeSelect({ ten: false, pf: true, sp: false, parameterListLength: list.length }), { dataOut: list })).status).toBe(0);
+    for (let k = 0; k < 4; k++) expect((await run(drive, read6(1000))).status).toBe(0);
+    const r = await run(drive, read6(1000));
+    expect(r.sense).toMatchObject({ key: 0, asc: 0, ascq: 2, eom: true, information: 0 });
+    expect(r.data.equals(pattern(1000, 4))).toBe(true);
+    expect((await run(drive, read6(1000))).status).toBe(0);
+    await run(drive, rewind());
+    expect((await run(drive, Buffer.from([0x11, 0, 0, 0, 6, 0]))).sense).toMatchObject({ key: 0, ascq: 2, eom: true });
+    expect((await run(drive, Buffer.from([0x11, 0, 0, 0, 1, 0]))).status).toBe(0);
+  });
+
   it('SWP in page 10h write-protects; medium partition page is read-only; D_SENSE switches sense format', async () => {
     const { drive } = await readyDrive(t.dir);
     const cur = (await run(drive, sense6(0x10, { dbd: true }))).data.subarray(4);
