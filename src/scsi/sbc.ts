@@ -21,6 +21,7 @@ export const SbcOp = {
   WRITE_10: 0x2a,
   WRITE_AND_VERIFY_10: 0x2e,
   VERIFY_10: 0x2f,
+  PRE_FETCH_10: 0x34,
   SYNCHRONIZE_CACHE_10: 0x35,
   WRITE_SAME_10: 0x41,
   UNMAP: 0x42,
@@ -28,6 +29,7 @@ export const SbcOp = {
   WRITE_16: 0x8a,
   WRITE_AND_VERIFY_16: 0x8e,
   VERIFY_16: 0x8f,
+  PRE_FETCH_16: 0x90,
   SYNCHRONIZE_CACHE_16: 0x91,
   WRITE_SAME_16: 0x93,
   COMPARE_AND_WRITE: 0x89,
@@ -101,7 +103,8 @@ export function decodeBlockCdb(cdb: Buffer): BlockCdb {
     default:
       throw new RangeError(`opcode ${op} has no LBA-range form`);
   }
-  const sync = op === SbcOp.SYNCHRONIZE_CACHE_10 || op === SbcOp.SYNCHRONIZE_CACHE_16;
+  // SYNCHRONIZE CACHE and PRE-FETCH carry IMMED in bit 1 instead of DPO/FUA.
+  const sync = op === SbcOp.SYNCHRONIZE_CACHE_10 || op === SbcOp.SYNCHRONIZE_CACHE_16 || op === SbcOp.PRE_FETCH_10 || op === SbcOp.PRE_FETCH_16;
   const ws = op === SbcOp.WRITE_SAME_10 || op === SbcOp.WRITE_SAME_16;
   return {
     opcode: op,
@@ -133,7 +136,7 @@ export type BlockCdbInput = Partial<Omit<BlockCdb, 'opcode' | 'lba' | 'count'>> 
 /** Encode any LBA-range CDB (initiator side: backup server, copy manager, tests). */
 export function encodeBlockCdb(v: BlockCdbInput): Buffer {
   const op = v.opcode;
-  const sync = op === SbcOp.SYNCHRONIZE_CACHE_10 || op === SbcOp.SYNCHRONIZE_CACHE_16;
+  const sync = op === SbcOp.SYNCHRONIZE_CACHE_10 || op === SbcOp.SYNCHRONIZE_CACHE_16 || op === SbcOp.PRE_FETCH_10 || op === SbcOp.PRE_FETCH_16;
   const ws = op === SbcOp.WRITE_SAME_10 || op === SbcOp.WRITE_SAME_16;
   const b1 = sync
     ? pack([!!v.immed, 1])
@@ -445,6 +448,9 @@ export const sbcUsage = {
   /** SYNCHRONIZE CACHE: IMMED, and SYNC_NV accepted and ignored (there is no non-volatile cache to spare). */
   synchronizeCache10: [0xff, 0x06, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00],
   synchronizeCache16: [0xff, 0x06, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00],
+  /** PRE-FETCH: IMMED. */
+  preFetch10: [0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00],
+  preFetch16: [0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00],
   /** COMPARE AND WRITE: DPO, FUA; bytes 10..12 reserved, NUMBER OF LOGICAL BLOCKS in byte 13. */
   compareAndWrite: [0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0x1f, 0x00],
   unmap: [0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x1f, 0xff, 0xff, 0x00],

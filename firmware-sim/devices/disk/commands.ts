@@ -136,6 +136,18 @@ async function synchronizeCache({ lu, cdb }: Ctx): Promise<undefined> {
   return undefined;
 }
 
+/**
+ * PRE-FETCH(10/16): the whole image is one page-cache read away, so there is nothing to stage;
+ * the range is checked and GOOD (not CONDITION MET: no cache space was set aside) returned.
+ * PREFETCH LENGTH 0 means to the last LBA.
+ */
+async function preFetch({ lu, cdb }: Ctx): Promise<undefined> {
+  const c = decodeBlockCdb(cdb);
+  lu.mediaReady();
+  lu.checkRange(c.lba, c.count);
+  return undefined;
+}
+
 async function writeSame(ctx: Ctx): Promise<undefined> {
   const { lu, cdb } = ctx;
   const c = decodeBlockCdb(cdb);
@@ -306,6 +318,7 @@ export function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
     rw(SbcOp.WRITE_10, 'WRITE(10)', 10, 'write', sbcUsage.rw10, write),
     rw(SbcOp.WRITE_AND_VERIFY_10, 'WRITE AND VERIFY(10)', 10, 'write', sbcUsage.writeAndVerify10, writeAndVerify),
     rw(SbcOp.VERIFY_10, 'VERIFY(10)', 10, 'read', sbcUsage.verify10, verify),
+    rw(SbcOp.PRE_FETCH_10, 'PRE-FETCH(10)', 10, 'read', sbcUsage.preFetch10, preFetch),
     rw(SbcOp.SYNCHRONIZE_CACHE_10, 'SYNCHRONIZE CACHE(10)', 10, 'write', sbcUsage.synchronizeCache10, synchronizeCache),
     rw(SbcOp.WRITE_SAME_10, 'WRITE SAME(10)', 10, 'write', sbcUsage.writeSame10, writeSame),
     { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectHandler },
@@ -315,6 +328,7 @@ export function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
     rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', sbcUsage.rw16, write),
     rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', sbcUsage.writeAndVerify16, writeAndVerify),
     rw(SbcOp.VERIFY_16, 'VERIFY(16)', 16, 'read', sbcUsage.verify16, verify),
+    rw(SbcOp.PRE_FETCH_16, 'PRE-FETCH(16)', 16, 'read', sbcUsage.preFetch16, preFetch),
     rw(SbcOp.SYNCHRONIZE_CACHE_16, 'SYNCHRONIZE CACHE(16)', 16, 'write', sbcUsage.synchronizeCache16, synchronizeCache),
     rw(SbcOp.WRITE_SAME_16, 'WRITE SAME(16)', 16, 'write', sbcUsage.writeSame16, writeSame),
     {

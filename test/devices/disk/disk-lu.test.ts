@@ -416,6 +416,16 @@ describe('disk LU: SYNCHRONIZE CACHE, START STOP UNIT, PREVENT ALLOW', () => {
     expect(senseOf(await d.exec(encodeBlockCdb({ opcode: SbcOp.SYNCHRONIZE_CACHE_10, lba: 2048, count: 1 })))).toMatchObject({ asc: 0x21 });
   });
 
+  it('PRE-FETCH(10/16) checks the range and completes with GOOD', async () => {
+    d = await makeDisk();
+    for (const opcode of [SbcOp.PRE_FETCH_10, SbcOp.PRE_FETCH_16]) {
+      expect(await d.exec(encodeBlockCdb({ opcode, lba: 2040, count: 8, immed: true }))).toEqual({ status: 0 });
+      expect(await d.exec(encodeBlockCdb({ opcode, lba: 0, count: 0 }))).toEqual({ status: 0 });
+      expect(senseOf(await d.exec(encodeBlockCdb({ opcode, lba: 2047, count: 2 })))).toMatchObject({ key: 5, asc: 0x21 });
+      expect(senseOf(await d.exec(encodeBlockCdb({ opcode, lba: 2049, count: 0 })))).toMatchObject({ key: 5, asc: 0x21 });
+    }
+  });
+
   it('a stopped unit answers media access with NOT READY 04/02 until started; TUR stays GOOD', async () => {
     d = await makeDisk();
     expect((await d.exec(encodeStartStopCdb({ start: false }))).status).toBe(0);
