@@ -6,13 +6,14 @@
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
-import { encodeRead6, encodeWrite6, encodeWriteFilemarks6, encodeSpace6, encodeLocate10 } from '../../src/scsi/tape.js';
+import { decodeBlockLimits, encodeLocate10, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
 import { encodeRwCdb } from '../../src/scsi/cdb.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
 import { encodePrOutCdb, encodePrOutParams, PrOut } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
-import { Abort } from './errors.js';
+import type { ScsiResult } from '../router/task.js';
+import { Abort, type CopyAbort } from './errors.js';
 
 export type Role = 'source' | 'destination';
 
@@ -48,11 +49,30 @@ export class CscdDevice {
    * (a shorter GOOD transfer is an underrun 0D/04, a longer one an overrun 0D/05).
    */
   async send(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; expect?: number } = {}): Promise<Buffer> {
+    const r = await this.command(role, cdb, opts);
+    if (r.status === ScsiStatus.GOOD) {
+      const data = r.dataIn ?? Buffer.alloc(0);
+      if (opts.expect !== undefined && data.length < opts.expect) throw Abort.underrun(this.pointer);
+      if (opts.expect !== undefined && data.length > opts.expect) throw Abort.overrun(this.pointer);
+      return data;
+    }
+    throw this.failure(role, r);
+  }
+
+  /** COPY ABORTED 0D/01 carrying this device's status and sense. */
+  failure(role: Role, r: ScsiResult): CopyAbort {
+    const failure = Abort.thirdPartyFailure(this.pointer, [{ source: role, status: r.status, sense: r.sense ?? Buffer.alloc(0) }]);
+    failure.completed = r.sense !== undefined && completedWithWarning(r.sense);
+    return failure;
+  }
+
+  /** One command with the retries of §7.2 (unit attentions, BUSY, TASK SET FULL); any other outcome is returned. */
+  async command(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number } = {}): Promise<ScsiResult> {
     let ua = 0;
     let busy = 0;
     for (;;) {
       this.signal.throwIfAborted();
-      let r;
+      let r: ScsiResult;
       try {
         r = await this.port.command(this.target.targetPort, this.target.lun, cdb, {
           ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
@@ -64,12 +84,6 @@ export class CscdDevice {
         this.signal.throwIfAborted();
         throw Abort.notReachable(this.pointer, [], e);
       }
-      if (r.status === ScsiStatus.GOOD) {
-        const data = r.dataIn ?? Buffer.alloc(0);
-        if (opts.expect !== undefined && data.length < opts.expect) throw Abort.underrun(this.pointer);
-        if (opts.expect !== undefined && data.length > opts.expect) throw Abort.overrun(this.pointer);
-        return data;
-      }
       if (r.status === ScsiStatus.TASK_ABORTED) this.signal.throwIfAborted();
       if (r.status === ScsiStatus.CHECK_CONDITION && r.sense && ua < UA_RETRIES && senseKeyOf(r.sense) === SenseKey.UNIT_ATTENTION) {
         ua++;
@@ -80,9 +94,7 @@ export class CscdDevice {
         await new Promise((res) => setTimeout(res, 2 * busy));
         continue;
       }
-      const failure = Abort.thirdPartyFailure(this.pointer, [{ source: role, status: r.status, sense: r.sense ?? Buffer.alloc(0) }]);
-      failure.completed = r.sense !== undefined && completedWithWarning(r.sense);
-      throw failure;
+      return r;
     }
   }
 
@@ -131,6 +143,27 @@ export class CscdDevice {
     await this.send('destination', encodeWrite6({ fixed: this.fixed, transferLength }), { dataOut: data });
   }
 
+  /**
+   * Tape image copy (13h): the next logical object from the current position. Reads ask for the
+   * drive's largest block with SILI=0, so a shorter record comes back CHECK CONDITION / ILI with
+   * its data and a positive residue: that is how the record's length is learnt.
+   */
+  async readObject(): Promise<{ kind: 'record'; data: Buffer } | { kind: 'filemark' } | { kind: 'end' }> {
+    const max = (this.maxRecord ??= Math.min(decodeBlockLimits(await this.send('source', encodeReadBlockLimitsCdb(), { dataInLength: 6 })).maxBlockLength || 0xffffff, 0xffffff));
+    const fixed = this.fixed;
+    const r = await this.command('source', encodeRead6({ fixed, sili: false, transferLength: fixed ? 1 : max }), { dataInLength: fixed ? this.streamBlockLength : max });
+    if (r.status === ScsiStatus.GOOD) return { kind: 'record', data: r.dataIn ?? Buffer.alloc(0) };
+    const s = r.sense ? safeDecode(r.sense) : undefined;
+    if (r.status === ScsiStatus.CHECK_CONDITION && s) {
+      if (s.filemark) return { kind: 'filemark' };
+      if (s.key === SenseKey.BLANK_CHECK || (s.eom && s.key !== SenseKey.NO_SENSE)) return { kind: 'end' };
+      if (s.key === SenseKey.NO_SENSE && s.ili && typeof s.information === 'number' && s.information > 0 && r.dataIn) return { kind: 'record', data: r.dataIn };
+    }
+    throw this.failure('source', r);
+  }
+
+  private maxRecord: number | undefined;
+
   async writeFilemarks(count: number, immed: boolean, wsmk: boolean): Promise<void> {
     await this.send('destination', encodeWriteFilemarks6({ count, immed, wsmk }));
   }
@@ -159,6 +192,14 @@ function completedWithWarning(sense: Buffer): boolean {
     return s.key === SenseKey.NO_SENSE && !!s.eom;
   } catch {
     return false;
+  }
+}
+
+function safeDecode(sense: Buffer): ReturnType<typeof decodeSense> | undefined {
+  try {
+    return decodeSense(sense);
+  } catch {
+    return undefined;
   }
 }
 

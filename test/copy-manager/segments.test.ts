@@ -297,12 +297,43 @@ describe('residue idioms, held-data limit, LIST ID USAGE 11b', () => {
     expect((await xcopy(lab.dm, list(cscds, [{ type: 0x0b, src: 0, dst: 1, streamTransferLength: 512, blocks: 2, lba: 0 }], { listId: 0, usage: 3 }))).sense).toMatchObject({ key: 5, asc: 0x26, sks: { byte: 80 } });
   });
 
-  it('segment types the router does not implement (13h, 15h, 16h, BEh) answer 26/09', async () => {
+  it('segment types the router does not implement (15h, 16h, BEh) answer 26/09', async () => {
     lab = await makeLab({ disks: [{ blocks: 64 }] });
     const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
-    for (const type of [0x13, 0x15, 0x16, 0xbe]) {
+    for (const type of [0x15, 0x16, 0xbe]) {
       const seg = type === 0xbe ? { type, body: Buffer.alloc(12) } : type === 0x15 ? { type, dst: 1 } : { type, src: 0, dst: 1 };
       expect((await xcopy(lab.dm, list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [seg]))).sense).toMatchObject({ key: 5, asc: 0x26, ascq: 0x09, sks: { byte: 80 } });
     }
+  });
+});
+
+describe('13h tape image copy', () => {
+  async function source(lab: Lab) {
+    const d = lab.tapes[0]!.drive;
+    const w = (n: number, seed: number) => exec(d, Buffer.from([0x0a, 0, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, 0]), { dataOut: pattern(n, seed) });
+    const fm = () => exec(d, Buffer.from([0x10, 0, 0, 0, 1, 0]));
+    for (const step of [() => w(100, 1), () => w(5000, 2), fm, () => w(300, 3), fm, fm, () => w(7, 4)]) expect((await step()).status).toBe(0);
+    expect((await exec(d, Buffer.from([0x01, 0, 0, 0, 0, 0]))).status).toBe(0);
+  }
+  const shape = (recs: Array<Buffer | 'FM'>) => recs.map((r) => (r === 'FM' ? 'FM' : `${r.length}:${r.subarray(0, 4).toString('hex')}`));
+
+  it('COUNT 2 stops after two consecutive filemarks; COUNT 0 copies to end of data', async () => {
+    lab = await makeLab({ disks: [{ blocks: 8 }], tapes: 3 });
+    await source(lab);
+    const [t0, t1, t2] = lab.tapes as [Lab['tapes'][0], Lab['tapes'][0], Lab['tapes'][0]];
+    const cscds = [e4(t0.drive, variableTape()), e4(t1.drive, variableTape()), e4(t2.drive, variableTape())];
+    expect((await xcopy(lab.dm, list(cscds, [{ type: 0x13, src: 0, dst: 1, count: 2 }]))).status).toBe(0);
+    const want = shape(await tapeRecords(t0.drive));
+    expect(shape(await tapeRecords(t1.drive))).toEqual(want.slice(0, 6));
+    expect((await exec(t0.drive, Buffer.from([0x01, 0, 0, 0, 0, 0]))).status).toBe(0);
+    expect((await xcopy(lab.dm, list(cscds, [{ type: 0x13, src: 0, dst: 2, count: 0 }], { listId: 2 }))).status).toBe(0);
+    expect(shape(await tapeRecords(t2.drive))).toEqual(want);
+    expect(want).toEqual(['100:' + pattern(4, 1).toString('hex'), '5000:' + pattern(4, 2).toString('hex'), 'FM', '300:' + pattern(4, 3).toString('hex'), 'FM', 'FM', '7:' + pattern(4, 4).toString('hex')]);
+  });
+
+  it('a disk CSCD in a 13h segment: 26/0C', async () => {
+    lab = await makeLab({ disks: [{ blocks: 8 }] });
+    const r = await xcopy(lab.dm, list([e4(lab.disks[0]!, blockParams()), e4(lab.tapes[0]!.drive, variableTape())], [{ type: 0x13, src: 0, dst: 1, count: 0 }]));
+    expect(r.sense).toMatchObject({ key: 0xa, asc: 0x26, ascq: 0x0c });
   });
 });

@@ -9,6 +9,7 @@ import { registerKey } from './register-key.js';
 import { streamToBlock, streamToBlockOffset } from './stream-block.js';
 import { streamToDiscard } from './stream-discard.js';
 import { streamToStream } from './stream-stream.js';
+import { tapeImageCopy } from './tape-image.js';
 import { locate, space, writeFilemarks } from './tape-ops.js';
 import { verifyCscd } from './verify.js';
 
@@ -32,6 +33,7 @@ export const EXECUTORS: ReadonlyMap<number, Executor> = new Map<number, Executor
   [0x10, writeFilemarks],
   [0x11, space],
   [0x12, locate],
+  [0x13, tapeImageCopy],
   [0x14, registerKey],
 ]);
 
