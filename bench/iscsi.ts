@@ -14,6 +14,7 @@
  *   BENCH_ONLY=tgtd|dmsim        measure one side only
  *   BENCH_WORKLOADS=sr,rr,sw,rw  subset of workloads (seq/rand read/write)
  *   BENCH_PROFILE=1              run dmsim under node --cpu-prof (profiles in bench/out/prof)
+ *   BENCH_NICE=-10               run both targets and the client at this nice value (root)
  *   BENCH_PERF=1                 also run libiscsi's iscsi-perf (reads only) as a cross-check
  */
 import { readFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import path from 'node:path';
 import { startTgtd, type Tgtd } from '../test/helpers/tgtd.js';
 import { haveTool } from '../test/helpers/require-tool.js';
 import { clearUnitAttentions, connect, IscsiInitiator } from '../src/iscsi/initiator/index.js';
-import { buildIops, runIops, runIscsiPerf, WORKLOADS, type IopsResult, type Workload } from './lib/iops.js';
+import { buildIops, reniceAll, runIops, runIscsiPerf, WORKLOADS, type IopsResult, type Workload } from './lib/iops.js';
 import { startDmsim, type DmsimProcess } from './lib/dmsim.js';
 
 const OUT = path.resolve('bench/out');
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
       subjects.unshift(t);
       console.log(`tgtd:  ${t.url}`);
     }
+    for (const s of subjects) await reniceAll(s.pid);
     console.log(`client: iscsi-iops, ${depth} in flight, ${seconds} s per workload (+${warmup} s warm-up), initiator ${initiator}\n`);
 
     const rows: Array<{ w: Workload; tgtd?: Measured; dmsim?: Measured; perf?: Record<string, { iops: number; mbps: number } | undefined> }> = [];
