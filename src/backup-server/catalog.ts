@@ -41,6 +41,8 @@ export interface BackupRow {
   failed_segment: number | null;
   files_count: number;
   skipped_count: number;
+  /** Process that ran the backup (orphan detection). */
+  pid: number | null;
 }
 
 export interface FileRow {
@@ -93,7 +95,8 @@ CREATE TABLE IF NOT EXISTS backups (
   error TEXT,
   failed_segment INTEGER,
   files_count INTEGER NOT NULL DEFAULT 0,
-  skipped_count INTEGER NOT NULL DEFAULT 0
+  skipped_count INTEGER NOT NULL DEFAULT 0,
+  pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
   backup_id INTEGER NOT NULL REFERENCES backups(id),
@@ -116,6 +119,15 @@ CREATE TABLE IF NOT EXISTS events (
 );
 `;
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export type NewBackup = Pick<BackupRow, 'mode' | 'source_target' | 'source_lun' | 'source_naa' | 'block_size' | 'source_blocks' | 'barcode' | 'drive' | 'header_file' | 'data_file' | 'data_object' | 'record_size' | 'base_backup_id' | 'map_json'>;
 
 export class Catalog {
@@ -136,9 +148,9 @@ export class Catalog {
     const now = new Date().toISOString();
     this.db.prepare('INSERT INTO media (barcode, first_seen, last_drive) VALUES (?, ?, ?) ON CONFLICT(barcode) DO UPDATE SET last_drive = excluded.last_drive').run(b.barcode, now, b.drive);
     const r = this.db
-      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at)
-                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at)`)
-      .run({ ...b, started_at: now });
+      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at, pid)
+                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at, @pid)`)
+      .run({ ...b, started_at: now, pid: process.pid });
     return Number(r.lastInsertRowid);
   }
 
@@ -168,9 +180,17 @@ export class Catalog {
     this.event(id, `failed: ${error}`);
   }
 
-  /** Backups left `running` by a process that died: mark them failed (called at open by the CLI). */
+  /** Backups left `running` by a process that is gone: mark them failed (called at open by the CLI). */
   failOrphans(): number {
-    return this.db.prepare(`UPDATE backups SET status = 'failed', error = 'interrupted (process ended before completion)', finished_at = ? WHERE status = 'running'`).run(new Date().toISOString()).changes;
+    const running = this.db.prepare(`SELECT id, pid FROM backups WHERE status = 'running'`).all() as Array<{ id: number; pid: number | null }>;
+    let n = 0;
+    for (const r of running) {
+      if (r.pid !== null && r.pid !== process.pid && alive(r.pid)) continue;
+      if (r.pid === process.pid) continue;
+      this.fail(r.id, 'interrupted (the process running it ended before completion)');
+      n++;
+    }
+    return n;
   }
 
   backups(): BackupRow[] {

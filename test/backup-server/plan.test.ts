@@ -68,4 +68,17 @@ describe('planners', async () => {
     bm[3] = 0x80;
     expect(bitmapRuns(bm, 32)).toEqual([[1, 3], [31, 1]]);
   });
+
+  it('4096-byte LU blocks: unaligned extents use byte-offset segments (08h / 09h), cut at record boundaries', () => {
+    const disk4k = { naa: disk.naa, blockSize: 4096 };
+    const pieces: StreamPiece[] = [{ kind: 'inline', data: Buffer.alloc(512, 1) }, { kind: 'disk', offset: 4096 * 10 + 512, length: 30 * 512 }, { kind: 'inline', data: Buffer.alloc(1024) }];
+    const [cmd] = compile({ direction: 'backup', disk: disk4k, tape, limits, ops: [{ op: 'stream', recordSize: TAR_RECORD, pieces }] });
+    const segs = decodeParameterList(cmd!.parameterList, full).segments;
+    expect(segs.map((x) => x.type)).toEqual([0x04, 0x08, 0x08, 0x04]);
+    expect(segs[1]).toMatchObject({ lba: 10, byteOffset: 512, byteCount: TAR_RECORD - 512, cat: true });
+    expect(segs[2]).toMatchObject({ lba: 12, byteOffset: 2048, byteCount: 30 * 512 - (TAR_RECORD - 512) });
+    expect(segs[3]!.cat).toBe(false);
+    const [r] = compile({ direction: 'restore', disk: disk4k, tape, limits, ops: [{ op: 'locate', objectId: 7 }, { op: 'stream', recordSize: TAR_RECORD, pieces: [{ kind: 'discard', length: 512 }, { kind: 'disk', offset: 4096 + 512, length: 4096 }] }] });
+    expect(decodeParameterList(r!.parameterList, full).segments.map((x) => [x.type, x.lba, x.byteOffset])).toEqual([[0x12, undefined, undefined], [0x06, undefined, undefined], [0x09, 1, 512]]);
+  });
 });
