@@ -27,6 +27,7 @@ export const SbcOp = {
   UNMAP: 0x42,
   READ_16: 0x88,
   WRITE_16: 0x8a,
+  ORWRITE_16: 0x8b,
   WRITE_AND_VERIFY_16: 0x8e,
   VERIFY_16: 0x8f,
   PRE_FETCH_16: 0x90,

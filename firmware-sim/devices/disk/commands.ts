@@ -121,6 +121,27 @@ async function compareAndWrite(ctx: Ctx): Promise<undefined> {
   return undefined;
 }
 
+/**
+ * ORWRITE(16) (SBC-3 §5.9): each medium byte becomes medium OR data-out, done like COMPARE AND
+ * WRITE with other writes held back so the read-modify-write is one step.
+ */
+async function orWrite(ctx: Ctx): Promise<undefined> {
+  const { lu, cdb, signal } = ctx;
+  const c = decodeBlockCdb(cdb);
+  lu.mediaReady();
+  lu.checkRange(c.lba, c.count);
+  lu.checkTransferLength(c);
+  lu.checkWritable();
+  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
+  if (data.length === 0) return undefined;
+  await lu.exclusively(async () => {
+    const merged = await lu.store.read(c.lba * lu.blockSize, data.length);
+    for (let i = 0; i < merged.length; i++) merged[i] = merged[i]! | data[i]!;
+    await lu.writeNow(c.lba, merged, c.fua, signal);
+  });
+  return undefined;
+}
+
 function firstDifference(a: Buffer, b: Buffer): number {
   if (a.equals(b)) return -1;
   const n = Math.min(a.length, b.length);
@@ -324,6 +345,7 @@ export function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
     { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectHandler },
     { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', usage: [...modeUsage.sense10], handler: modeSense },
     rw(SbcOp.READ_16, 'READ(16)', 16, 'read', sbcUsage.rw16, read),
+    rw(SbcOp.ORWRITE_16, 'ORWRITE(16)', 16, 'write', sbcUsage.rw16, orWrite),
     rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', sbcUsage.compareAndWrite, compareAndWrite),
     rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', sbcUsage.rw16, write),
     rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', sbcUsage.writeAndVerify16, writeAndVerify),

@@ -192,6 +192,21 @@ describe('disk LU: VERIFY and WRITE AND VERIFY', () => {
   });
 });
 
+describe('disk LU: ORWRITE', () => {
+  it('ORs the data-out into the medium; range, WRPROTECT and 0 blocks as for WRITE(16)', async () => {
+    d = await makeDisk();
+    await d.exec(write10(2046, 2), Buffer.alloc(2 * BS, 0xa5));
+    const or = (lba: number, count: number, extra = {}) => encodeBlockCdb({ opcode: SbcOp.ORWRITE_16, lba, count, ...extra });
+    expect(await d.exec(or(2046, 2, { fua: true }), Buffer.alloc(2 * BS, 0x5a))).toEqual({ status: 0 });
+    expect(d.fileBytes(2046 * BS, 2 * BS).equals(Buffer.alloc(2 * BS, 0xff))).toBe(true);
+    expect(await d.exec(or(0, 1), Buffer.alloc(BS, 0x0f))).toEqual({ status: 0 });
+    expect(d.fileBytes(0, BS).equals(Buffer.alloc(BS, 0x0f))).toBe(true);
+    expect(await d.exec(or(0, 0))).toEqual({ status: 0 });
+    expect(senseOf(await d.exec(or(2047, 2), Buffer.alloc(2 * BS)))).toMatchObject({ key: 5, asc: 0x21 });
+    expect(senseOf(await d.exec(or(0, 1, { protect: 2 }), Buffer.alloc(BS)))).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 6 } });
+  });
+});
+
 describe('disk LU: COMPARE AND WRITE', () => {
   const caw = (lba: number, count: number, extra = {}) => encodeBlockCdb({ opcode: SbcOp.COMPARE_AND_WRITE, lba, count, ...extra });
 
