@@ -219,3 +219,34 @@ describe('random corrupt lists', () => {
     );
   });
 });
+
+describe('random corrupt lists that pass validation', () => {
+  it('end GOOD, COPY ABORTED or ILLEGAL REQUEST — never an internal error', async () => {
+    const [d0, d1, tape] = [lab.disks[0]!, lab.disks[1]!, lab.tapes[0]!];
+    const good = encodeParameterList(
+      list([e4(d0, blockParams()), e4(d1, blockParams(512, true)), e4(tape.drive, variableTape(true))], [
+        { type: 0, cat: true, src: 0, dst: 2, streamTransferLength: 700, blocks: 4, lba: 0 },
+        { type: 4, dst: 2, streamTransferLength: 4, inlineOffset: 0, byteCount: 8 },
+        { type: 2, dc: true, src: 0, dst: 1, blocks: 4, srcLba: 0, dstLba: 8 },
+        { type: 0x0a, src: 0, dst: 1, byteCount: 900, srcLba: 3, dstLba: 20, srcByteOffset: 5, dstByteOffset: 7 },
+        { type: 0x12, dst: 2, logicalObjectId: 0 },
+        { type: 6, src: 2, streamTransferLength: 700, byteCount: 100 },
+        { type: 7, src: 1, tur: true },
+      ], { inline: Buffer.alloc(8) }),
+    );
+    let id = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 16, max: good.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }), async (flips) => {
+        const bad = Buffer.from(good);
+        for (const [at, x] of flips) bad[at]! ^= x;
+        bad[0] = ++id & 0xff;
+        bad[1] = 0x10; // LIST ID USAGE 10b
+        const r = await xcopy(lab.dm, bad);
+        if (r.status === 0) return;
+        expect([0x02, 0x08]).toContain(r.status);
+        if (r.status === 0x02) expect([0x05, 0x0a]).toContain(r.sense!.key);
+      }),
+      { numRuns: Number(process.env.DMSIM_PROPERTY_RUNS ?? 150) },
+    );
+  }, 120_000);
+});
