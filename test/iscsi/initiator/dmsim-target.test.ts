@@ -104,6 +104,26 @@ describe('iSCSI initiator against the dmsim target', () => {
     expect(r.dataIn.equals(data)).toBe(true);
   });
 
+  it('sends unsolicited Data-Out PDUs when the target takes small segments (8 KiB) but a 256 KiB first burst', async () => {
+    const small = await startIscsiTarget({ dispatcher: runtime.fabric, directory: runtime.directory, host: '127.0.0.1', port: 0, limits: { maxRecvDataSegmentLength: 8192 } });
+    const u = await connect({ ...base(), port: small.port });
+    try {
+      expect(u.params.targetMaxRecvDataSegmentLength).toBe(8192);
+      expect(u.params.initialR2T).toBe(false);
+      expect(u.params.firstBurstLength).toBe(262144);
+      await clearUnitAttentions(u, 1);
+      // 8 KiB immediate + 248 KiB unsolicited (31 Data-Outs) + 64 KiB solicited by R2T.
+      const data = pattern(320 * 1024, 11);
+      const lba = 60000;
+      expect((await u.command({ lun: 1, cdb: rw10(0x2a, lba, data.length / BLOCK), dataOut: data })).status).toBe(ScsiStatus.GOOD);
+      expect((await u.command({ lun: 1, cdb: Buffer.from([0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0]) })).status).toBe(ScsiStatus.GOOD);
+      expect((await readImage(blankImage, lba * BLOCK, data.length)).equals(data)).toBe(true);
+    } finally {
+      await u.close();
+      await small.close();
+    }
+  });
+
   it('queues commands locally when the target window is small, and completes them all', async () => {
     const small = await startIscsiTarget({ dispatcher: runtime.fabric, directory: runtime.directory, host: '127.0.0.1', port: 0, queueDepth: 2 });
     const q = await connect({ ...base(), port: small.port });
