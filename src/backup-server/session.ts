@@ -44,6 +44,8 @@ export interface SessionOptions {
   dataMoverPort?: string;
   /** iSCSI initiator name for `router` (default: the default lab's backup1). */
   initiatorName?: string;
+  /** Use this running lab (e.g. the one `dmsim router` serves) instead of building one; close() leaves it running. */
+  runtime?: LabRuntime;
 }
 
 export const DEFAULT_INITIATOR_NAME = 'iqn.2026-11.dev.dmsim.hosts:backup1';
@@ -59,7 +61,11 @@ export function parseRouterUrl(url: string): { host: string; port: number } {
 export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   let runtime: LabRuntime | undefined;
   let transport: ScsiTransport;
-  if (opts.router) {
+  const ownsRuntime = !opts.runtime;
+  if (opts.runtime) {
+    runtime = opts.runtime;
+    transport = new InProcessTransport(runtime.port(opts.host ?? runtime.config.hosts[0]!.name));
+  } else if (opts.router) {
     transport = new IscsiTransport({ ...parseRouterUrl(opts.router), initiatorName: opts.initiatorName ?? DEFAULT_INITIATOR_NAME });
   } else {
     const config = opts.lab ? await loadLabFile(opts.lab) : await loadDefaultLab();
@@ -72,7 +78,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
     discovery = await discover(client);
   } catch (e) {
     await transport.close().catch(() => undefined);
-    await runtime?.close();
+    if (ownsRuntime) await runtime?.close();
     throw e;
   }
   const names = new Map<string, string>();
@@ -119,7 +125,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
     },
     async close() {
       await transport.close().catch(() => undefined);
-      await runtime?.close();
+      if (ownsRuntime) await runtime?.close();
     },
   };
 }

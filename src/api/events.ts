@@ -1,0 +1,95 @@
+/**
+ * Live state for server-sent events: samples copy progress and LU state on a timer, computes
+ * copy rates from consecutive samples, and pushes only what changed to subscribers. Sampling
+ * (not hooks in the data path) keeps the copy manager and devices free of API concerns.
+ */
+import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { copyViews, luView, type CopyView } from './state.js';
+
+export interface LabEvent {
+  type: 'copies' | 'lu' | 'lab';
+  data: unknown;
+}
+
+type Listener = (e: LabEvent) => void;
+
+export class LabEvents {
+  private readonly listeners = new Set<Listener>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastBytes = new Map<string, { bytes: number; at: number }>();
+  private lastLu = new Map<string, string>();
+  private lastCopies = '';
+  copies: CopyView[] = [];
+
+  constructor(
+    private readonly runtime: LabRuntime,
+    private readonly intervalMs = 250,
+  ) {}
+
+  subscribe(l: Listener): () => void {
+    this.listeners.add(l);
+    this.ensureTimer();
+    return () => {
+      this.listeners.delete(l);
+      if (!this.listeners.size && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  /** Announce a change made through the API (zones, cartridges...), so dashboards refresh at once. */
+  changed(what: string): void {
+    this.emit({ type: 'lab', data: { changed: what } });
+    this.sample();
+  }
+
+  /** Current copies with rates (also used by GET /api/copies). */
+  sampleCopies(): CopyView[] {
+    const now = Date.now();
+    const next = new Map<string, { bytes: number; at: number }>();
+    this.copies = copyViews(this.runtime).map((c) => {
+      const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
+      const prev = this.lastBytes.get(key);
+      next.set(key, { bytes: c.bytesWritten, at: now });
+      const dt = prev ? (now - prev.at) / 1000 : 0;
+      const rate = prev && dt > 0 && c.state === 'running' ? Math.max(0, (c.bytesWritten - prev.bytes) / dt) : 0;
+      return { ...c, rate };
+    });
+    this.lastBytes = next;
+    return this.copies;
+  }
+
+  private sample(): void {
+    const copies = this.sampleCopies();
+    const sig = JSON.stringify(copies.map(({ rate: _r, ...c }) => c));
+    if (sig !== this.lastCopies) {
+      this.lastCopies = sig;
+      this.emit({ type: 'copies', data: copies });
+    }
+    for (const e of this.runtime.lus()) {
+      const v = luView(e);
+      const s = JSON.stringify(v);
+      if (this.lastLu.get(e.name) !== s) {
+        this.lastLu.set(e.name, s);
+        this.emit({ type: 'lu', data: v });
+      }
+    }
+  }
+
+  private emit(e: LabEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Backup jobs started from the API (and the dashboard): the backup server runs in process against
+ * the same running lab, as the lab's first host, and drives the data mover like any other client.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { runBackup, type BackupOutcome } from '../../backup-server/backup.js';
+import { Catalog, type BackupMode } from '../../backup-server/catalog.js';
+import { openSession } from '../../backup-server/session.js';
+
+interface Job {
+  id: number;
+  source: string;
+  tape: string;
+  mode: BackupMode;
+  state: 'running' | 'complete' | 'failed';
+  startedAt: string;
+  backupId?: number;
+  error?: string;
+}
+
+const secure = [{ bearer: [] }];
+
+export async function jobRoutes(app: FastifyInstance): Promise<void> {
+  const { runtime, events } = app.lab;
+  const catalogPath = app.lab.catalogPath ?? path.join(runtime.dataDir, 'catalog.sqlite');
+  app.lab.catalogPath = catalogPath;
+  const jobs = new Map<number, Job>();
+  const running = new Set<Promise<void>>();
+  let next = 1;
+
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...running]);
+  });
+
+  app.get('/api/jobs', { schema: { summary: 'Backup jobs started through the API' } }, async () => [...jobs.values()]);
+
+  app.post<{ Body: { source: string; tape: string; mode?: BackupMode } }>(
+    '/api/jobs/backup',
+    {
+      schema: {
+        summary: 'Start a server-free backup of a disk LU to a tape drive (runs in the background; follow it on /api/copies or /api/events)',
+        security: secure,
+        body: {
+          type: 'object',
+          required: ['source', 'tape'],
+          additionalProperties: false,
+          properties: {
+            source: { type: 'string', minLength: 1, maxLength: 260 },
+            tape: { type: 'string', minLength: 1, maxLength: 260 },
+            mode: { enum: ['full', 'sparse', 'files', 'incremental', 'differential'] },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { source: srcName, tape: tapeName, mode = 'full' } = req.body;
+      const session = await openSession({ runtime });
+      let source, tape;
+      try {
+        source = session.find(srcName, 'disk');
+        tape = session.find(tapeName, 'tape');
+      } catch (e) {
+        await session.close();
+        return reply.code(404).send({ error: 'Not Found', message: (e as Error).message });
+      }
+      const job: Job = { id: next++, source: srcName, tape: tapeName, mode, state: 'running', startedAt: new Date().toISOString() };
+      jobs.set(job.id, job);
+      const catalog = new Catalog(catalogPath);
+      const barcode = session.barcodeIn(tape);
+      const changes = session.changes(source);
+      const work = runBackup({
+        client: session.client,
+        catalog,
+        dataMover: session.dataMover(),
+        ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
+        source,
+        tape,
+        mode,
+        ...(barcode ? { barcode } : {}),
+        ...(changes ? { changes } : {}),
+      })
+        .then((r: BackupOutcome) => {
+          job.backupId = r.backupId;
+          job.state = r.ok ? 'complete' : 'failed';
+          if (!r.ok) job.error = r.error ?? 'failed';
+        })
+        .catch((e: unknown) => {
+          job.state = 'failed';
+          job.error = e instanceof Error ? e.message : String(e);
+          req.log.warn({ err: e, job: job.id }, 'backup job failed');
+        })
+        .finally(async () => {
+          catalog.close();
+          await session.close();
+          events.changed(`job ${job.id} ${job.state}`);
+          running.delete(work);
+        });
+      running.add(work);
+      events.changed(`job ${job.id} started`);
+      return reply.code(202).send({ job: job.id, state: job.state });
+    },
+  );
+}
