@@ -165,7 +165,8 @@ export class CopyManager {
         if (!e || e.statusReported) throw unknown();
         const status = e.state === 'running' ? CopyManagerStatus.IN_PROGRESS : e.state === 'done' ? CopyManagerStatus.COMPLETED_GOOD : CopyManagerStatus.COMPLETED_ERROR;
         const out = encodeCopyStatus({ heldDataDiscarded: e.heldDiscarded, status, segmentsProcessed: e.run.segmentsProcessed, ...transferCountOf(e.run.bytesWritten) });
-        if (e.state !== 'running') {
+        // The completed state counts as reported once the initiator took the whole status.
+        if (e.state !== 'running' && allocationLength >= out.length) {
           e.statusReported = true;
           this.table.dropIfSpent(e);
         }

@@ -292,3 +292,15 @@ describe('early warning on the tape', () => {
     expect(r.sense!.information).toBe((16 - written) * 65536);
   });
 });
+
+describe('RECEIVE COPY RESULTS allocation lengths', () => {
+  it('a truncated COPY STATUS does not consume the completed state; ALLOCATION LENGTH 0 on FAILED SEGMENT DETAILS discards it', async () => {
+    lab = await makeLab();
+    lab.disks[0]!.badBlocks.add(0);
+    expect((await xcopy(lab.dm, backupList(lab, {}, { listId: 6 }))).status).toBe(2);
+    expect((await rcr(lab.dm, 0, 6, { alloc: 8 })).data.length).toBe(8);
+    expect(decodeCopyStatus((await rcr(lab.dm, 0, 6)).data)).toMatchObject({ status: 2 });
+    expect((await rcr(lab.dm, 4, 6, { alloc: 0 })).status).toBe(0);
+    expect((await rcr(lab.dm, 4, 6)).sense).toMatchObject({ key: 5, asc: 0x24 });
+  });
+});
