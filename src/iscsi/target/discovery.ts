@@ -21,11 +21,11 @@ export function answerText(pairs: readonly KeyValue[], conn: Connection): KeyVal
   for (const [k, v] of pairs) {
     if (k === 'SendTargets') {
       let names: string[];
-      if (v === 'All') names = conn.portal.targetNodes().map((n) => n.iqn);
+      if (v === 'All') names = conn.portal.targetNodes().filter((n) => conn.portal.reachable(s.initiatorPort, n.targetPort)).map((n) => n.iqn);
       else if (v === '') names = s.type === 'Normal' && s.node ? [s.node.iqn] : [];
       else if (isValidIscsiName(v)) {
         const n = conn.portal.node(normalizeName(v));
-        names = n ? [n.iqn] : [];
+        names = n && conn.portal.reachable(s.initiatorPort, n.targetPort) ? [n.iqn] : [];
       } else {
         out.push([k, REJECT]);
         continue;

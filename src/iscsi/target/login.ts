@@ -24,6 +24,8 @@ export interface LoginContext {
   portalGroupTag: number;
   /** Target node by (normalised) name. */
   node(iqn: string): TargetNode | undefined;
+  /** Whether zoning lets this initiator port reach the target port (true when unknown). */
+  reachable(initiatorPort: string | undefined, targetPort: string): boolean;
   /** Checks a non-zero TSIH: status 0 when this connection may join/reinstate in that session. */
   checkJoin(tsih: number, initiatorName: string, isid: Buffer, targetName: string | undefined, cid: number): number;
 }
@@ -214,10 +216,12 @@ export class LoginNegotiator {
       const node = this.ctx.node(normalizeName(tn));
       if (!node) return this.fail(LoginStatus.NOT_FOUND, `unknown target ${tn}`, csg);
       this.node = node;
-      const port = this.ctx.directory.initiatorPort(normalizeName(name));
-      if (!port) return this.fail(LoginStatus.AUTHORIZATION_FAILURE, `initiator ${name} not admitted by the lab`, csg);
-      this.initiatorPort = port;
     }
+    const port = this.ctx.directory.initiatorPort(normalizeName(name));
+    if (!port) return this.fail(LoginStatus.AUTHORIZATION_FAILURE, `initiator ${name} not admitted by the lab`, csg);
+    this.initiatorPort = port;
+    // Outside every zone with the target port an FC initiator could not even log in to it.
+    if (this.node && !this.ctx.reachable(port, this.node.targetPort)) return this.fail(LoginStatus.AUTHORIZATION_FAILURE, `initiator ${name} is not zoned with ${this.node.iqn}`, csg);
     this.initiatorName = normalizeName(name);
     if (this.tsih !== 0) {
       const st = this.ctx.checkJoin(this.tsih, this.initiatorName, this.isid, this.node?.iqn, this.cid);

@@ -85,6 +85,12 @@ export class Portal implements LoginContext {
     return this.targetNodes().find((n) => n.iqn === iqn);
   }
 
+  reachable(initiatorPort: string | undefined, targetPort: string): boolean {
+    // The Fabric answers canReach (zoning, links); other dispatchers reach everything.
+    const d = this.dispatcher as TaskDispatcher & { canReach?(initiator: string, targetPort: string): boolean };
+    return !initiatorPort || typeof d.canReach !== 'function' || d.canReach(initiatorPort, targetPort);
+  }
+
   allSessions(): Session[] {
     return [...this.sessions.values()];
   }

@@ -57,6 +57,20 @@ describe('iSCSI target on the default lab', () => {
     expect(decodeSense(hidden.sense!)).toMatchObject({ key: 5, asc: 0x25 });
   });
 
+  it('zoning decides what SendTargets lists and which logins succeed', async () => {
+    const { encodeText } = await import('../../../src/iscsi/text.js');
+    const d = await RawClient.connect(lab.target.port);
+    open.push(d);
+    expect((await d.login(undefined, [], APP)).bhs.statusClass).toBe(0);
+    d.send({ opcode: Opcode.TEXT_REQUEST, immediate: true, final: true, itt: 5, ttt: 0xffffffff, cmdSN: d.cmdSN, expStatSN: d.expStatSN }, encodeText([['SendTargets', 'All']]));
+    const names = (await d.expect(Opcode.TEXT_RESPONSE)).text!.filter(([k]) => k === 'TargetName').map(([, v]) => v);
+    expect(names).toEqual([lab.iqn('array1')]);
+    const r = await RawClient.connect(lab.target.port);
+    open.push(r);
+    const res = await r.login(lab.iqn('router1'), [], APP);
+    expect([res.bhs.statusClass, res.bhs.statusDetail]).toEqual([2, 2]);
+  });
+
   it('writes through R2T and reads back the same bytes from the real disk', async () => {
     const c = await session(BACKUP, 3, [['InitialR2T', 'Yes'], ['ImmediateData', 'No'], ['MaxBurstLength', '16384']]);
     await ready(c, 2);
