@@ -78,7 +78,7 @@ export const REJECT = 'Reject';
 export function isValidIscsiName(name: string): boolean {
   if (!name || Buffer.byteLength(name) > 223) return false;
   const n = name.toLowerCase();
-  if (n.startsWith('iqn.')) return /^iqn\.\d{4}-\d{2}\.[a-z0-9-]+(\.[a-z0-9-]+)*(:[^\s,]*)?$/.test(n);
+  if (n.startsWith('iqn.')) return /^iqn\.\d{4}-\d{2}\.[a-z0-9_-]+(\.[a-z0-9_-]+)*(:[^\s,]*)?$/.test(n);
   if (n.startsWith('eui.')) return /^eui\.[0-9a-f]{16}$/.test(n);
   if (n.startsWith('naa.')) return /^naa\.([0-9a-f]{16}|[0-9a-f]{32})$/.test(n);
   return false;
