@@ -5,7 +5,7 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access, mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
 import { copyManagerCommands } from '../copy-manager/commands.js';
@@ -430,7 +430,7 @@ class Lab implements LabRuntime {
     const name = `${a.name}/${l.name}`;
     const disk = await openDisk(a, l, this.dataDir, cm, this.log);
     try {
-      this.devs.get(a.name)!.attach(l.lun, disk);
+      this.devs.get(a.name)!.attach(l.lun, disk, { aptplPath: aptplPath(this.dataDir, name) });
     } catch (e) {
       await disk.close();
       throw e;
@@ -454,13 +454,19 @@ class Lab implements LabRuntime {
         const name = `${r.name}/${d.name}`;
         const drive = new TapeDrive(luIdentity('tape', name, r.wwnn, d), { onEject: (c) => this.vault.returned(c.barcode) });
         this.vault.registerDrive(r.name, d.name, drive);
-        dev.attach(d.lun, drive);
+        dev.attach(d.lun, drive, { aptplPath: aptplPath(this.dataDir, name) });
         this.entries.set(name, { ...info(name), lu: drive, drive });
         this.driveEntries.set(name, { name, router: r.name, bus: b.name, lun: d.lun, drive });
       }
     }
   }
 }
+
+/**
+ * Persistent reservations with APTPL=1 live in a JSON file in the data directory, one per LU
+ * ("device.lu.aptpl.json"), so they survive a restart (SPC-4 5.13.5) like the media beside them.
+ */
+const aptplPath = (dataDir: string, lu: string): string => path.join(dataDir, `${lu.replace('/', '.')}.aptpl.json`);
 
 function targetDevice(name: string, wwnn: string, ports: Array<{ wwpn: string }>, topo: Topology, product: string): TargetDevice {
   return new TargetDevice({
@@ -482,13 +488,16 @@ async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: Co
   } else {
     const file = resolveInDataDir(dataDir, l.image!);
     if (l.content && !(await exists(file))) {
-      const fresh = await FileStore.open(file, { size: l.size });
+      // Generate beside the image and rename: a start killed half-way leaves no half-filled disk.
+      const tmp = `${file}.generating`;
+      const fresh = await FileStore.open(tmp, { size: l.size });
       try {
         await fill(fresh, l, log, name);
         await fresh.flush();
       } finally {
         await fresh.close();
       }
+      await rename(tmp, file);
     }
     store = await FileStore.open(file, { size: l.size });
   }
