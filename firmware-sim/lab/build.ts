@@ -5,7 +5,7 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access, mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
 import { copyManagerCommands } from '../copy-manager/commands.js';
@@ -488,13 +488,16 @@ async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: Co
   } else {
     const file = resolveInDataDir(dataDir, l.image!);
     if (l.content && !(await exists(file))) {
-      const fresh = await FileStore.open(file, { size: l.size });
+      // Generate beside the image and rename: a start killed half-way leaves no half-filled disk.
+      const tmp = `${file}.generating`;
+      const fresh = await FileStore.open(tmp, { size: l.size });
       try {
         await fill(fresh, l, log, name);
         await fresh.flush();
       } finally {
         await fresh.close();
       }
+      await rename(tmp, file);
     }
     store = await FileStore.open(file, { size: l.size });
   }
