@@ -21,6 +21,8 @@ export interface IscsiTransportOptions {
   dataDigest?: boolean;
   /** Per-command deadline in ms; 0 = none (EXTENDED COPY may run long; default 0). */
   commandTimeoutMs?: number;
+  /** NOP-Out keep-alive after this many idle ms; a dead target then fails commands instead of hanging them. */
+  keepaliveMs?: number;
 }
 
 export class IscsiTransport implements ScsiTransport {
@@ -61,6 +63,7 @@ export class IscsiTransport implements ScsiTransport {
         ...(this.opts.headerDigest ? { headerDigest: true } : {}),
         ...(this.opts.dataDigest ? { dataDigest: true } : {}),
         ...(this.opts.commandTimeoutMs ? { commandTimeoutMs: this.opts.commandTimeoutMs } : {}),
+        ...(this.opts.keepaliveMs ? { keepaliveMs: this.opts.keepaliveMs } : {}),
       });
       this.sessions.set(target, s);
       const mine = s;

@@ -63,6 +63,7 @@ export class IscsiSession {
   private readonly pending = new Map<number, Pending>();
   private closedError: Error | undefined;
   private loggingOut = false;
+  private lastRx = Date.now();
   private readonly closeWaiters: Array<(e: Error) => void> = [];
 
   constructor(
@@ -82,6 +83,7 @@ export class IscsiSession {
     this.expStatSN = (l.statSN + 1) >>> 0;
     conn.parser.maxDataSegmentLength = this.params.initiatorMaxRecvDataSegmentLength;
     conn.setDigests(this.params.headerDigest, this.params.dataDigest);
+    if (opts.keepaliveMs && opts.keepaliveMs > 0) this.startKeepalive(opts.keepaliveMs);
     conn.setHandlers({
       pdu: (p) => this.onPdu(p),
       dataSink: (bhs, len) => this.dataSink(bhs, len),
@@ -252,7 +254,24 @@ export class IscsiSession {
     return t.buf.subarray(off, off + len);
   }
 
+  private startKeepalive(ms: number): void {
+    let pinging = false;
+    const timer = setInterval(() => {
+      if (this.closedError || pinging || Date.now() - this.lastRx < ms) return;
+      pinging = true;
+      this.nop(EMPTY, ms).then(
+        () => (pinging = false),
+        (e: unknown) => {
+          if (!this.closedError) this.conn.fail(new TimeoutError(`keep-alive: target did not answer a NOP-Out within ${ms} ms (${(e as Error).message})`));
+        },
+      );
+    }, Math.max(10, Math.floor(ms / 2)));
+    timer.unref();
+    this.closeWaiters.push(() => clearInterval(timer));
+  }
+
   private onPdu(p: ParsedPdu): void {
+    this.lastRx = Date.now();
     const b = p.bhs;
     const op = b[0]! & 0x3f;
     if (op !== Opcode.LOGIN_RESPONSE) this.updateWindow(b.readUInt32BE(OFF_EXPCMDSN), b.readUInt32BE(OFF_MAXCMDSN));

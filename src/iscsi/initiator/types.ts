@@ -37,6 +37,12 @@ export interface ConnectOptions {
   loginTimeoutMs?: number;
   /** Per-command deadline; 0 = none (default). A timed-out command is aborted with ABORT TASK. */
   commandTimeoutMs?: number;
+  /**
+   * Keep-alive: after this many ms without any PDU from the target, send a NOP-Out ping; if it is
+   * not answered within the same time, drop the connection (outstanding commands then fail).
+   * 0 = off (default).
+   */
+  keepaliveMs?: number;
   /** Called for Asynchronous Message event 0 (SCSI async event, e.g. a unit attention) with its sense. */
   onAsyncEvent?: (event: { event: number; lun: number; sense?: Buffer }) => void;
 }

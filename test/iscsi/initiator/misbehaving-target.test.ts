@@ -265,4 +265,21 @@ describe('initiator against a misbehaving target', () => {
     expect((await s.command({ lun: 0, cdb: tur })).status).toBe(0);
     s.destroy();
   });
+
+  it('keep-alive pings an idle target and drops a target that stops answering', async () => {
+    let answer = true;
+    let pings = 0;
+    const t = await scripted((p, peer) => {
+      if ((p.bhs[0]! & 0x3f) !== Opcode.NOP_OUT || !answer) return;
+      pings++;
+      peer.send(encodeBhs({ opcode: Opcode.NOP_IN, final: true, itt: p.bhs.readUInt32BE(16), ttt: RESERVED_TAG, statSN: peer.statSN++, expCmdSN: peer.expCmdSN, maxCmdSN: peer.maxCmdSN }));
+    });
+    const s = await open(t.port, { keepaliveMs: 60 });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(s.closed).toBe(false);
+    expect(pings).toBeGreaterThan(1);
+    answer = false;
+    const why = await s.waitClosed();
+    expect(why.message).toMatch(/keep-alive/);
+  });
 });
