@@ -1,14 +1,17 @@
 /**
  * Sparse raw image file: byte N of the LU is byte N of the file. Created with ftruncate so
  * untouched areas stay holes; positional reads and writes on one FileHandle; flush = fdatasync.
- * Node has no hole punching, so `discard` writes zeros, and only where the caller says data was
- * ever mapped (the disk's provisioning map), which keeps never-written areas sparse.
+ * Node has no hole punching: `discard` of a megabyte or more asks util-linux `fallocate
+ * --punch-hole` to give the range back to the file system (a few ms, and the image stays sparse);
+ * smaller ranges, or file systems that cannot punch holes, get zeros written. Either way the range
+ * reads as zeros afterwards. The disk only discards what its provisioning map says was mapped.
  *
  * Transfers up to `syncIoMax` bytes use pread/pwrite directly on the event loop thread: against
  * the page cache (tmpfs, a warm image) that is a memcpy, several times faster than a trip through
  * libuv's thread pool (measured ~100k vs ~15k 4 KiB ops/s on the 2-core CI box). Larger transfers
  * and fdatasync go through the pool so a cold, slow disk cannot stall the process for long.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, stat, mkdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -25,10 +28,22 @@ export interface FileStoreOptions {
 }
 
 const DEFAULT_SYNC_IO_MAX = 256 << 10;
+/** Discards at least this large try hole punching first. */
+const PUNCH_MIN = 1 << 20;
+
+function punchHole(path: string, offset: number, length: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('fallocate', ['--punch-hole', '--offset', String(offset), '--length', String(length), path], (err) => resolve(!err));
+  });
+}
 
 export class FileStore implements BlockStore {
   readonly kind = 'file';
   private closed = false;
+  /** Set once hole punching failed here (no fallocate, or the file system refuses): zeros from then on. */
+  private punchUnsupported = false;
+  /** Holes punched so far (for the management API and tests). */
+  punchedBytes = 0;
 
   private readonly fd: number;
 
@@ -105,6 +120,13 @@ export class FileStore implements BlockStore {
 
   async discard(offset: number, length: number): Promise<void> {
     checkRange(this, offset, length);
+    if (length >= PUNCH_MIN && !this.punchUnsupported) {
+      if (await punchHole(this.path, offset, length)) {
+        this.punchedBytes += length;
+        return;
+      }
+      this.punchUnsupported = true;
+    }
     let p = offset;
     const end = offset + length;
     while (p < end) {
