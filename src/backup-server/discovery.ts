@@ -5,6 +5,7 @@
  */
 import { Association, DesignatorType } from '../scsi/inquiry.js';
 import type { OperatingParameters } from '../scsi/receive-copy-results.js';
+import type { ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { CommandFailed, ScsiClient } from './scsi-client.js';
 import type { CopyLimits } from './plan/compile.js';
 
@@ -23,6 +24,8 @@ export interface DiscoveredLu {
   blocks?: number;
   blockSize?: number;
   copy?: OperatingParameters;
+  /** Third-party Copy VPD page (8Fh) as the copy manager reports it. */
+  tpc?: ThirdPartyCopyVpd;
 }
 
 export interface DiscoveryReport {
@@ -56,12 +59,16 @@ export async function discover(client: ScsiClient): Promise<DiscoveryReport> {
         };
         if (inq.deviceType === 0) Object.assign(lu, await client.readCapacity(t.id, lun).catch(() => ({})));
         if (inq.threePC) {
+          lu.tpc = await client.thirdPartyCopyVpd(t.id, lun).catch(() => undefined);
           try {
             lu.copy = await client.operatingParameters(t.id, lun);
             if (inq.deviceType !== 0 && STREAM_CODES.every((c) => lu.copy!.implementedCodes.includes(c))) lu.kind = 'data-mover';
           } catch (e) {
             if (!(e instanceof CommandFailed)) throw e;
+            // No OPERATING PARAMETERS: the same limits come from VPD 8Fh.
+            if (lu.tpc) lu.copy = operatingParametersFromVpd(lu.tpc);
           }
+          if (lu.kind === 'other' && lu.copy && STREAM_CODES.every((c) => lu.copy!.implementedCodes.includes(c))) lu.kind = 'data-mover';
         }
         lus.push(lu);
       } catch (e) {
@@ -70,6 +77,25 @@ export async function discover(client: ScsiClient): Promise<DiscoveryReport> {
     }
   }
   return { lus, errors };
+}
+
+export function operatingParametersFromVpd(v: ThirdPartyCopyVpd): OperatingParameters {
+  return {
+    snlid: false,
+    maxCscdCount: v.parameterData.maxCscdCount,
+    maxSegmentCount: v.parameterData.maxSegmentCount,
+    maxDescriptorListLength: v.parameterData.maxDescriptorListLength,
+    maxSegmentLength: v.generalCopyOperations.maxSegmentLength,
+    maxInlineDataLength: v.parameterData.maxInlineDataLength,
+    heldDataLimit: v.heldData?.heldDataLimit ?? 0,
+    maxStreamTransferSize: v.streamCopyOperations?.maxStreamTransferSize ?? 0,
+    totalConcurrentCopies: v.generalCopyOperations.totalConcurrentCopies,
+    maxConcurrentCopies: v.generalCopyOperations.maxIdentifiedConcurrentCopies,
+    dataSegmentGranularity: v.generalCopyOperations.dataSegmentGranularity,
+    inlineDataGranularity: v.generalCopyOperations.inlineDataGranularity,
+    heldDataGranularity: v.heldData?.heldDataGranularity ?? 0,
+    implementedCodes: v.supportedDescriptors,
+  };
 }
 
 export function copyLimits(op: OperatingParameters): CopyLimits {
