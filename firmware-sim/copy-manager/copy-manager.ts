@@ -130,9 +130,15 @@ export class CopyManager {
         if (!exec) throw new CopyAbort(0x26, 0x09, seg.offset);
         await exec({ run, seg, index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
       }
+      for (const f of run.finally.splice(0)) {
+        index = f.segment;
+        await f.run();
+      }
       entry.state = 'done';
       return undefined;
     } catch (e) {
+      // A copy that failed still hands the reservation back; its own error is what gets reported.
+      for (const f of run.finally.splice(0)) await f.run().catch(() => {});
       entry.state = 'failed';
       if (signal.aborted) throw abortError();
       if (e instanceof CopyAbort) {

@@ -10,7 +10,7 @@ import { decodeBlockLimits, encodeLocate10, encodeRead6, encodeReadBlockLimitsCd
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
 import { encodeRwCdb } from '../../src/scsi/cdb.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
-import { encodePrOutCdb, encodePrOutParams, PrOut } from '../../src/scsi/persistent-reservations.js';
+import { encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, PrOut, type RegisterAndMoveParams } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
 import type { ScsiResult } from '../router/task.js';
 import { Abort, type CopyAbort } from './errors.js';
@@ -178,6 +178,11 @@ export class CscdDevice {
 
   async testUnitReady(role: Role): Promise<void> {
     await this.send(role, Buffer.alloc(6));
+  }
+
+  async registerAndMove(v: RegisterAndMoveParams): Promise<void> {
+    const p = encodeRegisterAndMoveParams(v);
+    await this.send('destination', encodePrOutCdb({ serviceAction: PrOut.REGISTER_AND_MOVE, scope: 0, type: 0, parameterListLength: p.length }), { dataOut: p });
   }
 
   async registerKey(reservationKey: Buffer, serviceActionKey: Buffer): Promise<void> {

@@ -105,6 +105,8 @@ export class CopyRun {
   segExpected = 0;
   segWritten = 0;
   segUnit = 1;
+  /** Work owed after the last segment whatever happens (15h REGISTER AND MOVE), with its segment number. */
+  readonly finally: Array<{ segment: number; run: () => Promise<void> }> = [];
 
   constructor(
     readonly list: XcopyParameterList,

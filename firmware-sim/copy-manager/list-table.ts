@@ -29,6 +29,9 @@ export class ListTable {
   /** Copies running with LIST ID USAGE 11b: counted for TOTAL CONCURRENT COPIES, never looked up. */
   private readonly anonymous = new Set<CopyEntry>();
 
+  /** Told of every copy as it ends (done or failed), before anything can be discarded: dashboards keep a history. */
+  readonly onFinish = new Set<(e: CopyEntry) => void>();
+
   constructor(private readonly ttlMs = 60_000) {}
 
   get(lu: string, nexusKey: string, listId: number): CopyEntry | undefined {
@@ -51,6 +54,7 @@ export class ListTable {
 
   finish(e: CopyEntry): void {
     e.finishedAt = Date.now();
+    for (const l of this.onFinish) l(e);
     if (e.usage === ListIdUsage.NONE) this.anonymous.delete(e);
     if (e.usage === ListIdUsage.DISCARD) e.held = undefined;
     this.dropIfSpent(e);

@@ -30,7 +30,7 @@ export interface CopyProfile extends XcopyPolicy {
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
-const FULL_CODES = [...range(0x00, 0x14), 0xe0, 0xe1, 0xe2, 0xe4];
+const FULL_CODES = [...range(0x00, 0x15), 0xe0, 0xe1, 0xe2, 0xe4];
 
 export const PROFILES: Record<CopyProfileName, CopyProfile> = {
   full: {

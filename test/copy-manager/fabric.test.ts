@@ -19,7 +19,7 @@ import { copyManagerCommands } from '../../firmware-sim/copy-manager/commands.js
 import { decodeSense } from '../../src/scsi/sense.js';
 import { decodeCopyStatus, encodeRcrCdb } from '../../src/scsi/receive-copy-results.js';
 import { encodeParameterList, encodeXcopyCdb, type XcopyParameterList } from '../../src/scsi/xcopy.js';
-import { encodeReserve10Cdb, encodeThirdPartyId, encodePrOutCdb, encodePrOutParams, PrOut, PrType } from '../../src/scsi/persistent-reservations.js';
+import { encodeReserve10Cdb, encodeThirdPartyId, encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, encodeTransportId, PrOut, PrType } from '../../src/scsi/persistent-reservations.js';
 import { encodeLun, type CscdDescriptor } from '../../src/scsi/xcopy.js';
 import { decodeStandardInquiry, encodeInquiryCdb } from '../../src/scsi/inquiry.js';
 import { readFileSync } from 'node:fs';
@@ -193,6 +193,27 @@ describe('FC CSCD descriptors and the data mover LU itself', () => {
     expect(decodeSense((await xc(ROUTER, 0, list(cscds, [body]))).sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x01 });
     const r = await xc(ROUTER, 0, list(cscds, [{ type: 0x14, dst: 1, reservationKey: key(0), serviceActionKey: key(0x2222) }, body], { listId: 2 }));
     expect(r.status).toBe(0);
+  });
+
+  it('15h: the server moves its reservation to the data mover, the copy moves it back at the end — also after a failure', async () => {
+    const { disks, tape, send, xc } = await build();
+    const key = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(n); return b; };
+    const pr = (sa: number, params: Buffer, type = 0) => send(ROUTER, 1, encodePrOutCdb({ serviceAction: sa, scope: 0, type, parameterListLength: params.length }), { dataOut: params });
+    const toDm = () => pr(PrOut.REGISTER_AND_MOVE, encodeRegisterAndMoveParams({ reservationKey: 0xaan, serviceActionKey: 0xbbn, unreg: false, aptpl: false, relativeTargetPort: 1, transportId: encodeTransportId({ protocol: 'fc', wwpn: DM }) }));
+    expect((await pr(PrOut.REGISTER, encodePrOutParams({ serviceActionKey: 0xaan }))).status).toBe(0);
+    expect((await pr(PrOut.RESERVE, encodePrOutParams({ reservationKey: 0xaan }), PrType.WRITE_EXCLUSIVE)).status).toBe(0);
+    expect((await toDm()).status).toBe(0);
+    // Now only the data mover may write: the server's own WRITE conflicts.
+    expect((await send(ROUTER, 1, Buffer.from([0x0a, 0, 0, 0, 4, 0]), { dataOut: Buffer.alloc(4) })).status).toBe(0x18);
+    const back = { type: 0x15, dst: 1, reservationKey: key(0xbbn), serviceActionKey: key(0xaan), unreg: true, relativeTargetPort: 1, transportId: encodeTransportId({ protocol: 'fc', wwpn: SERVER }) };
+    const cscds = [e4(disks[0]!, blockParams()), e4(tape, variableTape())];
+    expect((await xc(ROUTER, 0, list(cscds, [back, { type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba: 0 }]))).status).toBe(0);
+    expect((await send(ROUTER, 1, Buffer.from([0x0a, 0, 0, 0, 4, 0]), { dataOut: Buffer.alloc(4) })).status).toBe(0);
+    // Again, with a segment that fails after the 15h: the reservation still comes back.
+    expect((await toDm()).status).toBe(0);
+    const r = await xc(ROUTER, 0, list(cscds, [back, { type: 0, src: 0, dst: 1, streamTransferLength: 4096, blocks: 8, lba: 1 << 20 }], { listId: 2 }));
+    expect(decodeSense(r.sense!)).toMatchObject({ key: 0xa, asc: 0x0d, ascq: 0x02 });
+    expect((await send(ROUTER, 1, Buffer.from([0x0a, 0, 0, 0, 4, 0]), { dataOut: Buffer.alloc(4) })).status).toBe(0);
   });
 
   it('INQUIRY: PDT 03h with 3PC; VPD 8Fh byte for byte; RSOC lists exactly 83h/00h and 84h/00h 01h 03h 04h', async () => {

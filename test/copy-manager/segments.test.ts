@@ -297,11 +297,11 @@ describe('residue idioms, held-data limit, LIST ID USAGE 11b', () => {
     expect((await xcopy(lab.dm, list(cscds, [{ type: 0x0b, src: 0, dst: 1, streamTransferLength: 512, blocks: 2, lba: 0 }], { listId: 0, usage: 3 }))).sense).toMatchObject({ key: 5, asc: 0x26, sks: { byte: 80 } });
   });
 
-  it('segment types the router does not implement (15h, 16h, BEh) answer 26/09', async () => {
+  it('segment types the router does not implement (16h, BEh) answer 26/09', async () => {
     lab = await makeLab({ disks: [{ blocks: 64 }] });
     const [disk, tape] = [lab.disks[0]!, lab.tapes[0]!];
-    for (const type of [0x15, 0x16, 0xbe]) {
-      const seg = type === 0xbe ? { type, body: Buffer.alloc(12) } : type === 0x15 ? { type, dst: 1 } : { type, src: 0, dst: 1 };
+    for (const type of [0x16, 0xbe]) {
+      const seg = type === 0xbe ? { type, body: Buffer.alloc(12) } : { type, src: 0, dst: 1 };
       expect((await xcopy(lab.dm, list([e4(disk, blockParams()), e4(tape.drive, variableTape())], [seg]))).sense).toMatchObject({ key: 5, asc: 0x26, ascq: 0x09, sks: { byte: 80 } });
     }
   });

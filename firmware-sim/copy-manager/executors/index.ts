@@ -5,7 +5,7 @@ import { blockOffsetToBlockOffset, blockToBlock } from './block-block.js';
 import { blockOffsetToStream, blockToStream } from './block-stream.js';
 import type { Executor } from './common.js';
 import { inlineToStream } from './inline-stream.js';
-import { registerKey } from './register-key.js';
+import { registerAndMoveLater, registerKey } from './register-key.js';
 import { streamToBlock, streamToBlockOffset } from './stream-block.js';
 import { streamToDiscard } from './stream-discard.js';
 import { streamToStream } from './stream-stream.js';
@@ -35,6 +35,7 @@ export const EXECUTORS: ReadonlyMap<number, Executor> = new Map<number, Executor
   [0x12, locate],
   [0x13, tapeImageCopy],
   [0x14, registerKey],
+  [0x15, registerAndMoveLater],
 ]);
 
 export type { Executor, SegmentContext } from './common.js';
