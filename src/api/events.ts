@@ -4,7 +4,7 @@
  * (not hooks in the data path) keeps the copy manager and devices free of API concerns.
  */
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
-import { copyViews, luView, type CopyView } from './state.js';
+import { copyView, copyViews, luView, type CopyView } from './state.js';
 
 export interface LabEvent {
   type: 'copies' | 'lu' | 'lab';
@@ -20,11 +20,24 @@ export class LabEvents {
   private lastLu = new Map<string, string>();
   private lastCopies = '';
   copies: CopyView[] = [];
+  /** Copies that ended, newest last: the copy manager may discard a list once its results are read. */
+  private readonly history: Array<Omit<CopyView, 'rate'>> = [];
+  private readonly unhook: Array<() => void> = [];
 
   constructor(
     private readonly runtime: LabRuntime,
     private readonly intervalMs = 250,
-  ) {}
+    private readonly keep = 20,
+  ) {
+    for (const [name, cm] of runtime.copyManagers) {
+      const l = (e: Parameters<typeof copyView>[1]) => {
+        this.history.push(copyView(name, e));
+        if (this.history.length > this.keep) this.history.shift();
+      };
+      cm.table.onFinish.add(l);
+      this.unhook.push(() => cm.table.onFinish.delete(l));
+    }
+  }
 
   subscribe(l: Listener): () => void {
     this.listeners.add(l);
@@ -48,7 +61,13 @@ export class LabEvents {
   sampleCopies(): CopyView[] {
     const now = Date.now();
     const next = new Map<string, { bytes: number; at: number }>();
-    this.copies = copyViews(this.runtime).map((c) => {
+    const live = copyViews(this.runtime);
+    const key = (c: Omit<CopyView, 'rate'>) => `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
+    const liveKeys = new Set(live.filter((c) => c.state === 'running').map(key));
+    // Ended copies from the history unless the same list id is running again.
+    const ended = new Map(this.history.filter((c) => !liveKeys.has(key(c))).map((c) => [key(c), c]));
+    for (const c of live) if (c.state !== 'running') ended.delete(key(c));
+    this.copies = [...ended.values(), ...live].map((c) => {
       const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
       const prev = this.lastBytes.get(key);
       next.set(key, { bytes: c.bytesWritten, at: now });
@@ -88,6 +107,7 @@ export class LabEvents {
   }
 
   close(): void {
+    for (const u of this.unhook) u();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.listeners.clear();

@@ -6,6 +6,7 @@ import type { LabRuntime, LuEntry } from '../../firmware-sim/lab/build.js';
 import { Reservations } from '../../firmware-sim/router/reservations.js';
 import type { ScsiLogicalUnit } from '../../firmware-sim/devices/logical-unit.js';
 import { decodeSense } from '../scsi/sense.js';
+import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
 
 export interface LuView {
   name: string;
@@ -101,23 +102,23 @@ export function describeFailure(status: number, sense: Buffer | undefined): stri
   }
 }
 
+export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate'> {
+  return {
+    copyManager,
+    lu: e.lu,
+    initiator: e.nexusKey,
+    listId: e.listId,
+    state: e.state,
+    segmentsProcessed: e.run.segmentsProcessed,
+    segments: e.run.list.segments.length,
+    bytesWritten: e.run.bytesWritten,
+    ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
+  };
+}
+
 export function copyViews(runtime: LabRuntime): Omit<CopyView, 'rate'>[] {
   const out: Omit<CopyView, 'rate'>[] = [];
-  for (const [name, cm] of runtime.copyManagers) {
-    for (const e of cm.table.all()) {
-      out.push({
-        copyManager: name,
-        lu: e.lu,
-        initiator: e.nexusKey,
-        listId: e.listId,
-        state: e.state,
-        segmentsProcessed: e.run.segmentsProcessed,
-        segments: e.run.list.segments.length,
-        bytesWritten: e.run.bytesWritten,
-        ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
-      });
-    }
-  }
+  for (const [name, cm] of runtime.copyManagers) for (const e of cm.table.all()) out.push(copyView(name, e));
   return out;
 }
 

@@ -162,7 +162,8 @@ async function fault(lu, body) {
 }
 
 async function refreshLists() {
-  const [sessions, backups] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups')]);
+  const [sessions, backups, jobs] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups'), api('GET', '/api/jobs')]);
+  $('#jobs tbody').replaceChildren(...jobs.map((j) => el('tr', { 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))));
   $('#sessions tbody').replaceChildren(...sessions.map((s) => el('tr', {}, el('td', {}, s.initiatorName), el('td', {}, s.targetName ?? '(discovery)'), el('td', {}, s.initiatorPort ?? ''), el('td', {}, s.connections), el('td', {}, s.tasks))));
   $('#backups tbody').replaceChildren(...backups.map((b) => el('tr', { 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))));
 }
@@ -172,8 +173,9 @@ $('#backup-form').addEventListener('submit', async (ev) => {
   const status = $('#backup-status');
   status.textContent = 'starting…';
   try {
-    const r = await api('POST', '/api/jobs/backup', { source: $('#backup-source').value, tape: $('#backup-tape').value, mode: $('#backup-mode').value });
+    const r = await api('POST', '/api/jobs/backup', { source: $('#backup-source').value, tape: $('#backup-tape').value, mode: $('#backup-mode').value, checksums: $('#backup-checksums').checked });
     status.textContent = `job ${r.job} started`;
+    refreshLists();
   } catch (e) {
     status.textContent = `refused: ${e.message}`;
   }
@@ -191,6 +193,6 @@ async function start() {
   es.addEventListener('copies', (e) => { state.copies = JSON.parse(e.data); renderCopies(); });
   es.addEventListener('lu', (e) => { const v = JSON.parse(e.data); state.lus.set(v.name, v); renderLus(); });
   es.addEventListener('lab', async () => { state.lab = await api('GET', '/api/lab'); drawFabric(); refreshLists(); });
-  setInterval(refreshLists, 3000);
+  setInterval(refreshLists, 1000);
 }
 start().catch((e) => { $('#conn').textContent = `error: ${e.message}`; });

@@ -35,7 +35,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/api/jobs', { schema: { summary: 'Backup jobs started through the API' } }, async () => [...jobs.values()]);
 
-  app.post<{ Body: { source: string; tape: string; mode?: BackupMode } }>(
+  app.post<{ Body: { source: string; tape: string; mode?: BackupMode; checksums?: boolean } }>(
     '/api/jobs/backup',
     {
       schema: {
@@ -49,12 +49,13 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
             source: { type: 'string', minLength: 1, maxLength: 260 },
             tape: { type: 'string', minLength: 1, maxLength: 260 },
             mode: { enum: ['full', 'sparse', 'files', 'incremental', 'differential'] },
+            checksums: { type: 'boolean', description: 'read the source first to record SHA-256 (default true)' },
           },
         },
       },
     },
     async (req, reply) => {
-      const { source: srcName, tape: tapeName, mode = 'full' } = req.body;
+      const { source: srcName, tape: tapeName, mode = 'full', checksums = true } = req.body;
       const session = await openSession({ runtime });
       let source, tape;
       try {
@@ -77,6 +78,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
         source,
         tape,
         mode,
+        checksums,
         ...(barcode ? { barcode } : {}),
         ...(changes ? { changes } : {}),
       })

@@ -1,0 +1,107 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's, driven by playwright-core): load the page,
+ * start a backup, watch its progress bar move, inject a medium error and see the copy fail with
+ * the reason shown. Screenshots go to artifacts/ for the run's record.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
+import { loadDefaultLab } from '../../firmware-sim/lab/load.js';
+import { buildApi, type Api } from '../../src/api/server.js';
+import { silentLogger } from '../../src/log.js';
+import { requireTools } from '../helpers/require-tool.js';
+
+const ok = requireTools('dashboard browser test', 'chromium');
+const TOKEN = 'browser-test-token';
+const ART = path.resolve('artifacts');
+
+let dataDir: string;
+let rt: LabRuntime;
+let api: Api;
+let browser: Browser;
+let base: string;
+
+describe.skipIf(!ok)('dashboard in headless Chromium', () => {
+  beforeAll(async () => {
+    await mkdir(ART, { recursive: true });
+    dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-dash-'));
+    rt = await buildLab(await loadDefaultLab(), { dataDir, log: silentLogger() });
+    api = await buildApi(rt, { token: TOKEN });
+    await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = api.app.server.address();
+    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await rt?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts a backup, shows live progress, and shows why the copy failed after a fault', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(base + '/');
+    await page.fill('#token', TOKEN);
+    await page.dispatchEvent('#token', 'change');
+    await page.waitForSelector('#lus tbody tr[data-lu="array1/fat"]');
+    await page.waitForSelector('#conn.live');
+    expect(await page.locator('#fabric g.node').count()).toBeGreaterThanOrEqual(4);
+    await page.screenshot({ path: path.join(ART, 'dashboard-idle.png'), fullPage: true });
+
+    // Emulate a slow source so the copy runs long enough to watch.
+    const cap = await fetch(`${base}/api/lus/array1/fat/faults`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ throughputBytesPerSec: 3 << 20 }),
+    });
+    expect(cap.status).toBe(200);
+
+    await page.selectOption('#backup-source', 'array1/fat');
+    await page.selectOption('#backup-tape', 'router1/tape0');
+    await page.selectOption('#backup-mode', 'full');
+    await page.uncheck('#backup-checksums');
+    await page.click('#start-backup');
+    await page.waitForSelector('#backup-status:has-text("started")');
+
+    const running = page.locator('#copies tbody tr[data-state="running"]').first();
+    await running.waitFor({ timeout: 30_000 });
+    const bytesText = async () => (await running.locator('td').nth(3).textContent()) ?? '';
+    const first = await bytesText();
+    await page.waitForFunction(
+      (before) => {
+        const row = document.querySelector('#copies tbody tr[data-state="running"]');
+        return !!row && row.children[3]!.textContent !== before;
+      },
+      first,
+      { timeout: 30_000 },
+    );
+    await page.screenshot({ path: path.join(ART, 'dashboard-running.png'), fullPage: true });
+
+    // Inject a medium error over the whole disk from the LU table's controls.
+    const fatRow = page.locator('#lus tbody tr[data-lu="array1/fat"]');
+    await fatRow.locator('input[type=number]').fill('0');
+    await fatRow.locator('button[data-action="medium-error"]').click();
+
+    const failed = page.locator('#copies tbody tr[data-state="failed"] td.reason').first();
+    await failed.waitFor({ timeout: 30_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: path.join(ART, 'dashboard-timeout.png'), fullPage: true });
+      throw e;
+    });
+    const reason = (await failed.textContent()) ?? '';
+    expect(reason).toMatch(/COPY ABORTED 0Dh\/01h in segment \d+; source: MEDIUM ERROR 11h\/00h/);
+    const job = page.locator('#jobs tbody tr[data-state="failed"]').first();
+    await job.waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(ART, 'dashboard-failed.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
