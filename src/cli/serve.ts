@@ -2,13 +2,17 @@
  * The network front ends of a built lab: the iSCSI portal and (when asked) the management API.
  * Shared by `dmsim router` and `dmsim demo --serve` so both open and close them the same way.
  */
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { buildApi } from '../api/server.js';
 import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
 
 export interface FrontEndOptions {
   iscsi?: { host: string; port: number };
-  api?: { host: string; port: number };
+  /** `required: false` (the lab's default address): a port that cannot be bound only logs a warning. */
+  api?: { host: string; port: number; required?: boolean };
   log: Logger;
 }
 
@@ -39,7 +43,29 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
       addresses.iscsi = hostPort(target.host, target.port);
       opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
     }
-    if (opts.api) opts.log.warn('management API not built yet: --api ignored');
+    if (opts.api) {
+      const api = await buildApi(runtime, {
+        log: opts.log,
+        ...(iscsi ? { iscsi } : {}),
+        // The backup commands keep their catalog in the data directory by default.
+        catalogPath: path.join(runtime.dataDir, 'catalog.sqlite'),
+      });
+      try {
+        await api.app.listen({ host: opts.api.host, port: opts.api.port });
+      } catch (e) {
+        await api.close().catch(() => undefined);
+        if (opts.api.required !== false) throw e;
+        opts.log.warn({ err: e, api: hostPort(opts.api.host, opts.api.port) }, 'management API not started (use --api HOST:PORT or --api off)');
+      }
+      if (api.app.server.listening) {
+        closers.push(() => api.close());
+        const a = api.app.server.address() as AddressInfo;
+        addresses.api = hostPort(a.address, a.port);
+        const generated = !runtime.config.api.token && !process.env.DMSIM_API_TOKEN;
+        // A generated token is only known here: print it so the operator can use the write routes.
+        opts.log.info({ api: `http://${addresses.api}/`, ...(generated ? { token: api.token } : {}) }, 'management API listening');
+      }
+    }
   } catch (e) {
     for (const c of closers.reverse()) await c().catch(() => undefined);
     throw e;

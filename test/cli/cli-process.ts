@@ -32,32 +32,65 @@ export function collect(child: ChildProcess): Promise<CliResult> {
   });
 }
 
+/** Everything each child wrote to stderr so far, so successive waits see lines that came together. */
+const seen = new WeakMap<ChildProcess, { text: string }>();
+
+function stderrOf(child: ChildProcess): { text: string } {
+  let rec = seen.get(child);
+  if (!rec) {
+    const r = { text: '' };
+    child.stderr!.on('data', (d: Buffer) => (r.text += d.toString()));
+    seen.set(child, r);
+    rec = r;
+  }
+  return rec;
+}
+
+/** Spawn and start recording stderr at once (before any line can be missed). */
+export function spawnCliWatched(args: string[], opts: { cwd?: string } = {}): ChildProcess {
+  const child = spawnCli(args, opts);
+  stderrOf(child);
+  return child;
+}
+
+function findLog(text: string, msg: string): Record<string, unknown> | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      if (rec.msg === msg) return rec;
+    } catch {
+      // a partial line: the rest comes later
+    }
+  }
+  return undefined;
+}
+
 /** Resolves with the first JSON log line (stderr) whose msg matches; rejects if the process ends first. */
 export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const rec = stderrOf(child);
   return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => done(new Error(`no "${msg}" log line within ${timeoutMs} ms; stderr so far:\n${buf}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        try {
-          const rec = JSON.parse(line) as Record<string, unknown>;
-          if (rec.msg === msg) return done(undefined, rec);
-        } catch {
-          // a partial line: wait for the rest
-        }
-      }
+    const timer = setTimeout(() => done(new Error(`no "${msg}" log line within ${timeoutMs} ms; stderr so far:\n${rec.text}`)), timeoutMs);
+    const check = () => {
+      const found = findLog(rec.text, msg);
+      if (found) done(undefined, found);
     };
-    const onExit = (code: number | null) => done(new Error(`process exited (${code}) before "${msg}"; stderr:\n${buf}`));
-    function done(err?: Error, rec?: Record<string, unknown>) {
+    const onExit = (code: number | null) => {
+      check();
+      done(new Error(`process exited (${code}) before "${msg}"; stderr:\n${rec.text}`));
+    };
+    let finished = false;
+    function done(err?: Error, found?: Record<string, unknown>) {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
-      child.stderr!.off('data', onData);
+      child.stderr!.off('data', check);
       child.off('exit', onExit);
       if (err) reject(err);
-      else resolve(rec!);
+      else resolve(found!);
     }
-    child.stderr!.on('data', onData);
+    child.stderr!.on('data', check);
     child.on('exit', onExit);
+    check();
   });
 }

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools } from '../helpers/require-tool.js';
-import { collect, spawnCli, waitForLog } from './cli-process.js';
+import { collect, root, spawnCliWatched, waitForLog } from './cli-process.js';
 
 const haveLibiscsi = requireTools('dmsim router portal (iscsi-ls)', 'iscsi-ls');
 
@@ -41,7 +41,7 @@ describe('dmsim router as a child process', () => {
   });
 
   it('starts on the default lab, opens the portal, stops on SIGTERM with exit 0', async () => {
-    const child = spawnCli(['router', '--iscsi', '127.0.0.1:0', '--data', dataDir, '--log-level', 'info']);
+    const child = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', '127.0.0.1:0', '--data', dataDir, '--log-level', 'info']);
     const result = collect(child);
     try {
       const ready = await waitForLog(child, 'router ready');
@@ -50,6 +50,10 @@ describe('dmsim router as a child process', () => {
       const [host, port] = String(ready.iscsi).split(':');
       expect(Number(port)).toBeGreaterThan(0);
       await tcpConnect(host!, Number(port));
+      // The management API on its own port: the OpenAPI document is a plain GET.
+      const api = await fetch(`http://${String(ready.api)}/openapi.json`);
+      expect(api.status).toBe(200);
+      expect(((await api.json()) as { openapi: string }).openapi).toMatch(/^3\./);
 
       if (haveLibiscsi) {
         const ls = await run('iscsi-ls', [`iscsi://${host}:${port}/`]);
@@ -72,9 +76,10 @@ describe('dmsim router as a child process', () => {
   });
 
   it('SIGINT stops it too, and the portal is closed afterwards', async () => {
-    const child = spawnCli(['router', '--iscsi', '127.0.0.1:0', '--data', dataDir]);
+    const child = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', 'off', '--data', dataDir]);
     const result = collect(child);
     const ready = await waitForLog(child, 'router ready');
+    expect(ready.api).toBeUndefined();
     const [host, port] = String(ready.iscsi).split(':');
     child.kill('SIGINT');
     expect((await result).code).toBe(0);
@@ -88,12 +93,37 @@ describe('dmsim router as a child process', () => {
     });
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const r = await collect(spawnCli(['router', '--iscsi', `127.0.0.1:${port}`, '--data', dataDir]));
+      const r = await collect(spawnCliWatched(['router', '--iscsi', `127.0.0.1:${port}`, '--api', 'off', '--data', dataDir]));
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/EADDRINUSE/);
       expect(messages(r.stderr)).toContain('lab media flushed');
     } finally {
       blocker.close();
     }
+  });
+
+  it('when the lab’s default API port is taken, the router serves iSCSI without the API and says so', async () => {
+    const blocker = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const port = (blocker.address() as AddressInfo).port;
+    const lab = JSON.parse(await readFile(path.join(root, 'fixtures/labs/default.json'), 'utf8')) as { api: { listen: string } };
+    lab.api.listen = `127.0.0.1:${port}`;
+    const labFile = path.join(dataDir, 'busy-api.json');
+    await writeFile(labFile, JSON.stringify(lab));
+    const child = spawnCliWatched(['router', '--lab', labFile, '--iscsi', '127.0.0.1:0', '--data', dataDir]);
+    const result = collect(child);
+    try {
+      const warn = await waitForLog(child, 'management API not started (use --api HOST:PORT or --api off)');
+      expect(warn.level).toBe(40);
+      const ready = await waitForLog(child, 'router ready');
+      expect(ready.api).toBeUndefined();
+      expect(ready.iscsi).toMatch(/^127\.0\.0\.1:\d+$/);
+    } finally {
+      child.kill('SIGTERM');
+      blocker.close();
+    }
+    expect((await result).code).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * `dmsim router`: build a lab and serve it: the iSCSI portal for real initiators (and, with --api,
- * the management API). Runs until SIGINT/SIGTERM, then closes sessions and flushes media before
+ * `dmsim router`: build a lab and serve it: the iSCSI portal for real initiators and the
+ * management API. Runs until SIGINT/SIGTERM, then closes sessions and flushes media before
  * exiting 0. Readiness is one log line, msg "router ready", carrying the bound addresses (tests
  * and scripts wait for it; `--iscsi 127.0.0.1:0` picks a free port and reports it there).
  */
@@ -17,7 +17,8 @@ const USAGE = `usage: dmsim router [options]
 
   --lab FILE          lab file (default: the embedded default lab, fixtures/labs/default.json)
   --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
-  --api HOST:PORT     also serve the management API there (default: off; the lab's api.listen is 127.0.0.1:8080)
+  --api HOST:PORT     management API and dashboard address, or "off" (default: the lab's api.listen,
+                      127.0.0.1:8080; if that port is taken the router runs without the API)
   --data DIR          data directory for disk and cartridge images (default: ./data)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
   --log-pretty        human-readable log lines instead of JSON
@@ -43,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
   const config = await loadLabFile(values.lab);
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
-  const api = values.api !== undefined ? parseHostPort(values.api, '--api') : undefined;
+  const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
   // Listen for the signals from the start: a SIGTERM during a slow build still shuts down cleanly.
