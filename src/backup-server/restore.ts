@@ -55,7 +55,7 @@ export function restoreChain(catalog: Catalog, id: number): BackupRow[] {
   return [base, ...incs, b];
 }
 
-async function runStreamRestore(p: RestoreParams, barcode: string, dataObject: number, recordSize: number, pieces: StreamPiece[]): Promise<{ ok: boolean; moved: number; ms: number; error?: string }> {
+async function runStreamRestore(p: RestoreParams, dataObject: number, recordSize: number, pieces: StreamPiece[]): Promise<{ ok: boolean; moved: number; ms: number; error?: string }> {
   const cmds = compile({
     direction: 'restore',
     disk: { naa: Buffer.from(p.target.naa!, 'hex'), blockSize: p.target.blockSize! },
@@ -63,7 +63,6 @@ async function runStreamRestore(p: RestoreParams, barcode: string, dataObject: n
     ops: [{ op: 'locate', objectId: dataObject }, { op: 'stream', recordSize, pieces }],
     limits: copyLimits(p.dataMover.copy!),
   });
-  void barcode;
   const r = await runJob(p.client, p.dataMover, cmds, p.progress ? { progress: p.progress } : {});
   return { ok: r.ok, moved: r.bytesMoved, ms: r.elapsedMs, ...(r.failure ? { error: describeFailure(r.failure) } : {}) };
 }
@@ -110,7 +109,7 @@ export async function restoreImage(p: RestoreParams, backupId: number): Promise<
       const runs = JSON.parse(b.map_json ?? '[]') as Run[];
       if (i === 0 && b.mode === 'sparse') await zeroRuns(p.client, p.target, holesOf(runs, b.source_blocks));
       const pieces: StreamPiece[] = runs.map(([l, n]) => ({ kind: 'disk', offset: l * b.block_size, length: n * b.block_size }));
-      const r = await runStreamRestore(p, b.barcode, b.data_object, b.record_size, pieces);
+      const r = await runStreamRestore(p, b.data_object, b.record_size, pieces);
       moved += r.moved;
       if (!r.ok) return { ok: false, bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: chain.map((x) => x.id), error: `restoring backup ${b.id}: ${r.error}` };
     }
@@ -148,7 +147,7 @@ export async function restoreFile(p: RestoreParams, backupId: number, path: stri
     const bytes = padTo512(f.size);
     if (L !== 512 && bytes % L) throw new Error('single-file restore to a LU whose block size is not 512 needs byte-offset segments: not supported');
     if (bytes) pieces.push({ kind: 'disk', offset: lba * L, length: bytes });
-    r = bytes ? await runStreamRestore(p, b.barcode, b.data_object + first, R, pieces) : { ok: true, moved: 0, ms: 0 };
+    r = bytes ? await runStreamRestore(p, b.data_object + first, R, pieces) : { ok: true, moved: 0, ms: 0 };
   } finally {
     await closeTape(p.client, p.tape, session).catch(() => undefined);
   }

@@ -126,7 +126,7 @@ export async function reserveForDataMover(client: ScsiClient, t: TapeRef, s: Tap
 }
 
 /** Undo whatever reserveForDataMover did (safe to call twice). */
-export async function closeTape(_client: ScsiClient, _t: TapeRef, s: TapeSession, _unused?: unknown): Promise<void> {
+export async function closeTape(_client: ScsiClient, _t: TapeRef, s: TapeSession): Promise<void> {
   const release = s.release;
   s.release = undefined;
   s.reserved = false;

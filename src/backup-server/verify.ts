@@ -37,7 +37,7 @@ export async function readTapeFile(client: ScsiClient, tape: DiscoveredLu, objec
   return Buffer.concat(parts);
 }
 
-export async function verifyBackup(client: ScsiClient, catalog: Catalog, tape: DiscoveredLu, backupId: number, dataMoverPort?: string): Promise<VerifyOutcome> {
+export async function verifyBackup(client: ScsiClient, catalog: Catalog, tape: DiscoveredLu, backupId: number): Promise<VerifyOutcome> {
   const b = catalog.backup(backupId);
   if (!b || b.status !== 'complete') throw new Error(`backup ${backupId} is not complete`);
   const session = await openTape(client, tape, b.barcode, false);
@@ -62,7 +62,7 @@ export async function verifyBackup(client: ScsiClient, catalog: Catalog, tape: D
     }
     return { ok: mismatches.length === 0, checked, mismatches, bytesRead: stream.length };
   } finally {
-    await closeTape(client, tape, session, dataMoverPort).catch(() => undefined);
+    await closeTape(client, tape, session).catch(() => undefined);
   }
 }
 
