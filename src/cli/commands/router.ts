@@ -47,6 +47,10 @@ export async function run(argv: string[]): Promise<number> {
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
+  // Process warnings (an LU's internal error, a leaked listener) become log records too, so stderr
+  // stays one JSON object per line.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => log.warn({ err: w }, `process warning: ${w.message.split('\n')[0]}`));
   // Listen for the signals from the start: a SIGTERM during a slow build still shuts down cleanly.
   const stopping = waitForSignal();
   let runtime: Awaited<ReturnType<typeof buildLab>> | undefined;
