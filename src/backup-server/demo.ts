@@ -34,7 +34,7 @@ export interface DemoReport {
   problems: string[];
 }
 
-const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+const MiB = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 
 export async function runDemo(s: Session, catalog: Catalog, o: DemoOptions = {}): Promise<DemoReport> {
   const out = o.out ?? process.stdout;

@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const report = await runDemo(session, catalog, { quiet: values.quiet });
     ok = report.ok;
-    process.stdout.write(`dmsim demo: ${ok ? 'OK' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; catalog ${join(dataDir, 'catalog.sqlite')}\n`);
+    process.stdout.write(`dmsim demo: ${ok ? 'OK' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${values.data || values.serve ? `catalog ${join(dataDir, 'catalog.sqlite')}` : 'temporary data directory removed (keep it with --data DIR)'}\n`);
     if (values.json) process.stdout.write(JSON.stringify({ ok: report.ok, dataMoverBytes: report.dataMoverBytes, portBytesDuringCopies: report.portBytesDuringCopies, backups: report.backups.map((b) => ({ id: b.backupId, mode: b.mode, streamBytes: b.streamBytes, ok: b.ok })), imageIdentical: report.imageRestore.identical, fileVerified: report.fileRestore.verified, problems: report.problems }) + '\n');
     if (values.serve && session.runtime) {
       const runtime = session.runtime;
