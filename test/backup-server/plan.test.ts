@@ -69,16 +69,36 @@ describe('planners', async () => {
     expect(bitmapRuns(bm, 32)).toEqual([[1, 3], [31, 1]]);
   });
 
-  it('4096-byte LU blocks: unaligned extents use byte-offset segments (08h / 09h), cut at record boundaries', () => {
+  it('4096-byte LU blocks: unaligned extents use byte-offset segments (08h / 09h)', () => {
     const disk4k = { naa: disk.naa, blockSize: 4096 };
     const pieces: StreamPiece[] = [{ kind: 'inline', data: Buffer.alloc(512, 1) }, { kind: 'disk', offset: 4096 * 10 + 512, length: 30 * 512 }, { kind: 'inline', data: Buffer.alloc(1024) }];
     const [cmd] = compile({ direction: 'backup', disk: disk4k, tape, limits, ops: [{ op: 'stream', recordSize: TAR_RECORD, pieces }] });
     const segs = decodeParameterList(cmd!.parameterList, full).segments;
-    expect(segs.map((x) => x.type)).toEqual([0x04, 0x08, 0x08, 0x04]);
-    expect(segs[1]).toMatchObject({ lba: 10, byteOffset: 512, byteCount: TAR_RECORD - 512, cat: true });
-    expect(segs[2]).toMatchObject({ lba: 12, byteOffset: 2048, byteCount: 30 * 512 - (TAR_RECORD - 512) });
-    expect(segs[3]!.cat).toBe(false);
+    // split at the record boundary for packing, joined again inside the one command
+    expect(segs.map((x) => x.type)).toEqual([0x04, 0x08, 0x04]);
+    expect(segs[1]).toMatchObject({ lba: 10, byteOffset: 512, byteCount: 30 * 512, cat: true });
+    expect(segs[2]!.cat).toBe(false);
     const [r] = compile({ direction: 'restore', disk: disk4k, tape, limits, ops: [{ op: 'locate', objectId: 7 }, { op: 'stream', recordSize: TAR_RECORD, pieces: [{ kind: 'discard', length: 512 }, { kind: 'disk', offset: 4096 + 512, length: 4096 }] }] });
     expect(decodeParameterList(r!.parameterList, full).segments.map((x) => [x.type, x.lba, x.byteOffset])).toEqual([[0x12, undefined, undefined], [0x06, undefined, undefined], [0x09, 1, 512]]);
+  });
+
+  it('reproduces extended-copy.md §11.2 byte for byte (inline header, 2048-block body, end-of-archive)', () => {
+    const naa = (n: number) => Buffer.from(`60012345678 90abc00000000000000 0${n}`.replace(/ /g, ''), 'hex');
+    const header = Buffer.alloc(512, 0x55);
+    const [cmd, ...more] = compile({
+      direction: 'backup', listId: 2, limits,
+      disk: { naa: naa(1), blockSize: 512 }, tape: { naa: naa(2), blockSize: 0 },
+      ops: [{ op: 'stream', recordSize: TAR_RECORD, pieces: [{ kind: 'inline', data: header }, { kind: 'disk', offset: 0x1000 * 512, length: 2048 * 512 }, { kind: 'inline', data: Buffer.alloc(1024) }] }],
+    });
+    expect(more).toEqual([]);
+    const expected = Buffer.from(
+      ('02000040000000000000004000000600' + 'E400000001030010600123456789 0ABC00000000000000010000000000000200'.replace(/ /g, '') +
+        'E401000001030010600123456789 0ABC00000000000000020000000004000000'.replace(/ /g, '') +
+        '040100100000000100002800000000000000020000010014000000010000280000000800000000000000100004000010' + '000000010000280000000200000004 00'.replace(/ /g, '')),
+      'hex',
+    );
+    expect(cmd!.parameterList.subarray(0, 0x90).toString('hex')).toBe(expected.toString('hex'));
+    expect(cmd!.parameterList.subarray(0x90).equals(Buffer.concat([header, Buffer.alloc(1024)]))).toBe(true);
+    expect(cmd!.objects).toBe(103);
   });
 });

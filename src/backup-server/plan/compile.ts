@@ -83,9 +83,42 @@ interface Unit {
   cutAfter: boolean;
   /** Tape objects completed by this unit (records written, filemarks). */
   objects: number;
+  /** Units cut from the same stream piece share it (they merge again inside one command). */
+  piece?: number;
+}
+
+/**
+ * Joins consecutive units of one piece that landed in the same command: pieces are split at every
+ * record boundary only so that a command *may* end there.
+ */
+function mergeUnits(units: Unit[], lim: CopyLimits): Unit[] {
+  const out: Unit[] = [];
+  const maxSeg = lim.maxSegmentLength || Number.MAX_SAFE_INTEGER;
+  for (const u of units) {
+    const prev = out[out.length - 1];
+    const t = u.seg.type;
+    if (prev && u.piece !== undefined && prev.piece === u.piece && prev.seg.type === t && prev.bytes + u.bytes <= maxSeg) {
+      if ((t === SegmentType.BLOCK_TO_STREAM || t === SegmentType.STREAM_TO_BLOCK) && prev.seg.blocks! + u.seg.blocks! <= 0xffff) {
+        prev.seg = { ...prev.seg, blocks: prev.seg.blocks! + u.seg.blocks!, cat: u.seg.cat };
+      } else if (t === SegmentType.INLINE_TO_STREAM || t === SegmentType.STREAM_TO_DISCARD || t === SegmentType.BLOCK_OFFSET_TO_STREAM || t === SegmentType.STREAM_TO_BLOCK_OFFSET) {
+        prev.seg = { ...prev.seg, byteCount: prev.seg.byteCount! + u.seg.byteCount!, cat: u.seg.cat };
+        if (prev.inline && u.inline) prev.inline = Buffer.concat([prev.inline, u.inline]);
+      } else {
+        out.push({ ...u });
+        continue;
+      }
+      prev.bytes += u.bytes;
+      prev.objects += u.objects;
+      prev.cutAfter = u.cutAfter;
+      continue;
+    }
+    out.push({ ...u });
+  }
+  return out;
 }
 
 const DISK = 0, TAPE = 1;
+let pieceCounter = 0;
 const SEG_LEN: Record<number, number> = { 0x00: 24, 0x01: 24, 0x04: 20, 0x06: 16, 0x08: 28, 0x09: 28, 0x10: 12, 0x12: 12, 0x14: 28 };
 
 export class PlanError extends Error {
@@ -121,6 +154,8 @@ function streamUnits(input: CompileInput, recordSize: number, pieces: StreamPiec
   const units: Unit[] = [];
   let pos = 0;
   for (const p of merged) {
+    const piece = ++pieceCounter;
+    const first = units.length;
     const len = p.kind === 'inline' ? p.data.length : p.length;
     let done = 0;
     while (done < len) {
@@ -168,6 +203,7 @@ function streamUnits(input: CompileInput, recordSize: number, pieces: StreamPiec
       }
       done += take;
     }
+    for (let k = first; k < units.length; k++) units[k]!.piece = piece;
     pos += len;
   }
   if (units.length) {
@@ -235,7 +271,7 @@ export function compile(input: CompileInput): CompiledCommand[] {
     }
     const end = j === units.length ? j - 1 : lastCut;
     if (end < i) throw new PlanError('the data mover limits leave no room for one record of the stream in a command');
-    const chosen = units.slice(i, end + 1);
+    const chosen = mergeUnits(units.slice(i, end + 1), lim);
     const inlineParts: Buffer[] = [];
     let inlineOff = 0;
     const segments: SegmentDescriptor[] = chosen.map((u) => {
@@ -249,7 +285,7 @@ export function compile(input: CompileInput): CompiledCommand[] {
     const inline = Buffer.concat(inlineParts);
     const parameterList = encodeParameterList({ header: { listId, str: false, listIdUsage: ListIdUsage.HOLD, priority: 0 }, cscds, segments, inline });
     out.push({ listId, parameterList, segments, firstSegment: segIndex, dataBytes: chosen.reduce((s, u) => s + u.bytes, 0), objects: chosen.reduce((s, u) => s + u.objects, 0), cscds, inline });
-    segIndex += chosen.length;
+    segIndex += segments.length;
     listId = (listId % 255) + 1;
     i = end + 1;
   }
