@@ -5,7 +5,7 @@
  * unit attention, reservation, handler) lives here once, as SAM/SPC order it.
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
-import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
+import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import type { ITNexus, LogicalUnit, LuIdentity, ScsiResult, ScsiTask } from '../router/task.js';
 
 /**
@@ -24,6 +24,20 @@ export interface CommandContext<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
   cdb: Buffer;
   nexus: ITNexus;
   signal?: AbortSignal;
+}
+
+/** CommandContext whose `signal` is only built when a handler reads it (see router/task-abort.ts). */
+class Context implements CommandContext {
+  constructor(
+    readonly lu: ScsiLogicalUnit,
+    readonly task: ScsiTask,
+    readonly cdb: Buffer,
+    readonly nexus: ITNexus,
+  ) {}
+
+  get signal(): AbortSignal | undefined {
+    return this.task.signal;
+  }
 }
 
 export type HandlerOutput = Buffer | undefined | void | ScsiResult;
@@ -143,7 +157,10 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     const { cdb, nexus } = task;
     if (!this.seenNexus.has(nexus.key)) {
       this.seenNexus.add(nexus.key);
-      if (!this.pendingUA.has(nexus.key)) this.pendingUA.set(nexus.key, [[0x29, 0x01]]);
+      // First contact of an I_T nexus: SAM-5 lets the generic 29h/00h POWER ON, RESET, OR BUS
+      // DEVICE RESET OCCURRED stand for the power-on condition, and that is the one initiators
+      // retry on (libiscsi's iscsi-ls re-sends TEST UNIT READY only for 29h/00h, as tgt reports).
+      if (!this.pendingUA.has(nexus.key)) this.pendingUA.set(nexus.key, [UA.RESET]);
     }
     try {
       if (cdb.length < 1) throw Sense.invalidOpcode();
@@ -164,8 +181,9 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       }
       this.reservations.check(nexus, def, cdb);
       if (def.usage) checkReservedBits(cdb, def.usage, def.cdbLength);
-      task.signal?.throwIfAborted();
-      const out = await def.handler({ lu: this, task, cdb, nexus, signal: task.signal });
+      if (task.aborter) task.aborter.throwIfAborted();
+      else task.signal?.throwIfAborted();
+      const out = await def.handler(new Context(this, task, cdb, nexus));
       if (out === undefined) return { status: ScsiStatus.GOOD };
       if (Buffer.isBuffer(out)) return { status: ScsiStatus.GOOD, dataIn: out };
       return out;

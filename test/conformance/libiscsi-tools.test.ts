@@ -14,6 +14,21 @@ const TYPE_NAME: Record<number, string> = { 0x00: 'DIRECT_ACCESS', 0x01: 'SEQUEN
 
 let lab: LabTarget;
 
+/**
+ * The size iscsi-ls prints for a disk: it multiplies the block length by READ CAPACITY(10)'s
+ * RETURNED LOGICAL BLOCK ADDRESS (the last LBA, so one block short) and divides by 1024 with
+ * integer division while the value exceeds 1024, appending k/M/G/T.
+ */
+function iscsiLsSize(blockSize: number, blocks: number): string {
+  let size = blockSize * (blocks - 1);
+  let pf = 0;
+  while (pf < 4 && size > 1024) {
+    size = Math.floor(size / 1024);
+    pf++;
+  }
+  return `${size}${' kMGT'[pf]}`;
+}
+
 describe.skipIf(!ok)('libiscsi tools describe the default lab', () => {
   beforeAll(async () => {
     lab = await startLabTarget();
@@ -31,11 +46,20 @@ describe.skipIf(!ok)('libiscsi tools describe the default lab', () => {
     for (const dev of new Set(lab.runtime.lus().map((l) => l.device))) {
       expect(r.stdout).toContain(`Target:${lab.iqn(dev)} Portal:${lab.portal},1`);
     }
+    const blockOf = (device: string) => r.stdout.split('Target:').find((b) => b.startsWith(lab.iqn(device) + ' '));
     for (const l of lab.runtime.lus()) {
       const type = TYPE_NAME[l.lu.identity.deviceType]!;
-      const block = r.stdout.split('Target:').find((b) => b.startsWith(lab.iqn(l.device) + ' '));
+      const block = blockOf(l.device);
       expect(block, `${l.name} target block`).toBeDefined();
-      expect(block!).toMatch(new RegExp(`Lun:${l.lun}\\s+Type:${type}`));
+      const line = block!.split('\n').find((x) => new RegExp(`^Lun:${l.lun}\\s`).test(x));
+      expect(line, `${l.name} line in\n${block}`).toBeDefined();
+      const size = l.kind === 'disk' ? ` (Size:${iscsiLsSize(l.disk!.blockSize, l.disk!.blocks)})` : '';
+      expect(line!.trimEnd()).toBe(`Lun:${String(l.lun).padEnd(4)} Type:${type}${size}`);
+    }
+    // Nothing listed that the lab does not have.
+    for (const dev of new Set(lab.runtime.lus().map((l) => l.device))) {
+      const luns = blockOf(dev)!.split('\n').filter((x) => x.startsWith('Lun:'));
+      expect(luns.length, blockOf(dev)).toBe(lab.runtime.lus().filter((l) => l.device === dev).length);
     }
   });
 

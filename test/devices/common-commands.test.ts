@@ -34,7 +34,7 @@ describe('INQUIRY', () => {
     expect(t.data.length).toBe(36);
     expect(t.data.subarray(0, 2).toString('hex')).toBe('0180');
     // The power-on UA is still there for the next command.
-    expect((await send(dev, 0, cdb('000000000000'))).sense).toMatchObject({ key: 6, asc: 0x29, ascq: 1 });
+    expect((await send(dev, 0, cdb('000000000000'))).sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0 });
   });
 
   it('EVPD=0 with a page code: 5/24/00 pointing at byte 2; unknown page: same', async () => {
@@ -78,7 +78,7 @@ describe('REQUEST SENSE', () => {
     const { dev } = setup();
     const a = await send(dev, 0, cdb('030000001200'), 18);
     expect(a.status).toBe(ScsiStatus.GOOD);
-    expect(a.data.toString('hex')).toBe('700006000000000a000000002901000000 00'.replace(/ /g, ''));
+    expect(a.data.toString('hex')).toBe('700006000000000a000000002900000000 00'.replace(/ /g, ''));
     const b = await send(dev, 0, cdb('030100001200'), 18);
     expect(b.data.toString('hex')).toBe('7200000000000000');
     expect((await send(dev, 0, cdb('000000000000'))).status).toBe(ScsiStatus.GOOD);

@@ -33,7 +33,7 @@ const TUR = cdb('000000000000');
 /** Consume the power-on UA the LU reports to a new nexus. */
 async function clearUa(dev: TargetDevice, nexus: ITNexus, lun: number) {
   const r = await send(dev, nexus, lun, TUR);
-  expect(r.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x01 });
+  expect(r.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
   expect((await send(dev, nexus, lun, TUR)).status).toBe(ScsiStatus.GOOD);
 }
 
@@ -74,7 +74,7 @@ describe('TargetDevice REPORT LUNS', () => {
     const none = await send(dev, n2, 0, encodeReportLunsCdb({ selectReport: 0, allocationLength: 64 }));
     expect(none.data.toString('hex')).toBe('0000000000000000');
     const read = await send(dev, n1, 5, cdb('28000000000000000100'));
-    expect(read.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x01 });
+    expect(read.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
     expect((await send(dev, n1, 5, cdb('28000000000000000100'))).data.subarray(0, 12).toString()).toBe('array1/disk1');
   });
 });

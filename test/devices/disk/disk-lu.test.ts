@@ -18,7 +18,7 @@ describe('disk LU: readiness and capacity', () => {
   it('reports power-on UA first, then TEST UNIT READY is GOOD', async () => {
     d = await makeDisk();
     const fresh = await d.lu.execute({ nexus: { ...A, key: 'other' }, lun: 0, cdb: Buffer.alloc(6), dataInLength: 0 });
-    expect(senseOf(fresh)).toMatchObject({ key: 6, asc: 0x29, ascq: 0x01 });
+    expect(senseOf(fresh)).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
     expect(await d.exec([0, 0, 0, 0, 0, 0])).toEqual({ status: 0 });
   });
 

@@ -42,7 +42,7 @@ describe('tape drive: readiness and cartridges', () => {
   it('answers 2/3A/00 without a cartridge, then 6/28/00 once per nexus after a load, then GOOD', async () => {
     const d = newDrive();
     let r = await run(d, TUR);
-    expect(r.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x01 });
+    expect(r.sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x00 });
     r = await run(d, TUR);
     expect(r.status).toBe(2);
     expect(r.senseBytes!.toString('hex')).toBe('70000200000000' + '0a' + '00000000' + '3a00' + '00000000');
