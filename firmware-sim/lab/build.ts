@@ -8,7 +8,6 @@
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
-import { copyManagerCommands } from '../copy-manager/commands.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
@@ -336,6 +335,20 @@ class Lab implements LabRuntime {
 
   close(): Promise<void> {
     return (this.closed ??= (async () => {
+      // Copies still running (an in-process client, a copy whose session outlived the portal) are
+      // aborted first, so nothing writes to an image while it is being closed.
+      let running = 0;
+      for (const [device, cm] of this.copyManagers) {
+        for (const e of this.entries.values()) {
+          if (e.device !== device) continue;
+          running += cm.table.running(e.name).length;
+          cm.luReset(e.name);
+        }
+      }
+      if (running) {
+        this.log.warn({ copies: running }, 'copies aborted by shutdown');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await this.vault.close();
       for (const e of this.entries.values()) if (e.disk) await e.disk.close();
       this.log.info('lab media flushed');
@@ -505,7 +518,7 @@ async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: Co
     identity: luIdentity('disk', name, a.wwnn, l),
     store,
     blockSize: l.blockSize,
-    ...(cm && l.copyProfile ? { extraCommands: copyManagerCommands(cm, l.copyProfile) as never } : {}),
+    ...(cm && l.copyProfile ? { copyManager: { manager: cm, profile: l.copyProfile } } : {}),
   });
 }
 

@@ -109,3 +109,38 @@ describe('server-free copy in the default lab', () => {
     expect(b.dataIn!.readUInt16BE(510)).toBe(0x55aa);
   });
 });
+
+describe('shutdown during a copy', () => {
+  it('close() aborts a running copy before closing the media; the cartridge stays readable', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-lab-xcopy-'));
+    try {
+      const rt = await buildLab(await loadDefaultLab(), { dataDir, log: silentLogger() });
+      const backup = rt.port('backup1');
+      await ready(backup, ROUTER, 0);
+      await ready(backup, ROUTER, 1);
+      const fat = rt.lu('array1/fat')!.lu;
+      const tape = rt.lu('router1/tape0')!.lu;
+      const segments: SegmentDescriptor[] = [0, 1, 2, 3].map((i) => ({ type: 0x00, src: 0, dst: 1, streamTransferLength: 65536, blocks: 32768, lba: i * 32768 }));
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.message);
+      process.on('warning', onWarning);
+      const copy = xcopy(backup, ROUTER, 0, [e4(fat, { kind: 'block', pad: false, blockLength: 512 }), e4(tape, { kind: 'stream', pad: false, fixed: false, blockLength: 0 })], segments);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(rt.copyManagers.get('router1')!.table.running('router1/datamover')).toHaveLength(1);
+      await rt.close();
+      const r = await copy;
+      process.off('warning', onWarning);
+      expect(r.status).not.toBe(0);
+      // Without the abort, the drive would be written after its cartridge closed (an internal error).
+      expect(warnings.filter((w) => w.includes('internal error'))).toEqual([]);
+      // The image is whole: it reopens, and every record on it is a full 64 KiB transfer.
+      const { Cartridge } = await import('../../firmware-sim/devices/tape/cartridge.js');
+      const c = await Cartridge.open(path.join(dataDir, 'tapes/DM0001L3.tap'));
+      expect(c.count).toBeLessThan(1024);
+      for (let i = 0; i < c.count; i++) expect(c.recordLength(i)).toBe(65536);
+      await c.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
