@@ -128,6 +128,26 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     }
   }
 
+  /** Drop one pending unit attention of a nexus (REPORT LUNS clears 3Fh/0Eh, SPC-4 §6.33). */
+  clearUnitAttention(nexusKey: string, ua: readonly [number, number]): void {
+    const q = this.pendingUA.get(nexusKey);
+    if (!q) return;
+    const i = q.findIndex(([a, b]) => a === ua[0] && b === ua[1]);
+    if (i >= 0) q.splice(i, 1);
+  }
+
+  /**
+   * Take the unit attention to report now: SAM-5 §5.14 reports the one of highest precedence
+   * first (power on / resets, then I_T nexus loss, then the rest), oldest first within a class.
+   */
+  private nextUnitAttention(nexusKey: string): readonly [number, number] | undefined {
+    const q = this.pendingUA.get(nexusKey);
+    if (!q || q.length === 0) return undefined;
+    let best = 0;
+    for (let i = 1; i < q.length; i++) if (uaPrecedence(q[i]!) < uaPrecedence(q[best]!)) best = i;
+    return q.splice(best, 1)[0];
+  }
+
   /** Forget per-nexus state when an I_T nexus ends (transport logout / connection loss). */
   nexusLost(nexus: ITNexus): void {
     this.lastSense.delete(nexus.key);
@@ -135,11 +155,8 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
 
   /** Sense kept for REQUEST SENSE (SPC-4: the sense of the last CHECK CONDITION is not kept, but a pending UA is reported). */
   takeSense(nexus: ITNexus): SenseInfo | undefined {
-    const q = this.pendingUA.get(nexus.key);
-    if (q && q.length) {
-      const [asc, ascq] = q.shift()!;
-      return { key: SenseKey.UNIT_ATTENTION, asc, ascq };
-    }
+    const ua = this.nextUnitAttention(nexus.key);
+    if (ua) return { key: SenseKey.UNIT_ATTENTION, asc: ua[0], ascq: ua[1] };
     const s = this.lastSense.get(nexus.key);
     this.lastSense.delete(nexus.key);
     return s;
@@ -173,11 +190,8 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       }
       if (cdb.length < def.cdbLength) throw Sense.invalidFieldInCdb(0);
       if (!def.ignoresUnitAttention) {
-        const q = this.pendingUA.get(nexus.key);
-        if (q && q.length) {
-          const [asc, ascq] = q.shift()!;
-          throw new ScsiError({ key: SenseKey.UNIT_ATTENTION, asc, ascq });
-        }
+        const ua = this.nextUnitAttention(nexus.key);
+        if (ua) throw new ScsiError({ key: SenseKey.UNIT_ATTENTION, asc: ua[0], ascq: ua[1] });
       }
       this.reservations.check(nexus, def, cdb);
       if (def.usage) checkReservedBits(cdb, def.usage, def.cdbLength);
@@ -208,6 +222,12 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
   protected onInternalError(e: unknown): void {
     process.emitWarning(`${this.identity.name}: internal error: ${e instanceof Error ? e.stack : String(e)}`);
   }
+}
+
+/** SAM-5 §5.14 precedence classes: 0 power on and resets (29h except 07h), 1 I_T nexus loss, 2 the rest. */
+function uaPrecedence([asc, ascq]: readonly [number, number]): number {
+  if (asc !== 0x29) return 2;
+  return ascq === 0x07 ? 1 : 0;
 }
 
 /** Reject a CDB with a bit set outside its usage mask (control byte included), pointing at it. */

@@ -211,8 +211,12 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
 
   private reportLuns(task: ScsiTask): ScsiResult {
     const v = checkReportLunsCdb(task.cdb);
-    const luns = selectLuns(this.visibleLus(task.nexus.initiatorPort).keys(), v.selectReport);
-    return { status: ScsiStatus.GOOD, dataIn: encodeReportLunsData(luns) };
+    const visible = this.visibleLus(task.nexus.initiatorPort);
+    const luns = selectLuns(visible.keys(), v.selectReport);
+    const dataIn = encodeReportLunsData(luns);
+    // SPC-4 §6.33: REPORT LUNS clears a pending REPORTED LUNS DATA HAS CHANGED for this nexus.
+    for (const lu of visible.values()) if (lu instanceof ScsiLogicalUnit) lu.clearUnitAttention(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
+    return { status: ScsiStatus.GOOD, dataIn };
   }
 
   /** The REPORT LUNS well-known LU: INQUIRY, REQUEST SENSE, TEST UNIT READY and REPORT LUNS only. */

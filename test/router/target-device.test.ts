@@ -139,6 +139,40 @@ describe('TargetDevice dispatch', () => {
     dev.setLunMap(I1, [0]);
     expect((await send(dev, n1, 0, TUR)).status).toBe(ScsiStatus.GOOD);
   });
+  it('REPORT LUNS clears a pending 3Fh/0Eh for its own I_T nexus only (SPC-4)', async () => {
+    const { dev } = device();
+    await clearUa(dev, n1, 0);
+    await clearUa(dev, n1b, 0);
+    dev.setLunMap(I1, [0]);
+    const r = await send(dev, n1, 0, encodeReportLunsCdb({ selectReport: 0, allocationLength: 64 }));
+    expect(decodeReportLunsData(r.data).luns).toEqual([0]);
+    expect((await send(dev, n1, 0, TUR)).status).toBe(ScsiStatus.GOOD);
+    // Same initiator port through the other target port is another nexus: still told.
+    expect((await send(dev, n1b, 0, TUR)).sense).toMatchObject({ key: 6, asc: 0x3f, ascq: 0x0e });
+  });
+  it('pending UAs come out by SAM-5 precedence: resets, then I_T nexus loss, then the rest', async () => {
+    const { dev } = device();
+    await clearUa(dev, n1, 0);
+    dev.setLunMap(I1, [0]);
+    dev.nexusLost(n1);
+    await dev.lunReset(n1, 0);
+    const order = [];
+    for (let i = 0; i < 3; i++) order.push((await send(dev, n1, 0, TUR)).sense);
+    expect(order).toMatchObject([
+      { key: 6, asc: 0x29, ascq: 0x03 },
+      { key: 6, asc: 0x29, ascq: 0x07 },
+      { key: 6, asc: 0x3f, ascq: 0x0e },
+    ]);
+    expect((await send(dev, n1, 0, TUR)).status).toBe(ScsiStatus.GOOD);
+  });
+  it('REQUEST SENSE reports the highest-precedence UA first too', async () => {
+    const { dev } = device();
+    await clearUa(dev, n1, 0);
+    dev.setLunMap(I1, [0]);
+    await dev.lunReset(n1, 0);
+    const rs = await send(dev, n1, 0, cdb('030000001200'), 18);
+    expect(decodeSense(rs.data)).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
+  });
 });
 
 describe('TargetDevice task management', () => {
