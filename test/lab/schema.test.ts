@@ -180,3 +180,22 @@ describe('reserved names', () => {
     }
   });
 });
+
+describe('lab files in fixtures/labs', () => {
+  const dir = new URL('../../fixtures/labs/', import.meta.url);
+
+  it('lab.schema.json (for editors, via "$schema") is the schema the loader uses', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { labSchema } = await import('../../firmware-sim/lab/schema.js');
+    const onDisk = JSON.parse(await readFile(new URL('lab.schema.json', dir), 'utf8')) as Record<string, unknown>;
+    // Regenerate: write JSON.stringify({ $schema: draft-07 URI, ...labSchema }, null, 2) to the file.
+    expect(onDisk).toEqual(JSON.parse(JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...labSchema })));
+  });
+
+  it('every lab file there validates', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'lab.schema.json');
+    expect(files).toContain('default.json');
+    for (const f of files) await expect(loadLabFile(new URL(f, dir).pathname), f).resolves.toBeDefined();
+  });
+});
