@@ -63,12 +63,21 @@ interface Persistent {
   holder?: Registration;
 }
 
+/**
+ * An SPC-2 reservation belongs to the I_T nexus that sent the RESERVE (SAM: iSCSI initiator name
+ * + ISID and target port, not the initiator's WWPN alone). A third-party RESERVE names the third
+ * party by its initiator port only (LONGID: an 8-byte port name), so any nexus of that port holds it.
+ */
 interface Spc2 {
-  /** Initiator port holding the reservation (the third party for a third-party RESERVE). */
-  holder: string;
-  /** Initiator port that sent the RESERVE. */
+  /** Initiator port of the holder: the sender's, or the third party's. */
+  port: string;
+  /** The holding I_T nexus key; absent for a third-party reservation (held by `port`). */
+  nexus?: string;
+  /** I_T nexus key that sent the RESERVE (only it may release a third-party reservation by name). */
   by: string;
 }
+
+const holdsSpc2 = (s: Spc2, n: ITNexus): boolean => (s.nexus === undefined ? s.port === n.initiatorPort : s.nexus === n.key);
 
 export interface ReservationOptions {
   /** Where APTPL state lives (a JSON file next to the LU's media); without it APTPL is not offered. */
@@ -108,7 +117,7 @@ export class Reservations implements ReservationGate {
   // ------------------------------------------------------------------ views
 
   get spc2Holder(): string | undefined {
-    return this.spc2?.holder;
+    return this.spc2?.port;
   }
 
   get registrations(): ReadonlyArray<Readonly<Registration>> {
@@ -156,7 +165,7 @@ export class Reservations implements ReservationGate {
       // SPC-4 §5.9.1 (SPC-2 reservations): PR commands conflict from every nexus while a RESERVE holds;
       // RELEASE from a non-holder is a no-op that completes with GOOD.
       if (c === 'pr-in' || c === 'pr-out') throw conflict();
-      if (c === 'release' || this.spc2.holder === nexus.initiatorPort) return;
+      if (c === 'release' || holdsSpc2(this.spc2, nexus)) return;
       throw conflict();
     }
     // CRH=0 (REPORT CAPABILITIES): as SPC-3 §5.6.3 has it, while any I_T nexus is registered every
@@ -191,9 +200,9 @@ export class Reservations implements ReservationGate {
     this.spc2 = undefined;
   }
 
-  /** I_T nexus loss releases the SPC-2 reservation its initiator port holds. */
+  /** I_T nexus loss releases the SPC-2 reservation that nexus holds (a third party's: any nexus of its port). */
   onNexusLost(nexus: ITNexus): void {
-    if (this.spc2?.holder === nexus.initiatorPort) this.spc2 = undefined;
+    if (this.spc2 && holdsSpc2(this.spc2, nexus)) this.spc2 = undefined;
     this.seen.delete(nexus.key);
   }
 
@@ -201,13 +210,13 @@ export class Reservations implements ReservationGate {
 
   reserve(nexus: ITNexus, thirdParty?: string): void {
     // check() has already refused a RESERVE while another port holds one or a PR is present.
-    this.spc2 = { holder: thirdParty ?? nexus.initiatorPort, by: nexus.initiatorPort };
+    this.spc2 = thirdParty === undefined ? { port: nexus.initiatorPort, nexus: nexus.key, by: nexus.key } : { port: thirdParty, by: nexus.key };
   }
 
   release(nexus: ITNexus, thirdParty?: string): void {
     const s = this.spc2;
     if (!s) return;
-    if (thirdParty === undefined ? s.holder === nexus.initiatorPort : s.holder === thirdParty && s.by === nexus.initiatorPort) this.spc2 = undefined;
+    if (thirdParty === undefined ? holdsSpc2(s, nexus) : s.nexus === undefined && s.port === thirdParty && s.by === nexus.key) this.spc2 = undefined;
   }
 
   // ------------------------------------------------------------------ PERSISTENT RESERVE IN

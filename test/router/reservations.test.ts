@@ -100,10 +100,39 @@ describe('SPC-2 RESERVE / RELEASE', () => {
     expect(await write(send, A)).toBe(GOOD);
   });
 
-  it('the SPC-2 reservation belongs to the initiator port, through any target port', async () => {
+  it('the SPC-2 reservation belongs to the I_T nexus: the same initiator port through another target port conflicts', async () => {
     const { send } = await setup();
     await send(A, RESERVE6);
+    expect(await write(send, A)).toBe(GOOD);
+    expect(await write(send, A2)).toBe(CONFLICT);
+    expect((await send(A2, RESERVE6)).status).toBe(CONFLICT);
+    // RELEASE from a nexus that does not hold it is a GOOD no-op.
+    expect((await send(A2, RELEASE6)).status).toBe(GOOD);
+    expect(await write(send, A2)).toBe(CONFLICT);
+    expect((await send(A, RELEASE6)).status).toBe(GOOD);
     expect(await write(send, A2)).toBe(GOOD);
+  });
+
+  it('iSCSI: two sessions of one initiator name with different ISIDs are different nexuses (iscsi.md §1.4)', async () => {
+    const { send } = await setup();
+    const s1 = makeNexus(I1, TP1, 'iqn.2026-11.dev.dmsim.hosts:backup1,i,0x400000000001');
+    const s2 = makeNexus(I1, TP1, 'iqn.2026-11.dev.dmsim.hosts:backup1,i,0x400000000002');
+    for (const n of [s1, s2]) while ((await send(n, TUR)).status !== GOOD);
+    expect((await send(s1, RESERVE6)).status).toBe(GOOD);
+    expect(await write(send, s2)).toBe(CONFLICT);
+    expect((await send(s2, RESERVE6)).status).toBe(CONFLICT);
+    expect(await write(send, s1)).toBe(GOOD);
+  });
+
+  it('I_T nexus loss of another nexus of the holder’s port leaves the reservation', async () => {
+    const { dev, send } = await setup();
+    await send(A, RESERVE6);
+    dev.nexusLost(A2);
+    expect(await write(send, B)).toBe(CONFLICT);
+    expect(await write(send, A)).toBe(GOOD);
+    dev.nexusLost(A);
+    while ((await send(B, TUR)).status !== GOOD);
+    expect((await send(B, RESERVE6)).status).toBe(GOOD);
   });
 
   it('LU reset, target warm and cold reset release it; nexus loss of the holder releases it, of another does not', async () => {
