@@ -646,7 +646,7 @@ export class ModePageSet {
    * Returns the pages whose current values changed.
    */
   select(frames: PageFrame[], sp: boolean): Array<{ code: number; subpage: number }> {
-    if (sp && !this.anySaveable) throw Sense.savingNotSupported(1, 0);
+    if (sp && !this.anySaveable) throw Sense.invalidFieldInCdb(1, 0);
     const plan: Array<{ st: PageState; frame: PageFrame }> = [];
     for (const f of frames) {
       const st = this.pages.get(pageKey(f.pageCode, f.subpage));
@@ -730,10 +730,12 @@ export interface ModeSelectDevice {
  * only speaks the standard page format) with INVALID FIELD IN CDB at PF.
  */
 export function modeSelect(c: ModeSelectCdb, dataOut: Buffer | undefined, dev: ModeSelectDevice): Array<{ code: number; subpage: number }> {
+  // SPC-4 MODE SELECT: SP=1 on a logical unit without saved pages is INVALID FIELD IN CDB (at SP);
+  // SAVING PARAMETERS NOT SUPPORTED (39h/00h) is MODE SENSE's answer to PC=11b, not this one.
+  if (c.sp && !dev.pages.anySaveable) throw Sense.invalidFieldInCdb(1, 0);
   if (c.parameterListLength === 0) return [];
   const list = (dataOut ?? Buffer.alloc(0)).subarray(0, c.parameterListLength);
   if (list.length < c.parameterListLength) throw Sense.paramListLengthError();
-  if (c.sp && !dev.pages.anySaveable) throw Sense.savingNotSupported(1, 0);
   const parsed = decodeModeData(list, c.ten, dev.descriptorForm);
   if (parsed.header.mediumType !== (dev.mediumType?.() ?? 0)) throw Sense.invalidFieldInParam(c.ten ? 2 : 1);
   dev.checkDeviceSpecific?.(parsed.header.deviceSpecific, c.ten ? 3 : 2);

@@ -176,7 +176,9 @@ describe('ModePageSet', () => {
     expect(run(Buffer.from('00000000 0a08 0000000000000000'.replace(/ /g, ''), 'hex'))).toMatchObject({ asc: 0x26, sks: { cd: false, byte: 5 } });
     expect(run(Buffer.from('00000000 1902 0000'.replace(/ /g, ''), 'hex'))).toMatchObject({ asc: 0x26, sks: { cd: false, byte: 4, bit: 5 } });
     expect(run(Buffer.concat([Buffer.alloc(4), controlDefault()]), false)).toMatchObject({ asc: 0x24, sks: { cd: true, byte: 1, bit: 4 } });
-    expect(run(Buffer.concat([Buffer.alloc(4), controlDefault()]), true, true)).toMatchObject({ asc: 0x39, sks: { cd: true, byte: 1, bit: 0 } });
+    // SP=1 without saveable pages: SPC-4 MODE SELECT says INVALID FIELD IN CDB at SP (39h/00h is for MODE SENSE PC=11b).
+    expect(run(Buffer.concat([Buffer.alloc(4), controlDefault()]), true, true)).toMatchObject({ key: 5, asc: 0x24, ascq: 0, sks: { cd: true, byte: 1, bit: 0 } });
+    expect(run(Buffer.alloc(0), true, true)).toMatchObject({ key: 5, asc: 0x24, sks: { cd: true, byte: 1, bit: 0 } });
     expect(run(Buffer.from('00050000', 'hex'))).toMatchObject({ asc: 0x26, sks: { cd: false, byte: 1 } });
     expect(run(Buffer.from('0000000800000010 00000200'.replace(/ /g, ''), 'hex'))).toMatchObject({ asc: 0x26, sks: { cd: false, byte: 3 } });
   });

@@ -549,7 +549,7 @@ describe('disk LU: MODE SENSE / MODE SELECT', () => {
     expect(senseOf(await d.exec(encodeModeSelect({ ten: false, pf: true, sp: false, parameterListLength: bd.length }), bd))).toMatchObject({ key: 5, asc: 0x26, sks: { cd: false, byte: 9 } });
     const same = Buffer.from('000000080000080000000200', 'hex');
     expect((await d.exec(encodeModeSelect({ ten: false, pf: true, sp: false, parameterListLength: same.length }), same)).status).toBe(0);
-    expect(senseOf(await d.exec(encodeModeSelect({ ten: false, pf: true, sp: true, parameterListLength: qerr.length }), qerr))).toMatchObject({ key: 5, asc: 0x39 });
+    expect(senseOf(await d.exec(encodeModeSelect({ ten: false, pf: true, sp: true, parameterListLength: qerr.length }), qerr))).toMatchObject({ key: 5, asc: 0x24, ascq: 0, sks: { cd: true, byte: 1, bit: 0 } });
   });
 
   it('turning off WCE makes every write synchronous (still correct data)', async () => {
