@@ -13,6 +13,7 @@ import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN
 import { ScsiLogicalUnit } from '../devices/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
 import { reservationsOf, type ReservationOptions } from './reservations.js';
+import { TaskAbort } from './task-abort.js';
 import type { ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 /** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
@@ -45,7 +46,39 @@ export interface TargetDeviceOptions {
 interface Tracked {
   nexusKey: string;
   tag: number | undefined;
-  abort(reason: unknown): void;
+  ab: TaskAbort;
+}
+
+/**
+ * The task as the LU sees it: the port filled in, and `signal` built only if the LU reads it
+ * (most commands never do; see task-abort.ts).
+ */
+class LuTask implements ScsiTask {
+  readonly nexus: ITNexus;
+  readonly lun: number;
+  readonly cdb: Buffer;
+  readonly dataOut: Buffer | undefined;
+  readonly dataInLength: number;
+  readonly tag: number | undefined;
+  readonly attribute: number | undefined;
+
+  constructor(
+    task: ScsiTask,
+    readonly port: TargetPortInfo,
+    readonly aborter: TaskAbort,
+  ) {
+    this.nexus = task.nexus;
+    this.lun = task.lun;
+    this.cdb = task.cdb;
+    this.dataOut = task.dataOut;
+    this.dataInLength = task.dataInLength;
+    this.tag = task.tag;
+    this.attribute = task.attribute;
+  }
+
+  get signal(): AbortSignal {
+    return this.aborter.signal;
+  }
 }
 
 const INQUIRY = 0x12;
@@ -273,32 +306,21 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     let seen = this.seen.get(lu);
     if (!seen) this.seen.set(lu, (seen = new Map()));
     seen.set(task.nexus.key, task.nexus);
-    if (task.signal?.aborted) return { status: ScsiStatus.TASK_ABORTED };
+    // The front end's TaskAbort when it has one (iSCSI); else our own, linked to its signal.
+    const outer = task.aborter ? undefined : task.signal;
+    if (task.aborter ? task.aborter.aborted : outer?.aborted) return { status: ScsiStatus.TASK_ABORTED };
+    const ab = task.aborter ?? new TaskAbort();
     let set = this.tasks.get(lu);
     if (!set) this.tasks.set(lu, (set = new Set()));
-    // A front end that owns a per-task controller hands us its abort(): reuse it rather than
-    // creating and linking a second AbortSignal per command (tens of microseconds each in Node 20).
-    const outer = task.signal;
-    if (outer && task.abort) {
-      const tracked: Tracked = { nexusKey: task.nexus.key, tag: task.tag, abort: task.abort };
-      set.add(tracked);
-      try {
-        const r = await lu.execute({ ...task, port });
-        return outer.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
-      } finally {
-        set.delete(tracked);
-      }
-    }
-    const ac = new AbortController();
-    const tracked: Tracked = { nexusKey: task.nexus.key, tag: task.tag, abort: (r) => ac.abort(r) };
+    const tracked: Tracked = { nexusKey: task.nexus.key, tag: task.tag, ab };
     set.add(tracked);
-    const onOuterAbort = () => ac.abort(outer?.reason);
-    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const onOuterAbort = outer ? () => ab.abort(outer.reason) : undefined;
+    if (onOuterAbort) outer!.addEventListener('abort', onOuterAbort, { once: true });
     try {
-      const r = await lu.execute({ ...task, signal: ac.signal, port });
-      return ac.signal.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
+      const r = await lu.execute(new LuTask(task, port, ab));
+      return ab.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
     } finally {
-      outer?.removeEventListener('abort', onOuterAbort);
+      if (onOuterAbort) outer!.removeEventListener('abort', onOuterAbort);
       set.delete(tracked);
     }
   }
@@ -314,7 +336,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
 
   private abortWhere(lu: LogicalUnit, pick: (t: Tracked) => boolean, reason: string): Tracked[] {
     const hit = [...(this.tasks.get(lu) ?? [])].filter(pick);
-    for (const t of hit) t.abort(new DOMException(reason, 'AbortError'));
+    for (const t of hit) t.ab.abort(new DOMException(reason, 'AbortError'));
     return hit;
   }
 

@@ -2,6 +2,7 @@
  * The one interface every part of the router speaks: the iSCSI target, the in-process port and
  * the copy manager all turn their requests into ScsiTasks and hand them to Router.dispatch().
  */
+import type { TaskAbort } from './task-abort.js';
 
 /** An I_T nexus: who sent the command (initiator port) through which target port. */
 export interface ITNexus {
@@ -34,11 +35,11 @@ export interface ScsiTask {
   /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
   signal?: AbortSignal;
   /**
-   * The front end's own abort for `signal` (its per-task AbortController). When given with
-   * `signal`, the router aborts the task through it instead of creating a second controller per
-   * command; without it the router makes its own.
+   * The front end's abort state for this task (task-abort.ts), instead of `signal`: the router
+   * aborts the task through it, and no AbortSignal exists unless the LU asks for one. Without it
+   * the router makes its own (linked to `signal` when given).
    */
-  abort?: (reason?: unknown) => void;
+  aborter?: TaskAbort;
   /** Transport's task tag, for logs and ABORT TASK. */
   tag?: number;
   attribute?: number;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TargetDevice } from '../../firmware-sim/router/target-device.js';
 import { makeNexus, type ITNexus } from '../../firmware-sim/router/task.js';
+import { TaskAbort } from '../../firmware-sim/router/task-abort.js';
 import { NoSuchLunError, UnreachableError } from '../../firmware-sim/router/dispatch.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../../src/scsi/report-luns.js';
 import { decodeStandardInquiry, encodeInquiryCdb } from '../../src/scsi/inquiry.js';
@@ -206,18 +207,39 @@ describe('TargetDevice task management', () => {
     expect(lu0.held.length).toBe(1);
   });
 
-  it('a front end that passes its own abort() has its controller aborted by LU RESET (no second signal)', async () => {
+  it('a front end that passes its own TaskAbort has it aborted by LU RESET (no AbortSignal built)', async () => {
     const { dev, lu0 } = device();
     await clearUa(dev, n1, 0);
-    const ac = new AbortController();
-    const p = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 3, signal: ac.signal, abort: (r) => ac.abort(r) });
+    const ab = new TaskAbort();
+    const p = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 3, aborter: ab });
     await new Promise((r) => setImmediate(r));
     expect(lu0.held.length).toBe(1);
     await dev.lunReset(n1, 0);
-    expect(ac.signal.aborted).toBe(true);
+    expect(ab.aborted).toBe(true);
     expect((await p).status).toBe(ScsiStatus.TASK_ABORTED);
-    const q = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 4, signal: new AbortController().signal, abort: () => undefined });
+    // A signal asked for after the abort comes out aborted, with the router's reason.
+    expect(ab.signal.aborted).toBe(true);
+    expect((ab.signal.reason as DOMException).name).toBe('AbortError');
+    const q = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 4, aborter: new TaskAbort() });
     expect(decoded(await q).sense).toMatchObject({ key: 6, asc: 0x29, ascq: 0x03 });
+  });
+
+  it('a TaskAbort aborted before dispatch ends the task at once; one aborted while running fires a signal the LU built', async () => {
+    const { dev, lu0 } = device();
+    await clearUa(dev, n1, 0);
+    const early = new TaskAbort();
+    early.abort();
+    expect((await dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, aborter: early })).status).toBe(ScsiStatus.TASK_ABORTED);
+    expect(lu0.held.length).toBe(0);
+    const ab = new TaskAbort();
+    const sig = ab.signal;
+    let fired = false;
+    sig.addEventListener('abort', () => (fired = true));
+    const p = dev.dispatch({ nexus: n1, lun: 0, cdb: cdb('c00000000000'), dataInLength: 0, tag: 5, aborter: ab });
+    await new Promise((r) => setImmediate(r));
+    expect(await dev.abortTask(n1, 0, 5)).toBe(true);
+    expect(fired).toBe(true);
+    expect((await p).status).toBe(ScsiStatus.TASK_ABORTED);
   });
 
   it('ABORT TASK SET aborts the nexus tasks only; CLEAR TASK SET aborts all and tells the others 2Fh/00h', async () => {

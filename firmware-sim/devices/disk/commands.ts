@@ -29,17 +29,24 @@ async function testUnitReady({ lu }: Ctx): Promise<undefined> {
   return undefined;
 }
 
-async function read({ lu, cdb, signal }: Ctx): Promise<Buffer> {
+/**
+ * The task's signal for data movement: only fault pacing ever waits on it, and reading ctx.signal
+ * builds an AbortSignal (see router/task-abort.ts), so plain I/O leaves it alone.
+ */
+const paceSignal = (ctx: Ctx): AbortSignal | undefined => (ctx.lu.faults.armed ? ctx.signal : undefined);
+
+async function read(ctx: Ctx): Promise<Buffer> {
+  const { lu, cdb } = ctx;
   const c = decodeBlockCdb(cdb);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   if (c.count === 0) return EMPTY;
-  return lu.readBlocks(c.lba, c.count, signal);
+  return lu.readBlocks(c.lba, c.count, paceSignal(ctx));
 }
 
 async function write(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
+  const { lu, cdb } = ctx;
   const c = decodeBlockCdb(cdb);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
@@ -47,12 +54,12 @@ async function write(ctx: Ctx): Promise<undefined> {
   lu.checkWritable();
   const data = lu.deliveredData(ctx, c.count * lu.blockSize);
   if (data.length === 0) return undefined;
-  await lu.writeBlocks(c.lba, data, c.fua, signal);
+  await lu.writeBlocks(c.lba, data, c.fua, paceSignal(ctx));
   return undefined;
 }
 
 async function writeAndVerify(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
+  const { lu, cdb } = ctx;
   const c = decodeBlockCdb(cdb);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
@@ -61,7 +68,7 @@ async function writeAndVerify(ctx: Ctx): Promise<undefined> {
   const data = lu.deliveredData(ctx, c.count * lu.blockSize);
   if (data.length === 0) return undefined;
   // Verification reads the medium back, so the data must be on it first.
-  await lu.writeBlocks(c.lba, data, true, signal);
+  await lu.writeBlocks(c.lba, data, true, paceSignal(ctx));
   if (c.bytchk) {
     const back = await lu.store.read(c.lba * lu.blockSize, data.length);
     const at = firstDifference(back, data);

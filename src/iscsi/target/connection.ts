@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
+import { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
 import { Sense, ScsiError, SenseKey, encodeSense } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import {
@@ -442,16 +443,14 @@ export class Connection {
         }
       }
     }
-    const ctrl = (t.ctrl = new AbortController());
     this.running++;
-    // `abort` lets the router reuse this controller instead of linking a second one per command.
-    const task: ScsiTask & { abort?: (reason?: unknown) => void } = {
+    // The router aborts through the same TaskAbort; no AbortSignal exists unless the LU asks.
+    const task: ScsiTask = {
       nexus: s.nexus!,
       lun: t.lun,
       cdb,
       dataInLength: t.read ? t.edtl : 0,
-      signal: ctrl.signal,
-      abort: (reason?: unknown) => ctrl.abort(reason),
+      aborter: (t.ab = new TaskAbort()),
       tag: t.itt,
       attribute: ATTR_MAP[t.attr] ?? 0,
     };
@@ -778,7 +777,7 @@ export class Connection {
     t.phase = TaskPhase.ABORTED;
     this.releaseGather(t);
     t.reportAborted = report;
-    t.ctrl?.abort();
+    t.ab?.abort();
     const s = this.session;
     if (s && s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
     if (this.abortedItts.size >= ABORTED_MEMORY) this.abortedItts.clear();

@@ -1,4 +1,5 @@
 /** State of one SCSI command on the target, from its SCSI Command PDU to its status. */
+import type { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
 import type { Connection } from './connection.js';
 
 export interface R2tState {
@@ -22,7 +23,8 @@ export class ScsiTaskState {
   phase = TaskPhase.COLLECT;
   /** CmdSN order reached (immediate commands: at once). */
   released = false;
-  ctrl: AbortController | undefined;
+  /** Set when the task is handed to the dispatcher; TMFs and connection loss abort through it. */
+  ab: TaskAbort | undefined;
   /** Write gather buffer (EDTL bytes), or the immediate data itself when it is all of it. */
   buf: Buffer | undefined;
   /** Bytes of write data received so far (in order: DataPDUInOrder=Yes). */
