@@ -26,6 +26,9 @@ import { diskCommands } from './commands.js';
 import { COPY_OPCODES, EMPTY, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
 import { initialMap, loadMaps, saveMaps } from './maps.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
+import { copyManagerCommands, vpd8F } from '../../copy-manager/commands.js';
+import type { CopyManager } from '../../copy-manager/copy-manager.js';
+import type { CopyProfileName } from '../../copy-manager/profile.js';
 
 export interface DiskOptions {
   identity: LuIdentity;
@@ -38,8 +41,13 @@ export interface DiskOptions {
   /** Hardware write protect (e.g. a read-only image). */
   readOnly?: boolean;
   faults?: FaultPlan;
-  /** More commands for this LU's table, e.g. the copy manager's EXTENDED COPY / RECEIVE COPY RESULTS. */
+  /** More commands for this LU's table. */
   extraCommands?: CommandTable<never>;
+  /**
+   * The copy manager this LU hosts, with the profile it advertises: EXTENDED COPY / RECEIVE COPY
+   * RESULTS join the table, INQUIRY says 3PC=1, VPD 8Fh is served.
+   */
+  copyManager?: { manager: CopyManager; profile: CopyProfileName };
   /** MAXIMUM TRANSFER LENGTH in bytes (VPD B0h); default 64 MiB. */
   maxTransferBytes?: number;
   /**
@@ -69,6 +77,8 @@ export class DiskLu extends ScsiLogicalUnit {
   readonly maxTransferBlocks: number;
   readonly maxWriteSameBlocks: number;
   private readonly hasCopyManager: boolean;
+  private readonly copyManager: DiskOptions['copyManager'];
+  private readonly tpcVpd: (() => Buffer) | undefined;
   private readonly lbppbe: number;
   /** START STOP UNIT START=0: media access answers NOT READY 04/02 until START=1. */
   stopped = false;
@@ -82,8 +92,11 @@ export class DiskLu extends ScsiLogicalUnit {
   private swp = false;
 
   constructor(opts: DiskOptions) {
-    const extra = (opts.extraCommands ?? []) as unknown as CommandTable;
+    const cm = opts.copyManager;
+    const extra = [...((opts.extraCommands ?? []) as unknown as CommandTable), ...(cm ? (copyManagerCommands(cm.manager, cm.profile) as CommandTable) : [])];
     super(opts.identity, [...commonCommands(), ...diskCommands(opts.thin ?? true), ...extra] as CommandTable<never>);
+    this.copyManager = cm;
+    this.tpcVpd = cm && vpd8F(cm.profile, opts.identity.deviceType);
     if (opts.blockSize !== 512 && opts.blockSize !== 4096) throw new RangeError(`block size ${opts.blockSize}`);
     if (opts.store.size % opts.blockSize !== 0) throw new RangeError(`store size ${opts.store.size} is not a multiple of ${opts.blockSize}`);
     this.store = opts.store;
@@ -120,6 +133,7 @@ export class DiskLu extends ScsiLogicalUnit {
         encodeLogicalBlockProvisioningVpd({ thresholdExponent: 0, lbpu: true, lbpws: true, lbpws10: true, lbprz: true, ancSup: false, dp: false, provisioningType: 2 }),
       );
     }
+    if (this.tpcVpd) m.set(0x8f, this.tpcVpd);
     return m;
   }
 
