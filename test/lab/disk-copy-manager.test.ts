@@ -1,6 +1,8 @@
 /**
  * Disk LUs of the default lab that host the array's copy manager: what they advertise (INQUIRY 3PC,
- * VPD 00h/8Fh, byte for byte against fixtures/vectors/xcopy/third-party-copy-vpd-disk.json).
+ * VPD 00h/8Fh, byte for byte against fixtures/vectors/xcopy/third-party-copy-vpd-disk.json) and
+ * what LU reset and I_T nexus loss do to their copies (SPC-4 table 109, extended-copy.md §7.5):
+ * every copy aborted and nothing kept for RECEIVE COPY RESULTS.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -158,5 +160,41 @@ describe('disk LUs hosting a copy manager in the default lab', () => {
     const none = await exec(plain, inquiry(true, 0x8f));
     expect(none.status).toBe(2);
     expect(senseOf(none)).toMatchObject({ key: 5, asc: 0x24, ascq: 0x00, sks: { kind: 'field', cd: true, byte: 2 } });
+  });
+
+  it('LOGICAL UNIT RESET aborts a running copy and discards every saved result on the LU', async () => {
+    expect((await xcopy(2, 16)).status).toBe(0);
+    expect((await xcopy(3, 16)).status).toBe(0);
+    await expectKept(3);
+
+    const { copy } = await runningCopy(1);
+    await backup.lunReset(ARRAY, SCRATCH);
+    rt.lu('array1/scratch')!.disk!.faults.setLatency(0);
+    expect((await copy).status).not.toBe(0);
+    expect(rt.copyManagers.get('array1')!.table.all().filter((e) => e.lu === 'array1/scratch')).toEqual([]);
+
+    // The reset's unit attention comes first (29h/03h), then: nothing kept for either list.
+    const first = await cmd(copyStatus(1));
+    expect(first.ua).toEqual([0x29, 0x03]);
+    expect(first.r.status).toBe(2);
+    expect(senseOf(first.r)).toMatchObject({ key: 5, asc: 0x24, ascq: 0x00, sks: { kind: 'field', cd: true, byte: 2 } });
+    await expectForgotten(2);
+  });
+
+  it('I_T nexus loss aborts the nexus’s copies and discards their saved results', async () => {
+    expect((await xcopy(4, 16)).status).toBe(0);
+    const { copy } = await runningCopy(5);
+    backup.logoutFrom(ARRAY);
+    rt.lu('array1/scratch')!.disk!.faults.setLatency(0);
+    expect((await copy).status).not.toBe(0);
+
+    const first = await cmd(copyStatus(4));
+    expect(first.ua).toEqual([0x29, 0x07]);
+    expect(senseOf(first.r)).toMatchObject({ key: 5, asc: 0x24, ascq: 0x00, sks: { kind: 'field', cd: true, byte: 2 } });
+    await expectForgotten(5);
+
+    // A new copy on the returning nexus keeps its status again.
+    expect((await xcopy(6, 16)).status).toBe(0);
+    await expectKept(6);
   });
 });

@@ -45,7 +45,8 @@ export interface DiskOptions {
   extraCommands?: CommandTable<never>;
   /**
    * The copy manager this LU hosts, with the profile it advertises: EXTENDED COPY / RECEIVE COPY
-   * RESULTS join the table, INQUIRY says 3PC=1, VPD 8Fh is served.
+   * RESULTS join the table, INQUIRY says 3PC=1, VPD 8Fh is served, and LU reset / I_T nexus loss
+   * discard the LU's copies and their results (SPC-4 table 109, extended-copy.md §7.5).
    */
   copyManager?: { manager: CopyManager; profile: CopyProfileName };
   /** MAXIMUM TRANSFER LENGTH in bytes (VPD B0h); default 64 MiB. */
@@ -186,9 +187,13 @@ export class DiskLu extends ScsiLogicalUnit {
 
   // ------------------------------------------------------------ resets, nexus loss (router hooks)
 
-  /** LOGICAL UNIT RESET / target reset / power on: PREVENT state cleared (SPC-4 §6.13). */
+  /**
+   * LOGICAL UNIT RESET / target reset / power on: PREVENT state cleared (SPC-4 §6.13); every copy
+   * on this LU aborted and its saved results discarded (SPC-4 table 109).
+   */
   reset(): void {
     this.preventers.clear();
+    this.copyManager?.manager.luReset(this.identity.name);
   }
 
   /**
@@ -203,6 +208,7 @@ export class DiskLu extends ScsiLogicalUnit {
   override nexusLost(nexus: ITNexus): void {
     super.nexusLost(nexus);
     this.preventers.delete(nexus.key);
+    this.copyManager?.manager.nexusLost(nexus);
   }
 
   /** PREVENT ALLOW MEDIUM REMOVAL state is per I_T nexus; any holder blocks removal. */
