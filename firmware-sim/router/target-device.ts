@@ -95,6 +95,8 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   private readonly lus = new Map<number, LogicalUnit>();
   /** Initiator WWPN → (LUN the initiator uses → device LUN). */
   private readonly maps = new Map<string, Map<number, number>>();
+  /** visibleLus() answers, dropped whenever an LU is attached or detached or a LUN map changes. */
+  private readonly views = new Map<string, ReadonlyMap<number, LogicalUnit>>();
   private readonly tasks = new Map<LogicalUnit, Set<Tracked>>();
   /** Nexuses that have sent a task to each LU: who gets a unit attention when something changes. */
   private readonly seen = new Map<LogicalUnit, Map<string, ITNexus>>();
@@ -176,8 +178,21 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     });
   }
 
-  /** Initiator LUN → LU, as this initiator port sees the device (masking applied). */
-  visibleLus(initiator: string): Map<number, LogicalUnit> {
+  /**
+   * Initiator LUN → LU, as this initiator port sees the device (masking applied). Every command
+   * looks its LU up here, so views are kept per initiator until an LU or a LUN map changes.
+   */
+  visibleLus(initiator: string): ReadonlyMap<number, LogicalUnit> {
+    let v = this.views.get(initiator);
+    if (!v) {
+      // Bounded: initiator names come from the lab, but a map keyed by input must not grow forever.
+      if (this.views.size >= 1024) this.views.clear();
+      this.views.set(initiator, (v = this.computeView(initiator)));
+    }
+    return v;
+  }
+
+  private computeView(initiator: string): Map<number, LogicalUnit> {
     const out = new Map<number, LogicalUnit>();
     const m = this.maps.get(initiator);
     if (m) {
@@ -195,7 +210,11 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   private withLunChange(change: () => void): void {
     const nexuses = this.allNexuses();
     const before = new Map([...nexuses.values()].map((n) => [n.initiatorPort, viewKey(this.visibleLus(n.initiatorPort))]));
-    change();
+    try {
+      change();
+    } finally {
+      this.views.clear();
+    }
     for (const n of nexuses.values()) {
       const now = this.visibleLus(n.initiatorPort);
       if (viewKey(now) === before.get(n.initiatorPort)) continue;
@@ -396,5 +415,5 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   }
 }
 
-const viewKey = (m: Map<number, LogicalUnit>): string =>
+const viewKey = (m: ReadonlyMap<number, LogicalUnit>): string =>
   [...m].sort((a, b) => a[0] - b[0]).map(([l, lu]) => `${l}:${lu.identity.name}`).join(',');
