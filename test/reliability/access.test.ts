@@ -5,6 +5,7 @@
  * COPY ABORTED, nothing moved, in either direction), and copy-manager limits answered with the
  * standard sense instead of memory.
  */
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,5 +165,30 @@ describe('limits answer with standard sense', () => {
     expect(r.status).toBe(2);
     expect(decodeSense(r.sense!).key).toBe(5);
     expect((await s.command({ lun: 0, cdb: Buffer.alloc(6) })).status).toBe(0);
+  });
+
+  it('200 idle or half-sent connections (no login) do not keep a real initiator out', async () => {
+    const socks = await Promise.all(
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const c = net.connect(target.port, '127.0.0.1', () => {
+              // Half of them send a partial BHS and stall in the middle of a PDU.
+              if (i % 2) c.write(Buffer.from([0x43, 0x87, 0, 0, 0, 0, 0, 0x20]));
+              resolve(c);
+            });
+            c.on('error', () => {});
+            c.once('error', reject);
+          }),
+      ),
+    );
+    try {
+      const s = await backupSession('array1');
+      await clearUnitAttentions(s, 0);
+      expect((await s.command({ lun: 0, cdb: cdb10(0x28, 0, 1), dataInLength: BS })).status).toBe(0);
+    } finally {
+      socks.forEach((c) => c.destroy());
+    }
   });
 });
