@@ -90,6 +90,15 @@ describe('lab file validation', () => {
       ['fat', 64 * 2 ** 20, 'array1/fat.img'],
       ['blank', 64 * 2 ** 20, 'array1/blank.img'],
       ['scratch', 64 * 2 ** 20, 'array1/scratch.img'],
+      ['removable', 64 * 2 ** 20, 'array1/removable.img'],
+      ['e512', 64 * 2 ** 20, 'array1/e512.img'],
+    ]);
+    expect(lab.arrays[0]!.lus.map((l) => [l.name, l.removable, l.physicalBlockExponent])).toEqual([
+      ['fat', false, 0],
+      ['blank', false, 0],
+      ['scratch', false, 0],
+      ['removable', true, 0],
+      ['e512', false, 3],
     ]);
     expect(lab.routers[0]!.ports[0]!.iqn).toBe('iqn.2026-11.dev.dmsim:router1');
     expect(lab.arrays[0]!.ports[0]!.iqn).toBe('iqn.2026-11.dev.dmsim:array1');
@@ -116,7 +125,8 @@ describe('lab file validation', () => {
     expect(lab.fabric.defaultZone).toBe('no-access');
     expect(lab.hosts).toEqual([]);
     expect(lab.arrays[0]!.ports.map((p) => p.iqn)).toEqual(['iqn.2026-11.dev.dmsim:a1.p0', 'iqn.2026-11.dev.example:own']);
-    expect(lab.arrays[0]!.lus[0]).toEqual({ name: 'm', lun: 5, size: 2 ** 20, backing: 'memory', blockSize: 512 });
+    expect(lab.arrays[0]!.lus[0]).toMatchObject({ name: 'm', lun: 5, size: 2 ** 20, backing: 'memory', blockSize: 512 });
+    expect(lab.arrays[0]!.lus[0]!.image).toBeUndefined();
     expect(lab.api.listen).toBe('127.0.0.1:8080');
   });
 
@@ -186,10 +196,9 @@ describe('lab files in fixtures/labs', () => {
 
   it('lab.schema.json (for editors, via "$schema") is the schema the loader uses', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { labSchema } = await import('../../firmware-sim/lab/schema.js');
-    const onDisk = JSON.parse(await readFile(new URL('lab.schema.json', dir), 'utf8')) as Record<string, unknown>;
-    // Regenerate: write JSON.stringify({ $schema: draft-07 URI, ...labSchema }, null, 2) to the file.
-    expect(onDisk).toEqual(JSON.parse(JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...labSchema })));
+    const { labSchemaDocument } = await import('../../fixtures/labs/make-schema.js');
+    const onDisk = await readFile(new URL('lab.schema.json', dir), 'utf8');
+    expect(JSON.parse(onDisk), 'fixtures/labs/lab.schema.json is stale: run `npx tsx fixtures/labs/make-schema.ts`').toEqual(JSON.parse(labSchemaDocument()));
   });
 
   it('every lab file there validates', async () => {
