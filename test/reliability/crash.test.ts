@@ -241,6 +241,78 @@ async function verifyTape(r: Router, source: Buffer, acknowledged: boolean): Pro
   }
 }
 
+const TAPE_REC = 8192;
+const FM_EVERY = 8;
+function tapeRecord(cycle: number, i: number): Buffer {
+  const b = Buffer.alloc(TAPE_REC);
+  for (let o = 0; o < b.length; o += 8) {
+    b.writeUInt32BE(cycle, o);
+    b.writeUInt32BE(i, o + 4);
+  }
+  return b;
+}
+
+/** WRITE(6) variable records to tape1 from BOT, a filemark after every FM_EVERY; counts what was acknowledged. */
+async function tapeWritesUntilKilled(r: Router, cycle: number, stop: { dead: boolean }): Promise<{ acked: number; filemarks: number }> {
+  const s = await login(r, r.routerIqn);
+  const out = { acked: 0, filemarks: 0 };
+  try {
+    await clearUnitAttentions(s, 2);
+    expect((await s.command({ lun: 2, cdb: Buffer.from([0x01, 0, 0, 0, 0, 0]) })).status).toBe(0);
+    for (let i = 0; !stop.dead; i++) {
+      const w = await s.command({ lun: 2, cdb: Buffer.from([0x0a, 0x00, 0, TAPE_REC >> 8, 0, 0]), dataOut: tapeRecord(cycle, i) });
+      expect(w.status, w.sense ? JSON.stringify(decodeSense(w.sense)) : '').toBe(0);
+      out.acked = i + 1;
+      if ((i + 1) % FM_EVERY === 0) {
+        const fm = await s.command({ lun: 2, cdb: Buffer.from([0x10, 0, 0, 0, 1, 0]) });
+        expect(fm.status).toBe(0);
+        out.filemarks++;
+      }
+    }
+  } catch (e) {
+    if (!stop.dead) throw e;
+  } finally {
+    s.destroy();
+  }
+  return out;
+}
+
+/** tape1 after the restart: acknowledged records (and at most one more) in order, whole, filemarks where written. */
+async function verifyTapeWrites(r: Router, cycle: number, w: { acked: number; filemarks: number }): Promise<number> {
+  const s = await login(r, r.routerIqn);
+  try {
+    const tur = await clearUnitAttentions(s, 2);
+    expect(tur.status, tur.sense ? JSON.stringify(decodeSense(tur.sense)) : '').toBe(0);
+    expect((await s.command({ lun: 2, cdb: Buffer.from([0x01, 0, 0, 0, 0, 0]) })).status).toBe(0);
+    let records = 0;
+    let filemarks = 0;
+    for (;;) {
+      const res = await s.command({ lun: 2, cdb: Buffer.from([0x08, 0x00, 0, TAPE_REC >> 8, 0, 0]), dataInLength: TAPE_REC });
+      if (res.status === 0) {
+        expect(res.dataIn.equals(tapeRecord(cycle, records)), `cycle ${cycle} tape record ${records}`).toBe(true);
+        records++;
+        continue;
+      }
+      const sense = decodeSense(res.sense!);
+      if (sense.filemark) {
+        filemarks++;
+        expect(records % FM_EVERY, `filemark after record ${records}`).toBe(0);
+        continue;
+      }
+      // A torn (short) record would answer with ILI here: none may be.
+      expect(sense.ili ?? false, JSON.stringify(sense)).toBe(false);
+      expect(sense.key, JSON.stringify(sense)).toBe(0x08);
+      break;
+    }
+    expect(records, `cycle ${cycle}: ${w.acked} records acknowledged`).toBeGreaterThanOrEqual(w.acked);
+    expect(records).toBeLessThanOrEqual(w.acked + 1);
+    expect(filemarks).toBeGreaterThanOrEqual(w.filemarks);
+    return records;
+  } finally {
+    await s.close().catch(() => s.destroy());
+  }
+}
+
 function prOut(sa: number, type: number, key: bigint, sark: bigint, aptpl: boolean): { cdb: Buffer; data: Buffer } {
   const cdb = Buffer.alloc(10);
   cdb[0] = 0x5f;
@@ -300,7 +372,7 @@ describe('SIGKILL of the router process', () => {
     const fatNaa = await naa(r.arrayIqn, FAT);
     const tapeNaa = await naa(r.routerIqn, 1);
 
-    const figures = { cycles: 0, writes: 0, durable: 0, slotsVerified: 0, copiesAcked: 0, copiesKilled: 0, recordsVerified: 0 };
+    const figures = { cycles: 0, writes: 0, durable: 0, slotsVerified: 0, copiesAcked: 0, copiesKilled: 0, recordsVerified: 0, tapeWritesAcked: 0, tapeRecordsVerified: 0 };
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       const withCopy = cycle % 2 === 1;
       let copySent: () => void = () => {};
@@ -308,6 +380,7 @@ describe('SIGKILL of the router process', () => {
       const stop = { dead: false, copySent };
       const writer = writeUntilKilled(r, model, cycle, stop);
       const copy = withCopy ? copyToTape(r, fatNaa, tapeNaa, stop) : Promise.resolve(false);
+      const tapeWrites = withCopy ? undefined : tapeWritesUntilKilled(r, cycle, stop);
       // Copy cycles die somewhere inside the copy (or just after it); write-only cycles anywhere.
       if (withCopy) await sent;
       await new Promise((res) => setTimeout(res, withCopy ? randInt(400) : 100 + randInt(900)));
@@ -316,8 +389,13 @@ describe('SIGKILL of the router process', () => {
       holder.destroy();
       figures.writes += await writer;
       const acked = await copy;
+      const tw = await tapeWrites;
       r = await startRouter(dataDir);
       figures.slotsVerified += await verifyDisk(r, model, cycle);
+      if (tw) {
+        figures.tapeWritesAcked += tw.acked;
+        figures.tapeRecordsVerified += await verifyTapeWrites(r, cycle, tw);
+      }
       if (withCopy) {
         figures.recordsVerified += await verifyTape(r, source, acked);
         if (acked) figures.copiesAcked++;
