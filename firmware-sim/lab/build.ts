@@ -518,6 +518,8 @@ async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: Co
     identity: luIdentity('disk', name, a.wwnn, l),
     store,
     blockSize: l.blockSize,
+    removable: l.removable,
+    physicalBlockExponent: l.physicalBlockExponent,
     ...(cm && l.copyProfile ? { copyManager: { manager: cm, profile: l.copyProfile } } : {}),
   });
 }

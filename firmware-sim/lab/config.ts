@@ -56,6 +56,10 @@ export interface DiskLuConfig {
   content?: ContentGenerator;
   vendor?: string;
   product?: string;
+  /** RMB=1: START STOP UNIT (LOEJ) ejects and loads the medium, PREVENT ALLOW MEDIUM REMOVAL guards it. */
+  removable: boolean;
+  /** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY(16)); 3 emulates a 512e drive. */
+  physicalBlockExponent: number;
 }
 
 export interface ArrayConfig {

@@ -151,6 +151,8 @@ export const labSchema = {
                 },
                 vendor: ascii(8),
                 product: ascii(16),
+                removable: { type: 'boolean', default: false },
+                physicalBlockExponent: { type: 'integer', minimum: 0, maximum: 15, default: 0 },
               },
             },
           },

@@ -10,41 +10,42 @@ import { startLabTarget, type LabTarget } from './lab-target.js';
 
 const ok = requireTools('iscsi-test-cu conformance', 'iscsi-test-cu');
 
-/** Disk under test: array1/scratch (LUN 2), a blank 64 MiB disk no other suite relies on. */
-const DISK = { device: 'array1', lun: 2 };
+/**
+ * Disks under test, all on array1 and blank, no other suite relies on them:
+ * - scratch (LUN 2): a fixed 64 MiB disk, one logical block per physical block;
+ * - removable (LUN 5): RMB=1, for PREVENT ALLOW MEDIUM REMOVAL and START STOP UNIT (LOEJ);
+ * - e512 (LUN 6): READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 3 (a 512e drive),
+ *   for the WRITE SAME tests that need LBPPB >= 2.
+ */
+const DEVICE = 'array1';
+const LUN = { scratch: 2, removable: 5, e512: 6 } as const;
 
 /**
  * Skips that are correct for the default lab, with the skip message libiscsi must print.
  * Anything else that skips fails.
  */
-const ALLOWED_SKIPS: Array<{ test: RegExp; message: RegExp; reason: string }> = [
-  {
-    test: /^SCSI\.PreventAllow\./,
-    message: /not removable/,
-    reason: 'the default lab’s disk LUs are fixed disks (RMB=0); PREVENT ALLOW MEDIUM REMOVAL applies to removable media',
-  },
-  {
-    test: /^SCSI\.StartStopUnit\./,
-    message: /not removable/,
-    reason: 'START STOP UNIT load/eject tests need removable media; the disk LUs are fixed (RMB=0)',
-  },
-  {
-    test: /^SCSI\.WriteSame(10|16)\.(UnmapUnaligned|InvalidDataOutSize)$/,
-    message: /LBPPB < 2/,
-    reason: 'the disk LUs have one logical block per physical block (READ CAPACITY(16) exponent 0); these tests need LBPPB ≥ 2',
-  },
-];
+const ALLOWED_SKIPS: Array<{ test: RegExp; message: RegExp; reason: string }> = [];
 
-/** Family groups, each run as one iscsi-test-cu invocation per -t pattern. */
-const GROUPS: Array<{ name: string; family: string; patterns: string[] }> = [
-  { name: 'iSCSI protocol (cmdsn, datasn, residuals, TMF)', family: 'iSCSI', patterns: ['iSCSI.*'] },
-  { name: 'basic (TestUnitReady, Inquiry, ReadCapacity, ModeSense6, ReportSupportedOpcodes)', family: 'SCSI', patterns: ['TestUnitReady', 'Inquiry', 'ReadCapacity10', 'ReadCapacity16', 'ModeSense6', 'ReportSupportedOpcodes'] },
-  { name: 'reads', family: 'SCSI', patterns: ['Read6', 'Read10', 'Read12', 'Read16'] },
-  { name: 'writes', family: 'SCSI', patterns: ['Write10', 'Write12', 'Write16', 'WriteVerify10', 'WriteVerify12', 'WriteVerify16'] },
-  { name: 'verify', family: 'SCSI', patterns: ['Verify10', 'Verify12', 'Verify16'] },
-  { name: 'provisioning (WriteSame, Unmap, GetLBAStatus)', family: 'SCSI', patterns: ['WriteSame10', 'WriteSame16', 'Unmap', 'GetLBAStatus'] },
-  { name: 'media (PreventAllow, StartStopUnit)', family: 'SCSI', patterns: ['PreventAllow', 'StartStopUnit'] },
-  { name: 'reservations (Reserve6, Prin*, Prout*)', family: 'SCSI', patterns: ['Reserve6', 'Prin*', 'Prout*'] },
+/**
+ * Family groups, each run as one iscsi-test-cu invocation per -t pattern against one LU.
+ *
+ * GetLBAStatus runs on the exponent-0 disk. libiscsi's GetLBAStatus.UnmapSingle (second loop of
+ * test_get_lba_status_unmap_single.c) unmaps LBAs 0..i-1, sends GET LBA STATUS with STARTING
+ * LOGICAL BLOCK ADDRESS i + 1 and then expects the first descriptor to start at i + LBPPB. SBC-3
+ * (GET LBA STATUS parameter data) requires the first LBA status descriptor to contain the
+ * starting LBA the CDB asked for, so a conforming device answers i + 1; the two only agree when
+ * LBPPB = 1. With exponent 3 dmsim answers i + 1 (the standard value) and the test fails.
+ */
+const GROUPS: Array<{ name: string; family: string; patterns: string[]; lun: number }> = [
+  { name: 'iSCSI protocol (cmdsn, datasn, residuals, TMF)', family: 'iSCSI', patterns: ['iSCSI.*'], lun: LUN.scratch },
+  { name: 'basic (TestUnitReady, Inquiry, ReadCapacity, ModeSense6, ReportSupportedOpcodes)', family: 'SCSI', patterns: ['TestUnitReady', 'Inquiry', 'ReadCapacity10', 'ReadCapacity16', 'ModeSense6', 'ReportSupportedOpcodes'], lun: LUN.scratch },
+  { name: 'reads', family: 'SCSI', patterns: ['Read6', 'Read10', 'Read12', 'Read16'], lun: LUN.scratch },
+  { name: 'writes', family: 'SCSI', patterns: ['Write10', 'Write12', 'Write16', 'WriteVerify10', 'WriteVerify12', 'WriteVerify16'], lun: LUN.scratch },
+  { name: 'verify', family: 'SCSI', patterns: ['Verify10', 'Verify12', 'Verify16'], lun: LUN.scratch },
+  { name: 'provisioning on a 512e disk, LBPPB 8 (WriteSame, Unmap)', family: 'SCSI', patterns: ['WriteSame10', 'WriteSame16', 'Unmap'], lun: LUN.e512 },
+  { name: 'provisioning on a 1:1 disk (GetLBAStatus)', family: 'SCSI', patterns: ['GetLBAStatus'], lun: LUN.scratch },
+  { name: 'media on a removable disk (PreventAllow, StartStopUnit)', family: 'SCSI', patterns: ['PreventAllow', 'StartStopUnit'], lun: LUN.removable },
+  { name: 'reservations (Reserve6, Prin*, Prout*)', family: 'SCSI', patterns: ['Reserve6', 'Prin*', 'Prout*'], lun: LUN.scratch },
 ];
 
 const all = ok ? listTests() : [];
@@ -55,7 +56,7 @@ const testsOf = (g: (typeof GROUPS)[number]): string[] =>
 
 let lab: LabTarget;
 
-describe.skipIf(!ok)('iscsi-test-cu against a disk LU of the default lab', () => {
+describe.skipIf(!ok)('iscsi-test-cu against disk LUs of the default lab', () => {
   beforeAll(async () => {
     lab = await startLabTarget();
   }, 120_000);
@@ -68,7 +69,7 @@ describe.skipIf(!ok)('iscsi-test-cu against a disk LU of the default lab', () =>
       const results = new Map<string, CuResult>();
       let raw = '';
       beforeAll(async () => {
-        const url = lab.url(DISK.device, DISK.lun);
+        const url = lab.url(DEVICE, g.lun);
         for (const p of g.patterns) {
           const pattern = g.family === 'iSCSI' ? p : `SCSI.${p}.*`;
           const r = await runTestCu(url, g.family, pattern);

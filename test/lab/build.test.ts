@@ -63,6 +63,8 @@ describe('default lab runtime', () => {
       'array1/fat@0:disk',
       'array1/blank@1:disk',
       'array1/scratch@2:disk',
+      'array1/removable@5:disk',
+      'array1/e512@6:disk',
       'router1/datamover@0:data-mover',
       'router1/tape0@1:tape',
       'router1/tape1@2:tape',
@@ -75,11 +77,18 @@ describe('default lab runtime', () => {
 
   it('every LU answers INQUIRY through fabric dispatch with its lab identity', async () => {
     const backup = rt.port('backup1');
+    const lab = await loadDefaultLab();
+    const masked = new Set(lab.masking.filter((m) => m.initiator === 'backup1/p0').flatMap((m) => m.lus));
     for (const e of rt.lus()) {
       const target = e.targetPorts[0]!;
       const r = await backup.command(target, e.lun, inquiry(), { dataInLength: 255 });
       expect(r.status, e.name).toBe(0);
       const inq = decodeStandardInquiry(r.dataIn!);
+      // The conformance-only disks (removable, e512) are masked from the backup server.
+      if (e.kind === 'disk' && !masked.has(e.name)) {
+        expect(inq.qualifier, e.name).toBe(3);
+        continue;
+      }
       expect(inq.qualifier, e.name).toBe(0);
       expect(inq.deviceType, e.name).toBe({ disk: 0x00, tape: 0x01, 'data-mover': 0x03 }[e.kind]);
       expect(inq.vendor.trim(), e.name).toBe('DMSIM');

@@ -55,7 +55,7 @@ describe('changing a running lab', () => {
   it('refuses a bad disk with the lab path and reason, and an unknown array as not found', async () => {
     const err = await rt.addDisk('array1', { name: 'dup', lun: 1, size: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabError);
-    expect((err as LabError).issues.map((i) => i.path)).toEqual(['$.arrays[0].lus[4].lun', '$.arrays[0].lus[4].size']);
+    expect((err as LabError).issues.map((i) => i.path)).toEqual(['$.arrays[0].lus[6].lun', '$.arrays[0].lus[6].size']);
     await expect(rt.addDisk('array9', { name: 'x', lun: 9, size: 4096 })).rejects.toMatchObject({ kind: 'not-found' });
     await expect(rt.addDisk('array1', { name: 'esc', lun: 9, size: 4096, image: '../../etc/x.img' })).rejects.toThrow(/inside the data directory/);
     expect(rt.lu('array1/dup')).toBeUndefined();

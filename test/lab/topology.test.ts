@@ -64,7 +64,7 @@ describe('front-end directory', () => {
     expect(dir.initiatorPort(name)).toBe(w);
     expect(dir.initiatorPort(`${name}-2`)).not.toBe(w);
     expect(admitted).toEqual([`${name}=${w}`, `${name}-2=${generatedWwpn(`${name}-2`)}`]);
-    expect(defaultZoneLus(lab, resolveTopology(lab)).map((l) => l.name)).toHaveLength(6);
+    expect(defaultZoneLus(lab, resolveTopology(lab)).map((l) => l.name)).toHaveLength(8);
 
     const strict = validateLab({ ...lab, iscsi: { ...lab.iscsi, unknownInitiators: 'reject' } });
     const dir2 = new LabDirectory(strict, resolveTopology(strict), () => {});
