@@ -29,12 +29,13 @@ const ALLOWED_SKIPS: Array<{ test: RegExp; message: RegExp; reason: string }> = 
 /**
  * Family groups, each run as one iscsi-test-cu invocation per -t pattern against one LU.
  *
- * GetLBAStatus runs on the exponent-0 disk. libiscsi's GetLBAStatus.UnmapSingle (second loop of
- * test_get_lba_status_unmap_single.c) unmaps LBAs 0..i-1, sends GET LBA STATUS with STARTING
- * LOGICAL BLOCK ADDRESS i + 1 and then expects the first descriptor to start at i + LBPPB. SBC-3
- * (GET LBA STATUS parameter data) requires the first LBA status descriptor to contain the
- * starting LBA the CDB asked for, so a conforming device answers i + 1; the two only agree when
- * LBPPB = 1. With exponent 3 dmsim answers i + 1 (the standard value) and the test fails.
+ * GetLBAStatus runs on the exponent-0 disk only. libiscsi's GetLBAStatus.UnmapSingle (second
+ * loop of test_get_lba_status_unmap_single.c) unmaps LBAs 0..i-1, sends GET LBA STATUS with
+ * STARTING LOGICAL BLOCK ADDRESS i + 1 and expects the first descriptor to start at i + LBPPB.
+ * SBC-3 requires the first LBA status descriptor to start at the LBA the CDB asked for, so a
+ * conforming device answers i + 1, and the two agree only when LBPPB = 1. On the 512e disk
+ * (LBPPB 8) Debian's libiscsi 1.19.0 fails exactly there ("lba offset in first descriptor does
+ * not match request", line 135) while dmsim answers i + 1; Simple and BeyondEol pass on it.
  */
 const GROUPS: Array<{ name: string; family: string; patterns: string[]; lun: number }> = [
   { name: 'iSCSI protocol (cmdsn, datasn, residuals, TMF)', family: 'iSCSI', patterns: ['iSCSI.*'], lun: LUN.scratch },
