@@ -13,13 +13,14 @@ import { TransportBlockReader } from './block-reader.js';
 import type { BackupMode, Catalog, FileRow } from './catalog.js';
 import { copyLimits, type DiscoveredLu } from './discovery.js';
 import { describeFailure, runJob, type JobFailure } from './job-runner.js';
-import { compile, withLocate, type CompiledCommand, type TapeOp } from './plan/compile.js';
+import { compile, type TapeOp } from './plan/compile.js';
 import { bitmapRunsFromExtents, fullRuns, mergeRuns, runPieces, sparseRuns, type Run } from './plan/image-plan.js';
 import { planTar } from './plan/tar-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
 import { closeTape, encodeLabel, openTape, reserveForDataMover, type ReservationMode } from './tape-handling.js';
 import { reservationContext } from './reservation.js';
+import { objectWindow, readFailure, remainingOps } from './resume.js';
 
 export const IMAGE_RECORD = 65536;
 
@@ -181,22 +182,42 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     const segments = commands.reduce((s, c) => s + c.segments.length, 0);
     catalog.event(backupId, `planned ${commands.length} EXTENDED COPY commands, ${segments} segments, ${streamBytes} stream bytes`);
 
-    // ---- run (with resume from the failed command) ----
+    // ---- run (with resume from the failed segment, see resume.ts) ----
     await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
     for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
-    const startObject: number[] = [];
-    commands.reduce((at, c, i) => ((startObject[i] = at), at + c.objects), pos.firstObject);
     const copyStart = portBytes(client);
     const progress = p.progress ? { progress: p.progress } : {};
-    let result = await runJob(client, p.dataMover, commands, progress);
+    let current = commands;
+    let currentStart = pos.firstObject;
+    let result = await runJob(client, p.dataMover, current, progress);
+    let moved = result.bytesMoved;
+    let nextListId = (commands[commands.length - 1]!.listId % 255) + 1;
     for (let attempt = 0; !result.ok && attempt < (p.retries ?? 0); attempt++) {
       const f = result.failure!;
-      const i = f.commandIndex;
-      catalog.event(backupId, `attempt ${attempt + 1}: ${describeFailure(f)}; resuming at command ${i + 1} (segment ${commands[i]!.firstSegment}) from tape object ${startObject[i]}`);
-      const rest: CompiledCommand[] = [withLocate(commands[i]!, startObject[i]!, (commands[commands.length - 1]!.listId % 255) + 1), ...commands.slice(i + 1)];
-      const again = await runJob(client, p.dataMover, rest, progress);
-      result = { ...again, commandsDone: i + again.commandsDone, bytesMoved: commands.slice(0, i).reduce((s, c) => s + c.dataBytes, 0) + again.bytesMoved, ...(again.failure ? { failure: { ...again.failure, commandIndex: again.failure.commandIndex + i } } : {}) };
+      const cmd = current[f.commandIndex]!;
+      const cmdStart = currentStart + current.slice(0, f.commandIndex).reduce((s, c) => s + c.objects, 0);
+      const report = await readFailure(client, p.dataMover, f.listId);
+      const seg = report.segment ?? f.segmentInCommand;
+      // The drive is reserved for the data mover: give it back for one READ POSITION.
+      await closeTape(client, tape, session);
+      const at = await client.readPosition(tape.target, tape.lun);
+      await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
+      const window = seg !== undefined ? objectWindow(cmd, seg, report.residual) : { min: 0, max: cmd.objects, fromResidual: at.firstObject - cmdStart };
+      const facts = `segment ${seg ?? '?'} of list ${f.listId} (job segment ${f.failedSegment}), segments processed ${report.segmentsProcessed ?? '?'}, residual ${report.residual ?? 'none'}; drive at object ${at.firstObject}, command began at ${cmdStart}, plan allows ${cmdStart + window.min}..${cmdStart + window.max}, residual implies ${cmdStart + window.fromResidual}`;
+      if (at.firstObject < cmdStart + window.min || at.firstObject > cmdStart + window.max) {
+        catalog.event(backupId, `attempt ${attempt + 1}: ${describeFailure(f)}; not resuming: ${facts}`);
+        break;
+      }
+      const written = at.firstObject - pos.firstObject;
+      const rest = remainingOps(ops, written);
+      current = compile({ direction: 'backup', disk: { naa: Buffer.from(source.naa, 'hex'), blockSize: bs }, tape: { naa: Buffer.from(tape.naa, 'hex'), blockSize: 0 }, ops: [{ op: 'locate', objectId: at.firstObject }, ...rest], limits, listId: nextListId });
+      nextListId = (current[current.length - 1]!.listId % 255) + 1;
+      currentStart = at.firstObject;
+      catalog.event(backupId, `attempt ${attempt + 1}: ${describeFailure(f)}; resuming from the failed segment: ${facts}; ${written} job objects on tape, ${current.length} new EXTENDED COPY commands from tape object ${at.firstObject}`);
+      result = await runJob(client, p.dataMover, current, progress);
+      moved += result.bytesMoved;
     }
+    result = { ...result, bytesMoved: moved };
     await closeTape(client, tape, session);
     const portBytesDuringCopy = portBytes(client) - copyStart;
     const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes };

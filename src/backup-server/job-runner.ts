@@ -2,8 +2,7 @@
  * Runs compiled EXTENDED COPY commands against the data mover one after another, polling
  * RECEIVE COPY RESULTS (COPY STATUS) from a second command stream for progress. A COPY ABORTED
  * ends the job with the failed command, the failed segment (job-wide index) and the copy
- * target's forwarded sense; `resume` re-runs from the failed command after the caller has put
- * the tape back where that command started.
+ * target's forwarded sense; the caller resumes from the failed segment (see resume.ts).
  */
 import { CopyManagerStatus } from '../scsi/receive-copy-results.js';
 import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
@@ -19,6 +18,8 @@ export interface DataMoverRef {
 
 export interface JobFailure {
   commandIndex: number;
+  /** List identifier of the failed EXTENDED COPY (for RECEIVE COPY RESULTS). */
+  listId: number;
   /** Segment index within the whole job. */
   failedSegment: number;
   /** Segment index within the failed command. */
@@ -96,6 +97,7 @@ export async function runJob(client: ScsiClient, dm: DataMoverRef, commands: Com
       const segInCmd = sense?.key === SenseKey.COPY_ABORTED && sense.commandSpecific !== undefined ? sense.commandSpecific & 0xffff : undefined;
       const failure: JobFailure = {
         commandIndex: i,
+        listId: cmd.listId,
         failedSegment: cmd.firstSegment + (segInCmd ?? 0),
         ...(segInCmd !== undefined ? { segmentInCommand: segInCmd } : {}),
         status: r.status,

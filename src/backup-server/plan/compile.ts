@@ -53,6 +53,8 @@ export interface CompiledCommand {
   dataBytes: number;
   /** Tape objects (records + filemarks) this command writes; restore: 0. */
   objects: number;
+  /** Tape objects each segment completes (resume: where the failed segment can have stopped). */
+  segmentObjects: number[];
   /** Pieces to re-encode the command (resume prepends a LOCATE). */
   cscds: CscdDescriptor[];
   inline: Buffer;
@@ -62,7 +64,7 @@ export interface CompiledCommand {
 export function withLocate(c: CompiledCommand, objectId: number, listId: number): CompiledCommand {
   const segments = [{ type: SegmentType.LOCATE, dst: 1, logicalObjectId: objectId } as SegmentDescriptor, ...c.segments];
   const parameterList = encodeParameterList({ header: { listId, str: false, listIdUsage: ListIdUsage.HOLD, priority: 0 }, cscds: c.cscds, segments, inline: c.inline });
-  return { ...c, listId, segments, parameterList, firstSegment: c.firstSegment - 1 };
+  return { ...c, listId, segments, parameterList, firstSegment: c.firstSegment - 1, segmentObjects: [0, ...c.segmentObjects] };
 }
 
 export interface CompileInput {
@@ -284,7 +286,7 @@ export function compile(input: CompileInput): CompiledCommand[] {
     });
     const inline = Buffer.concat(inlineParts);
     const parameterList = encodeParameterList({ header: { listId, str: false, listIdUsage: ListIdUsage.HOLD, priority: 0 }, cscds, segments, inline });
-    out.push({ listId, parameterList, segments, firstSegment: segIndex, dataBytes: chosen.reduce((s, u) => s + u.bytes, 0), objects: chosen.reduce((s, u) => s + u.objects, 0), cscds, inline });
+    out.push({ listId, parameterList, segments, firstSegment: segIndex, dataBytes: chosen.reduce((s, u) => s + u.bytes, 0), objects: chosen.reduce((s, u) => s + u.objects, 0), segmentObjects: chosen.map((u) => u.objects), cscds, inline });
     segIndex += segments.length;
     listId = (listId % 255) + 1;
     i = end + 1;
