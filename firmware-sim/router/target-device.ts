@@ -14,7 +14,7 @@ import { ScsiLogicalUnit } from '../devices/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
 import { reservationsOf, type ReservationOptions } from './reservations.js';
 import { TaskAbort } from './task-abort.js';
-import type { ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
+import type { DataInAllocator, ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 /** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
 export interface ResetAware {
@@ -61,6 +61,7 @@ class LuTask implements ScsiTask {
   readonly dataInLength: number;
   readonly tag: number | undefined;
   readonly attribute: number | undefined;
+  readonly dataInBuffers: DataInAllocator | undefined;
 
   constructor(
     task: ScsiTask,
@@ -74,6 +75,7 @@ class LuTask implements ScsiTask {
     this.dataInLength = task.dataInLength;
     this.tag = task.tag;
     this.attribute = task.attribute;
+    this.dataInBuffers = task.dataInBuffers;
   }
 
   get signal(): AbortSignal {

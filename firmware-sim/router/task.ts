@@ -21,6 +21,10 @@ export function makeNexus(initiatorPort: string, targetPort: string, initiatorNa
   return initiatorName ? { initiatorPort, targetPort, initiatorName, key } : { initiatorPort, targetPort, key };
 }
 
+export interface DataInAllocator {
+  allocDataIn(bytes: number): Buffer;
+}
+
 export const TaskAttribute = { SIMPLE: 0, ORDERED: 1, HEAD_OF_QUEUE: 2, ACA: 3 } as const;
 
 export interface ScsiTask {
@@ -40,6 +44,12 @@ export interface ScsiTask {
    * the router makes its own (linked to `signal` when given).
    */
   aborter?: TaskAbort;
+  /**
+   * Where an LU may build large data-in (a transport's recycled buffers). A buffer taken from it
+   * must be returned as the result's dataIn or dropped, never kept: the transport reuses it once
+   * the data is sent.
+   */
+  dataInBuffers?: DataInAllocator;
   /** Transport's task tag, for logs and ABORT TASK. */
   tag?: number;
   attribute?: number;

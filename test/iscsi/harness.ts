@@ -103,7 +103,13 @@ export class MemDisk {
         const n = op === 0x28 || op === 0x2a ? c.readUInt16BE(7) : c.readUInt32BE(10);
         if (lba + n > this.blocks) return cc(Sense.lbaOutOfRange());
         const bytes = n * BLOCK;
-        if (op === 0x28 || op === 0x88) return { status: 0, dataIn: this.data.subarray(lba * BLOCK, lba * BLOCK + bytes) };
+        if (op === 0x28 || op === 0x88) {
+          // Like the disk LU: large reads land in the transport's recycled buffer when it offers one.
+          const into = t.dataInBuffers?.allocDataIn(bytes);
+          if (!into) return { status: 0, dataIn: this.data.subarray(lba * BLOCK, lba * BLOCK + bytes) };
+          this.data.copy(into, 0, lba * BLOCK, lba * BLOCK + bytes);
+          return { status: 0, dataIn: into };
+        }
         const out = t.dataOut ?? Buffer.alloc(0);
         if (out.length < bytes) return { status: ScsiStatus.CHECK_CONDITION, sense: encodeSense({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 }) };
         out.copy(this.data, lba * BLOCK, 0, bytes);

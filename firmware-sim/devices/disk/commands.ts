@@ -42,7 +42,7 @@ async function read(ctx: Ctx): Promise<Buffer> {
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   if (c.count === 0) return EMPTY;
-  return lu.readBlocks(c.lba, c.count, paceSignal(ctx));
+  return lu.readBlocks(c.lba, c.count, paceSignal(ctx), ctx.task.dataInBuffers?.allocDataIn(c.count * lu.blockSize));
 }
 
 async function write(ctx: Ctx): Promise<undefined> {

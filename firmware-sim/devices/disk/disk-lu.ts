@@ -293,13 +293,16 @@ export class DiskLu extends ScsiLogicalUnit {
 
   // ------------------------------------------------------------ data movement
 
-  async readBlocks(lba: number, count: number, signal?: AbortSignal): Promise<Buffer> {
+  /** Read blocks into `into` (count * blockSize bytes, e.g. a transport's recycled buffer) or a new buffer. */
+  async readBlocks(lba: number, count: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
     if (this.faults.armed) {
       const bad = this.faults.mediumErrorIn('read', lba, count);
       if (bad !== undefined) throw FaultPlan.mediumError('read', bad);
       await this.faults.pace(count * this.blockSize, signal);
     }
-    return this.store.read(lba * this.blockSize, count * this.blockSize);
+    if (!into) return this.store.read(lba * this.blockSize, count * this.blockSize);
+    await this.store.readInto(into, lba * this.blockSize);
+    return into;
   }
 
   /** Write at an LBA; `data` may end inside a block (a short data-out), which is then partly written. */

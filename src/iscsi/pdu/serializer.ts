@@ -56,7 +56,7 @@ export function serializePduToBuffer(bhs: Buffer, data?: Buffer, ahs?: Buffer, o
 export interface WritableSink {
   cork(): void;
   uncork(): void;
-  write(b: Buffer): boolean;
+  write(b: Buffer, cb?: (err?: Error | null) => void): boolean;
 }
 
 /**
@@ -74,8 +74,11 @@ export class PduWriter implements DigestOptions {
 
   constructor(private readonly sink: WritableSink) {}
 
-  /** Queue one PDU; returns false when the socket buffer is above its high-water mark. */
-  send(bhs: Buffer, data?: Buffer, ahs?: Buffer): boolean {
+  /**
+   * Queue one PDU; returns false when the socket buffer is above its high-water mark. `written`
+   * runs once the sink is done with the PDU's bytes (the socket wrote them, or failed).
+   */
+  send(bhs: Buffer, data?: Buffer, ahs?: Buffer, written?: (err?: Error | null) => void): boolean {
     if (!this.corked) {
       this.corked = true;
       this.sink.cork();
@@ -86,15 +89,16 @@ export class PduWriter implements DigestOptions {
       // Fast path: no slice array.
       const dl = data ? data.length : 0;
       setLengths(bhs, dl, 0);
-      ok = this.sink.write(bhs);
+      const pad = dl ? (4 - (dl & 3)) & 3 : 0;
+      ok = this.sink.write(bhs, dl ? undefined : written);
       if (dl) {
-        ok = this.sink.write(data!);
-        const pad = (4 - (dl & 3)) & 3;
-        if (pad) ok = this.sink.write(PADS[pad]!);
+        ok = this.sink.write(data!, pad ? undefined : written);
+        if (pad) ok = this.sink.write(PADS[pad]!, written);
       }
       return ok;
     }
-    for (const s of serializePdu(bhs, data, ahs, this)) ok = this.sink.write(s);
+    const slices = serializePdu(bhs, data, ahs, this);
+    for (let i = 0; i < slices.length; i++) ok = this.sink.write(slices[i]!, i === slices.length - 1 ? written : undefined);
     return ok;
   }
 }

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
 import { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
-import { Sense, ScsiError, SenseKey, encodeSense } from '../../scsi/sense.js';
+import { Sense, ScsiError, SenseKey, decodeSense, encodeSense } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import {
   BHS_LENGTH,
@@ -61,6 +61,8 @@ const ABORTED_MEMORY = 256;
 
 const ATTR_MAP = [0, 0, 1, 2, 3] as const;
 
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
 type State = 'login' | 'ffp' | 'logout' | 'closed';
 
 export class Connection {
@@ -71,7 +73,13 @@ export class Connection {
   session: Session | undefined;
   readonly parser: PduParser;
   readonly writer: PduWriter;
-  readonly log: Logger | undefined;
+  /** The portal's logger until login completes, then a child of the session's (its ids in every line). */
+  log: Logger | undefined;
+  /**
+   * Per-task debug lines, decided once at login so that at info level the data path pays one
+   * boolean test per command and nothing else (no record object, no clock read).
+   */
+  private debugTasks = false;
   lastRx = Date.now();
   pingTtt = 0;
   pingSentAt = 0;
@@ -93,7 +101,7 @@ export class Connection {
     readonly socket: Socket,
     readonly id: number,
   ) {
-    this.log = portal.log?.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.log = portal.log?.child({ conn: id, peer: this.peer() });
     this.parser = new PduParser({
       pdu: (p) => this.onPdu(p),
       error: (e) => {
@@ -123,6 +131,10 @@ export class Connection {
 
   // ------------------------------------------------------------------------------------------
   // Plumbing
+
+  private peer(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
 
   private takeTtt(): number {
     const t = this.nextTtt;
@@ -183,7 +195,8 @@ export class Connection {
     if (this.loginResponses === 0) this.statSN = req.expStatSN;
     const step = this.login!.step(req, p.data);
     if (step.status !== 0) {
-      this.log?.info({ status: step.status.toString(16), reason: step.reason, initiator: this.login!.initiatorName }, 'login failed');
+      // The negotiator keeps the names only once they pass its checks; the reason names the culprit.
+      this.log?.info({ status: step.status.toString(16), reason: step.reason, isid: req.isid.toString('hex'), initiator: this.login!.initiatorName || undefined, target: this.login!.node?.iqn }, 'login failed');
       this.sendLoginResponse(req, step, 0, req.cmdSN, req.cmdSN);
       this.close();
       return;
@@ -208,7 +221,9 @@ export class Connection {
     this.parser.maxDataSegmentLength = prm.targetMaxRecvDataSegmentLength;
     this.login = undefined;
     this.state = 'ffp';
-    this.log?.info({ tsih: session.tsih, type: session.type, initiator: session.initiatorName, isid: session.isidHex, target: session.node?.iqn, headerDigest: prm.headerDigest, dataDigest: prm.dataDigest }, 'login complete');
+    if (session.log) this.log = session.log.child({ conn: this.id, cid: this.cid, peer: this.peer() });
+    this.debugTasks = this.log?.isLevelEnabled('debug') ?? false;
+    this.log?.info({ type: session.type, headerDigest: prm.headerDigest, dataDigest: prm.dataDigest }, 'login complete');
   }
 
   private sendLoginResponse(req: LoginRequestBhs, step: LoginStep, tsih: number, expCmdSN: number, maxCmdSN: number): void {
@@ -236,7 +251,7 @@ export class Connection {
   }
 
   private sendLoginFailure(reqBhs: Buffer, status: number, reason: string): void {
-    this.log?.info({ status: status.toString(16), reason }, 'login failed');
+    this.log?.info({ status: status.toString(16), reason, initiator: this.login?.initiatorName || undefined }, 'login failed');
     const bhs = encodeBhs({
       opcode: Opcode.LOGIN_RESPONSE,
       isid: Buffer.from(reqBhs.subarray(8, 14)),
@@ -289,6 +304,7 @@ export class Connection {
 
   /** Reject (RFC 7143 §11.17): carries the offending BHS back. */
   reject(bhs: Buffer, reason: number): void {
+    this.log?.info({ reason: `0x${reason.toString(16)}`, opcode: `0x${(bhs[0]! & 0x3f).toString(16)}`, itt: bhs.readUInt32BE(16) }, 'PDU rejected');
     const hdr = encodeBhs({ opcode: Opcode.REJECT, final: true, reason, itt: RESERVED_TAG, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
     this.statSN = snAdd(this.statSN, 1);
     this.writer.send(hdr, Buffer.from(bhs.subarray(0, BHS_LENGTH)));
@@ -352,6 +368,7 @@ export class Connection {
     const lunBytes = b.subarray(OFF.lun, OFF.lun + 8);
     const lun = decodeSamLun(lunBytes) ?? -1;
     const t = new ScsiTaskState(this, itt, cmdSN, immediate, lun, lunBytes, cdb, edtl, read, write, flags & 7);
+    if (this.debugTasks) t.startedAt = performance.now();
     if (write && edtl > 0) {
       if (edtl > MAX_WRITE) {
         t.refuse = 'too-large';
@@ -455,6 +472,7 @@ export class Connection {
       attribute: ATTR_MAP[t.attr] ?? 0,
     };
     if (t.write && dataOut) task.dataOut = dataOut;
+    if (t.read && t.edtl >= POOL_MIN) task.dataInBuffers = t;
     this.portal.dispatcher.dispatch(task).then(
       (r) => this.complete(t, r),
       (e: unknown) => this.dispatchFailed(t, e),
@@ -494,11 +512,13 @@ export class Connection {
     this.releaseGather(t);
     const s = t.conn.session!;
     if (t.phase === TaskPhase.ABORTED) {
+      if (this.debugTasks) this.logTask(t, undefined);
       if (t.reportAborted && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
       this.checkLogout();
       return;
     }
     t.phase = TaskPhase.DONE;
+    if (this.debugTasks) this.logTask(t, r);
     if (s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
     if (this.state === 'closed') return;
     const data = r.dataIn;
@@ -540,6 +560,11 @@ export class Connection {
       const mbl = prm.maxBurstLength;
       const exp = s.expCmdSN;
       const max = s.maxCmdSN();
+      // A pooled read buffer goes back once the socket has written its last byte (never on error).
+      const rb = t.readBuf;
+      const pool = this.portal.pool;
+      const recycle = rb && data!.buffer === rb.buffer ? (err?: Error | null) => err || pool.give(rb) : undefined;
+      t.readBuf = undefined;
       let off = 0;
       while (off < n) {
         const seqLeft = mbl - (off % mbl);
@@ -553,7 +578,7 @@ export class Connection {
           sn = this.statSN;
           this.statSN = snAdd(sn, 1);
         }
-        this.writer.send(dataInHeader(f, status, t.itt, sn, exp, max, dataSN++, off, last && collapse ? residual : 0), data!.subarray(off, end));
+        this.writer.send(dataInHeader(f, status, t.itt, sn, exp, max, dataSN++, off, last && collapse ? residual : 0), data!.subarray(off, end), undefined, last ? recycle : undefined);
         off = end;
       }
     }
@@ -564,6 +589,32 @@ export class Connection {
       t.buf = undefined;
     }
     this.checkLogout();
+  }
+
+  /** One debug line per finished task (only called when debug is on; `r` undefined: aborted). */
+  private logTask(t: ScsiTaskState, r: ScsiResult | undefined): void {
+    let sense: string | undefined;
+    if (r?.sense?.length) {
+      try {
+        const d = decodeSense(r.sense);
+        sense = `${d.key.toString(16)}/${hex2(d.asc)}/${hex2(d.ascq)}`;
+      } catch {
+        sense = r.sense.toString('hex');
+      }
+    }
+    this.log!.debug(
+      {
+        itt: t.itt,
+        cmdSN: t.cmdSN,
+        lun: t.lun,
+        opcode: `0x${hex2(t.cdb[0]!)}`,
+        status: r ? `0x${hex2(r.status)}` : 'aborted',
+        ...(sense ? { sense } : {}),
+        edtl: t.edtl,
+        ms: Math.round((performance.now() - t.startedAt) * 1000) / 1000,
+      },
+      'task',
+    );
   }
 
   private sendStatus(t: ScsiTaskState, status: number, sense: Buffer | undefined, resFlags: number, residual: number, dataSNs: number): void {
@@ -754,9 +805,12 @@ export class Connection {
 
   private readonly tmfRun = (req: TmfRequestBhs): void => {
     runTmf(this, req).then(
-      (response) => this.sendTmfResponse(req.itt, response.code, response.after),
+      (response) => {
+        this.log?.info({ function: req.function, lun: decodeSamLun(req.lun) ?? -1, referencedTaskTag: req.referencedTaskTag, response: response.code }, 'task management');
+        this.sendTmfResponse(req.itt, response.code, response.after);
+      },
       (e: unknown) => {
-        this.log?.error({ err: e instanceof Error ? e.stack : String(e) }, 'task management failed');
+        this.log?.error({ function: req.function, err: e instanceof Error ? e.stack : String(e) }, 'task management failed');
         this.sendTmfResponse(req.itt, 0xff);
       },
     );
@@ -798,6 +852,7 @@ export class Connection {
     const itt = b.readUInt32BE(16);
     const cid = b.readUInt16BE(20);
     const s = this.session!;
+    this.log?.info({ reason, cid }, 'logout requested');
     if (reason === LogoutReason.REMOVE_FOR_RECOVERY) return this.sendLogoutResponse(itt, LogoutResponseCode.RECOVERY_NOT_SUPPORTED, false);
     if (reason === LogoutReason.CLOSE_CONNECTION && cid !== this.cid) {
       const other = [...s.conns].find((c) => c.cid === cid && c !== this);

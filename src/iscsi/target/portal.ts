@@ -125,7 +125,7 @@ export class Portal implements LoginContext {
     }
     for (const old of this.sessions.values()) {
       if (old.initiatorName === lg.initiatorName && old.isid.equals(lg.isid) && old.node?.iqn === lg.node?.iqn && old.type === lg.sessionType) {
-        this.log?.info({ tsih: old.tsih }, 'session reinstatement');
+        old.log?.info('session reinstatement');
         this.endSession(old, 'reinstated');
       }
     }
@@ -136,6 +136,7 @@ export class Portal implements LoginContext {
       lg.sessionType === 'Normal' && lg.node && lg.initiatorPort ? makeNexus(lg.initiatorPort, lg.node.targetPort, `${lg.initiatorName},i,0x${lg.isid.toString('hex')}`) : undefined;
     const s = new Session(tsih, lg.sessionType, lg.initiatorName, lg.isid, lg.node, lg.initiatorPort, nexus, lg.params, lg.cmdSN, this.depth);
     if (lg.node) s.blockSizes = this.blockSizesOf(lg.node.targetPort);
+    s.log = this.log?.child({ tsih, initiator: lg.initiatorName, isid: s.isidHex, ...(lg.node ? { target: lg.node.iqn } : {}) });
     s.conns.add(conn);
     this.sessions.set(tsih, s);
     return s;
@@ -160,12 +161,12 @@ export class Portal implements LoginContext {
     s.clearHeld();
     for (const c of [...s.conns]) c.close();
     s.conns.clear();
-    this.log?.info({ tsih: s.tsih, initiator: s.initiatorName, why }, 'session ended');
+    s.log?.info({ why }, 'session ended');
     if (s.nexus) {
       try {
         this.dispatcher.nexusLost(s.nexus);
       } catch (e) {
-        this.log?.error({ err: e instanceof Error ? e.message : String(e) }, 'nexusLost failed');
+        s.log?.error({ err: e instanceof Error ? e.message : String(e) }, 'nexusLost failed');
       }
     }
   }

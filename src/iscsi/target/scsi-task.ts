@@ -1,6 +1,8 @@
 /** State of one SCSI command on the target, from its SCSI Command PDU to its status. */
 import type { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
+import type { DataInAllocator } from '../../../firmware-sim/router/task.js';
 import type { Connection } from './connection.js';
+import { POOL_MIN } from './buffer-pool.js';
 
 export interface R2tState {
   ttt: number;
@@ -19,7 +21,7 @@ export const enum TaskPhase {
   ABORTED,
 }
 
-export class ScsiTaskState {
+export class ScsiTaskState implements DataInAllocator {
   phase = TaskPhase.COLLECT;
   /** CmdSN order reached (immediate commands: at once). */
   released = false;
@@ -48,6 +50,10 @@ export class ScsiTaskState {
   outResidual = 0;
   /** Another session's TMF terminated it: report TASK ABORTED instead of silence. */
   reportAborted = false;
+  /** Data-in buffer the LU took from the portal's pool; back to the pool once the socket sent it. */
+  readBuf: Buffer | undefined;
+  /** performance.now() at arrival, only read when per-task debug logging is on. */
+  startedAt = 0;
 
   constructor(
     readonly conn: Connection,
@@ -63,4 +69,10 @@ export class ScsiTaskState {
     readonly write: boolean,
     readonly attr: number,
   ) {}
+
+  /** The LU's data-in buffer: large ones recycled through the portal's pool (one per task). */
+  allocDataIn(bytes: number): Buffer {
+    if (bytes < POOL_MIN || this.readBuf) return Buffer.allocUnsafe(bytes);
+    return (this.readBuf = this.conn.portal.pool.take(bytes));
+  }
 }

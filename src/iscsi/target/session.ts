@@ -4,6 +4,7 @@
  * by ITT. Connections (one per session: MaxConnections=1) hang off it.
  */
 import type { ITNexus } from '../../../firmware-sim/router/task.js';
+import type { Logger } from '../../log.js';
 import type { OperationalParams } from '../keys.js';
 import { snAdd, snLt } from '../pdu/fast.js';
 import type { TargetNode } from './login.js';
@@ -22,6 +23,8 @@ export class Session {
   gatherBytes = 0;
   /** Block size per LUN of this session's target port (see spdtl.ts). */
   blockSizes = new Map<number, number>();
+  /** Child of the portal's logger with the session's ids; its connections log through children of it. */
+  log: Logger | undefined;
 
   constructor(
     readonly tsih: number,

@@ -104,6 +104,18 @@ describe('writes', () => {
     }
   });
 
+  it('pipelined large reads through recycled data-in buffers each get their own data', async () => {
+    const c = await session();
+    const n = 128;
+    const bufs = [pattern(n * BLOCK, 3), pattern(n * BLOCK, 11), pattern(n * BLOCK, 42), pattern(n * BLOCK, 99)];
+    for (let i = 0; i < 4; i++) expect((await c.result(c.command(write10(i * n, n), { write: bufs[i]!, immediateData: bufs[i]! }))).status).toBe(0);
+    for (let round = 0; round < 3; round++) {
+      const itts = Array.from({ length: 12 }, (_, k) => c.command(read10((k % 4) * n, n), { read: n * BLOCK }));
+      // All 12 are in flight before the first answer is read; answers come back in order.
+      for (const [k, itt] of itts.entries()) expect((await c.result(itt)).data.equals(bufs[k % 4]!), `round ${round} read ${k}`).toBe(true);
+    }
+  });
+
   it('takes immediate + unsolicited Data-Out up to FirstBurstLength, then solicits the rest with R2Ts', async () => {
     const c = await session([['FirstBurstLength', '8192'], ['MaxBurstLength', '16384'], ['MaxRecvDataSegmentLength', '262144']]);
     const total = 64 * BLOCK; // 32 KiB
