@@ -72,6 +72,25 @@ describe('lab file validation', () => {
     ]);
   });
 
+  it('disk LU options: removable is a boolean, physicalBlockExponent an integer 0..15 (a 4-bit field)', () => {
+    const lab = (lu: Record<string, unknown>) => ({
+      fabric: { name: 'f' },
+      arrays: [{ name: 'a1', wwnn: '500d5a0000010000', ports: [{ name: 'p0', wwpn: '500d5a0000010001' }], lus: [{ name: 'm', lun: 0, size: '1MiB', backing: 'memory', ...lu }] }],
+    });
+    const paths = (lu: Record<string, unknown>) => {
+      try {
+        validateLab(lab(lu));
+      } catch (e) {
+        return (e as LabError).issues.map((i) => i.path);
+      }
+      return [];
+    };
+    expect(paths({ removable: true, physicalBlockExponent: 15 })).toEqual([]);
+    expect(paths({ physicalBlockExponent: 16 })).toEqual(['$.arrays[0].lus[0].physicalBlockExponent']);
+    expect(paths({ physicalBlockExponent: 1.5 })).toEqual(['$.arrays[0].lus[0].physicalBlockExponent']);
+    expect(paths({ removable: 'yes' })).toEqual(['$.arrays[0].lus[0].removable']);
+  });
+
   it('reports JSON syntax errors as a lab problem', async () => {
     const issues = await issuesOf('syntax');
     expect(issues).toEqual([['$', expect.stringMatching(/^not valid JSON/)]]);
