@@ -9,7 +9,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
-import { ScsiError, Sense, SenseKey } from '../../src/scsi/sense.js';
+import type { Logger } from '../../src/log.js';
+import { decodeSense, ScsiError, Sense, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { decodeParameterList, decodeXcopyCdb, ListIdUsage } from '../../src/scsi/xcopy.js';
 import {
@@ -45,6 +46,8 @@ export interface CopyManagerOptions {
   poolConcurrency?: number;
   /** Completed-list retention (default 60 s, as FreeBSD). */
   completedTtlMs?: number;
+  /** Each copy logs through a child of it ({copyJob, nexus, listId}): start, failure, end. */
+  log?: Logger;
 }
 
 /** A running or finished copy, for the management API and logs. */
@@ -59,6 +62,26 @@ export interface CopyProgress {
 }
 
 const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+const senseText = (s: SenseInfo): string => `${s.key.toString(16)}/${hex2(s.asc)}/${hex2(s.ascq)}`;
+
+/** Sense key/ASC/ASCQ of the failure and of each forwarded sense, for the copy's failure line. */
+function failureFields(sense: SenseInfo): Record<string, unknown> {
+  return {
+    sense: senseText(sense),
+    ...(sense.information !== undefined ? { residual: String(sense.information) } : {}),
+    forwarded: (sense.forwarded ?? []).map((f) => {
+      let text: string;
+      try {
+        text = senseText(decodeSense(f.sense));
+      } catch {
+        text = f.sense.toString('hex');
+      }
+      return { source: f.source, status: `0x${hex2(f.status)}`, sense: text };
+    }),
+  };
+}
 
 export class CopyManager {
   readonly table: ListTable;
@@ -115,6 +138,9 @@ export class CopyManager {
     const run = new CopyRun(list, resolver, { ...this.engine, maxStreamTransferSize: profile.maxStreamTransferSize }, signal, held);
     const entry: CopyEntry = { lu, nexusKey: ctx.nexus.key, listId, usage: listIdUsage, state: 'running', run, abort, statusReported: false, heldDiscarded: false };
     this.table.add(entry);
+    const log = this.opts.log?.child({ copyJob: `${lu}/${listId}`, nexus: ctx.nexus.key, listId });
+    const started = performance.now();
+    log?.info({ segments: list.segments.length, cscds: list.cscds.length, listIdUsage }, 'copy started');
 
     let index = 0;
     try {
@@ -140,15 +166,26 @@ export class CopyManager {
       // A copy that failed still hands the reservation back; its own error is what gets reported.
       for (const f of run.finally.splice(0)) await f.run().catch(() => {});
       entry.state = 'failed';
-      if (signal.aborted) throw abortError();
+      if (signal.aborted) {
+        log?.warn({ segment: index }, 'copy aborted');
+        throw abortError();
+      }
       if (e instanceof CopyAbort) {
         const sense = e.toSense(index, run.residual());
+        log?.warn({ segment: index, ...failureFields(sense) }, 'copy failed');
         entry.failure = { status: ScsiStatus.CHECK_CONDITION, sense: ctx.lu.encodeSense(sense) };
         throw new ScsiError(sense);
       }
+      if (e instanceof ScsiError) log?.warn({ segment: index, ...failureFields(e.sense) }, 'copy failed');
+      else log?.error({ segment: index, err: e instanceof Error ? e.stack : String(e) }, 'copy failed');
       throw e;
     } finally {
       clearResidue(run);
+      if (log) {
+        const ms = performance.now() - started;
+        const bytes = run.bytesWritten;
+        log.info({ state: entry.state, segmentsProcessed: run.segmentsProcessed, bytes, ms: Math.round(ms * 10) / 10, mibPerSec: ms > 0 ? Math.round((bytes / 1048576 / (ms / 1000)) * 10) / 10 : 0 }, 'copy ended');
+      }
       if (held) {
         entry.held = held.bytes;
         entry.heldDiscarded = held.discarded;

@@ -433,7 +433,7 @@ class Lab implements LabRuntime {
     this.fabric.zoning.setZone(`${a.name}-copy-manager`, [wwpn, ...a.ports.map((p) => p.wwpn)]);
     this.explicitViews.set(wwpn, (device) => (device === a.name ? this.topo.lus.filter((l) => l.device === a.name).map((l) => l.lun) : []));
     this.extraPorts.push({ ref: `${a.name}/copy-manager`, node: a.name, name: 'copy-manager', wwpn, wwnn: a.wwnn, role: 'initiator', owner: 'array' });
-    const cm = new CopyManager({ port, scope: fabricScope(this.fabric, wwpn) });
+    const cm = new CopyManager({ port, scope: fabricScope(this.fabric, wwpn), log: this.log.child({ part: 'copy-manager', name: a.name }) });
     this.copyManagers.set(a.name, cm);
     if (this.devs.size) this.applyMasking();
     return cm;
@@ -455,7 +455,7 @@ class Lab implements LabRuntime {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     this.inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn) });
+    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn), log: this.log.child({ part: 'copy-manager', name: r.name }) });
     this.copyManagers.set(r.name, cm);
     const info = (name: string) => this.topo.lus.find((x) => x.name === name)!;
     const dmName = `${r.name}/${dm.name}`;
