@@ -185,7 +185,7 @@ describe('persistent reservations', () => {
 });
 
 describe('failures leave an honest catalog', () => {
-  it('medium error on the source: backup failed with the segment and the disk sense; a transient one is resumed', async () => {
+  it('medium error on the source: backup failed with the segment and the disk sense', async () => {
     const e = await env();
     const disk = e.s.runtime!.lu('array1/fat')!.disk!;
     disk.faults.addMediumError({ firstLba: 60000, count: 8, on: 'read' });
@@ -249,6 +249,25 @@ describe('failures leave an honest catalog', () => {
       }
     });
   }
+
+  it('full: a one-shot tape write error is resumed at the record the drive did not write; records equal a clean backup\'s', async () => {
+    const clean = await env();
+    const rc = await runBackup(clean.params('full', { checksums: false }));
+    const bc = clean.cat.backup(rc.backupId)!;
+    const want = await records(clean, bc.barcode, bc.data_file);
+    const e = await env();
+    const drive = e.s.runtime!.lus().find((x) => x.drive && x.name.endsWith('/tape0'))!.drive!;
+    // Object 300 of a blank cartridge: label, FM, header, FM, then data record 296.
+    drive.faults.addMediumError({ firstLba: 300, count: 1, on: 'write', once: true });
+    const r = await runBackup(e.params('full', { retries: 1, checksums: false }));
+    expect(r.ok).toBe(true);
+    const ev = e.cat.events(r.backupId).map((x) => x.message).find((m) => /resuming from the failed segment/.test(m));
+    expect(ev).toMatch(/destination sense 03\/0C\/00.*drive at object 300, command began at 0/);
+    const b = e.cat.backup(r.backupId)!;
+    const got = await records(e, b.barcode, b.data_file);
+    expect(got.length).toBe(want.length);
+    expect(got.every((x, i) => x.equals(want[i]!))).toBe(true);
+  });
 
   it('end of medium mid-backup: failed, with the tape EOM sense; the cartridge keeps the partial data', async () => {
     const e = await env((lab) => {

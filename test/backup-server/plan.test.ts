@@ -4,6 +4,7 @@ import { FatVolume } from '../../src/fs/fat/volume.js';
 import { parseArchive, TAR_RECORD } from '../../src/fs/tar.js';
 import { compile, type CopyLimits, type StreamPiece } from '../../src/backup-server/plan/compile.js';
 import { planTar } from '../../src/backup-server/plan/tar-plan.js';
+import { remainingOps } from '../../src/backup-server/resume.js';
 import { bitmapRuns, runPieces, sparseRuns } from '../../src/backup-server/plan/image-plan.js';
 import { decodeParameterList } from '../../src/scsi/xcopy.js';
 import { PROFILES } from '../../firmware-sim/copy-manager/profile.js';
@@ -100,5 +101,23 @@ describe('planners', async () => {
     expect(cmd!.parameterList.subarray(0, 0x90).toString('hex')).toBe(expected.toString('hex'));
     expect(cmd!.parameterList.subarray(0x90).equals(Buffer.concat([header, Buffer.alloc(1024)]))).toBe(true);
     expect(cmd!.objects).toBe(103);
+  });
+
+  it('resume cut: records and filemarks on tape are dropped, a stream keeps its later records byte for byte', () => {
+    const image = buildDefaultFatImage();
+    const rs = TAR_RECORD;
+    const pieces: StreamPiece[] = [{ kind: 'inline', data: Buffer.alloc(700, 1) }, { kind: 'disk', offset: 1234, length: 50000 }, { kind: 'inline', data: Buffer.alloc(300, 2) }];
+    const ops = [{ op: 'record' as const, data: Buffer.alloc(512, 9) }, { op: 'filemarks' as const, count: 2 }, { op: 'stream' as const, recordSize: rs, pieces }, { op: 'filemarks' as const, count: 1 }];
+    const whole = streamOf(image, pieces);
+    // 1 record + 2 FMs + 3 stream records on tape
+    const rest = remainingOps(ops, 6);
+    expect(rest.map((o) => o.op)).toEqual(['stream', 'filemarks']);
+    const cut = rest[0]!;
+    if (cut.op !== 'stream') throw new Error('stream expected');
+    expect(streamOf(image, cut.pieces).equals(whole.subarray(3 * rs))).toBe(true);
+    expect(remainingOps(ops, 2)).toEqual([{ op: 'filemarks', count: 1 }, ...ops.slice(2)]);
+    expect(remainingOps(ops, 0)).toEqual(ops);
+    expect(remainingOps(ops, 3 + Math.ceil(whole.length / rs) + 1)).toEqual([]);
+    expect(() => remainingOps(ops, 3 + Math.ceil(whole.length / rs) + 2)).toThrow(/more than/);
   });
 });
