@@ -10,6 +10,9 @@
  * the page cache (tmpfs, a warm image) that is a memcpy, several times faster than a trip through
  * libuv's thread pool (measured ~100k vs ~15k 4 KiB ops/s on the 2-core CI box). Larger transfers
  * and fdatasync go through the pool so a cold, slow disk cannot stall the process for long.
+ * Re-measured with bench:iscsi at QD32 (tmpfs image): sending 128 KiB transfers through the pool
+ * (syncIoMax 64 KiB) doubled dmsim's CPU per command (seq read 85 -> 167 µs) and did not raise
+ * its throughput against tgtd, so 256 KiB stays.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readSync, rmSync, writeSync } from 'node:fs';
