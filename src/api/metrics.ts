@@ -13,6 +13,8 @@ const READS = new Set([0x08, 0x28, 0xa8, 0x88]);
 const WRITES = new Set([0x0a, 0x2a, 0xaa, 0x8a, 0x2e, 0xae, 0x8e]);
 
 type Labels = Record<string, string>;
+const EMPTY: Labels = {};
+const hex2 = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
 
 class Family {
   readonly values = new Map<string, { labels: Labels; value: number }>();
@@ -21,11 +23,11 @@ class Family {
     readonly help: string,
     readonly type: 'counter' | 'gauge',
   ) {}
-  add(labels: Labels, v = 1): void {
-    const k = JSON.stringify(labels);
-    const e = this.values.get(k);
+  /** `key` identifies the label set; callers on the hot path pass a cheap one they build themselves. */
+  add(labels: Labels, v = 1, key = JSON.stringify(labels)): void {
+    const e = this.values.get(key);
     if (e) e.value += v;
-    else this.values.set(k, { labels, value: v });
+    else this.values.set(key, { labels, value: v });
   }
   set(labels: Labels, v: number): void {
     this.values.set(JSON.stringify(labels), { labels, value: v });
@@ -39,11 +41,13 @@ class Histogram {
     readonly help: string,
     readonly buckets: number[],
   ) {}
-  observe(labels: Labels, v: number): void {
-    const k = JSON.stringify(labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
+  /** Counts are kept per bucket (not cumulative) so an observation touches one slot; render sums them. */
+  observe(labels: Labels, v: number, key = JSON.stringify(labels)): void {
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    let i = 0;
+    while (i < this.buckets.length && v > this.buckets[i]!) i++;
+    if (i < this.buckets.length) s.counts[i]!++;
     s.sum += v;
     s.count++;
   }
@@ -76,12 +80,14 @@ export class LabMetrics {
   private record(task: ScsiTask, r: ScsiResult, ns: number): void {
     const op = task.cdb[0] ?? 0;
     const lu = this.luName(task.nexus.targetPort, task.lun);
-    const opcode = `0x${op.toString(16).padStart(2, '0')}`;
-    this.commands.add({ lu, opcode, status: `0x${r.status.toString(16).padStart(2, '0')}` });
-    this.latency.observe({ opcode }, ns / 1e9);
+    const k = `${lu}|${op}|${r.status}`;
+    if (this.commands.values.has(k)) this.commands.add(EMPTY, 1, k);
+    else this.commands.add({ lu, opcode: hex2(op), status: hex2(r.status) }, 1, k);
+    const hk = `${op}`;
+    this.latency.observe(this.latency.series.has(hk) ? EMPTY : { opcode: hex2(op) }, ns / 1e9, hk);
     if (r.status !== 0) return;
-    if (READS.has(op)) this.bytes.add({ lu, direction: 'read' }, r.dataIn?.length ?? 0);
-    else if (WRITES.has(op)) this.bytes.add({ lu, direction: 'write' }, task.dataOut?.length ?? 0);
+    if (READS.has(op)) this.bytes.add({ lu, direction: 'read' }, r.dataIn?.length ?? 0, `${lu}|r`);
+    else if (WRITES.has(op)) this.bytes.add({ lu, direction: 'write' }, task.dataOut?.length ?? 0, `${lu}|w`);
   }
 
   gauge(name: string, help: string): Family {
@@ -100,7 +106,11 @@ export class LabMetrics {
     const h = this.latency;
     out.push(`# HELP ${h.name} ${h.help}`, `# TYPE ${h.name} histogram`);
     for (const s of h.series.values()) {
-      h.buckets.forEach((b, i) => out.push(`${h.name}_bucket${fmtLabels({ ...s.labels, le: String(b) })} ${s.counts[i]}`));
+      let cum = 0;
+      h.buckets.forEach((b, i) => {
+        cum += s.counts[i]!;
+        out.push(`${h.name}_bucket${fmtLabels({ ...s.labels, le: String(b) })} ${cum}`);
+      });
       out.push(`${h.name}_bucket${fmtLabels({ ...s.labels, le: '+Inf' })} ${s.count}`);
       out.push(`${h.name}_sum${fmtLabels(s.labels)} ${s.sum}`, `${h.name}_count${fmtLabels(s.labels)} ${s.count}`);
     }

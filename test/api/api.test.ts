@@ -161,6 +161,11 @@ describe('management API: zones, vault and metrics', () => {
     expect(text).toMatch(/dmsim_lu_bytes_total\{lu="array1\/blank",direction="read"\} \d+/);
     expect(text).toMatch(/dmsim_scsi_command_seconds_bucket\{opcode="0x28",le="\+Inf"\} \d+/);
     expect(text).toMatch(/dmsim_copy_jobs\{state="running"\} 0/);
+    // Histogram buckets are cumulative and end at the count.
+    const buckets = [...text.matchAll(/dmsim_scsi_command_seconds_bucket\{opcode="0x28",le="[^"]+"\} (\d+)/g)].map((x) => Number(x[1]));
+    expect(buckets.length).toBe(17);
+    expect(buckets.every((v, i) => i === 0 || v >= buckets[i - 1]!)).toBe(true);
+    expect(Number(/dmsim_scsi_command_seconds_count\{opcode="0x28"\} (\d+)/.exec(text)?.[1])).toBe(buckets.at(-1));
   });
 });
 
