@@ -28,6 +28,7 @@ export interface LoginContext {
   reachable(initiatorPort: string | undefined, targetPort: string): boolean;
   /** Checks a non-zero TSIH: status 0 when this connection may join/reinstate in that session. */
   checkJoin(tsih: number, initiatorName: string, isid: Buffer, targetName: string | undefined, cid: number): number;
+  checkLead(initiatorName: string, isid: Buffer, targetName: string | undefined): number;
 }
 
 export interface LoginStep {
@@ -226,6 +227,9 @@ export class LoginNegotiator {
     if (this.tsih !== 0) {
       const st = this.ctx.checkJoin(this.tsih, this.initiatorName, this.isid, this.node?.iqn, this.cid);
       if (st) return this.fail(st, `cannot join session ${this.tsih}`, csg);
+    } else {
+      const st = this.ctx.checkLead(this.initiatorName, this.isid, this.node?.iqn);
+      if (st) return this.fail(st, 'session limit reached', csg);
     }
     this.secrets = this.ctx.directory.chap?.(this.initiatorName, this.node?.iqn ?? '');
     return undefined;

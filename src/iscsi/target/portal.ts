@@ -36,6 +36,7 @@ export class Portal implements LoginContext {
     return m;
   }
   private readonly sessions = new Map<number, Session>();
+  private readonly maxSessions: number;
   private readonly conns = new Set<Connection>();
   private nextTsih = 1;
   private nextConnId = 1;
@@ -50,6 +51,7 @@ export class Portal implements LoginContext {
     this.log = opts.log?.child({ component: 'iscsi-target' });
     this.limits = { ...TARGET_LIMITS, ...opts.limits };
     this.depth = Math.max(1, opts.queueDepth ?? 128);
+    this.maxSessions = Math.max(1, opts.maxSessions ?? 256);
     this.portalGroupTag = opts.portalGroupTag ?? 1;
     this.host = opts.host ?? '127.0.0.1';
     this.nopInterval = opts.nopInIntervalMs ?? 0;
@@ -93,6 +95,16 @@ export class Portal implements LoginContext {
 
   allSessions(): Session[] {
     return [...this.sessions.values()];
+  }
+
+  /**
+   * A leading login that would add a session: refused with OUT OF RESOURCES (03h/02h) when the
+   * portal already hosts maxSessions, unless it reinstates one of them (same name, ISID, target).
+   */
+  checkLead(initiatorName: string, isid: Buffer, targetName: string | undefined): number {
+    if (this.sessions.size < this.maxSessions) return 0;
+    for (const s of this.sessions.values()) if (!s.ended && s.initiatorName === initiatorName && s.isid.equals(isid) && s.node?.iqn === targetName) return 0;
+    return LoginStatus.OUT_OF_RESOURCES;
   }
 
   checkJoin(tsih: number, initiatorName: string, isid: Buffer, targetName: string | undefined, cid: number): number {

@@ -15,6 +15,8 @@ export interface IscsiTargetOptions {
   limits?: Partial<LocalLimits>;
   /** Command window per session (MaxCmdSN − ExpCmdSN + 1); default 128. */
   queueDepth?: number;
+  /** Sessions the portal hosts at most; a new leading login beyond it gets OUT OF RESOURCES (default 256). */
+  maxSessions?: number;
   /** Send a NOP-In ping after this many ms without traffic (0 = never, the default). */
   nopInIntervalMs?: number;
   /** Close the connection when a NOP-In ping is not answered within this many ms (default 15000). */
