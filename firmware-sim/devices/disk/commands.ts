@@ -11,7 +11,7 @@ import {
   decodeReadCapacity10Cdb, decodeReadCapacity16Cdb, encodeReadCapacity10, encodeReadCapacity16, readCapacity10Usage, readCapacity16Usage,
 } from '../../../src/scsi/read-capacity.js';
 import {
-  SbcOp, SaIn16, decodeBlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
+  SbcOp, SaIn16, decodeBlockCdb, type BlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
   encodeLbaStatus, sbcUsage, ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type LbaStatusDescriptor,
 } from '../../../src/scsi/sbc.js';
 import type { CommandContext, CommandDef } from '../logical-unit.js';
@@ -45,28 +45,35 @@ async function read(ctx: Ctx): Promise<Buffer> {
   return lu.readBlocks(c.lba, c.count, paceSignal(ctx), ctx.task.dataInBuffers?.allocDataIn(c.count * lu.blockSize));
 }
 
-async function write(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb } = ctx;
-  const c = decodeBlockCdb(cdb);
+/**
+ * The checks every WRITE-family command makes, in SBC order, and the data that arrived for it;
+ * undefined when nothing is to be written.
+ */
+function writeData(ctx: Ctx): { c: BlockCdb; data: Buffer } | undefined {
+  const { lu } = ctx;
+  const c = decodeBlockCdb(ctx.cdb);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   lu.checkWritable();
   const data = lu.deliveredData(ctx, c.count * lu.blockSize);
-  if (data.length === 0) return undefined;
+  return data.length === 0 ? undefined : { c, data };
+}
+
+async function write(ctx: Ctx): Promise<undefined> {
+  const { lu } = ctx;
+  const w = writeData(ctx);
+  if (!w) return undefined;
+  const { c, data } = w;
   await lu.writeBlocks(c.lba, data, c.fua, paceSignal(ctx));
   return undefined;
 }
 
 async function writeAndVerify(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb } = ctx;
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  lu.checkWritable();
-  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
-  if (data.length === 0) return undefined;
+  const { lu } = ctx;
+  const w = writeData(ctx);
+  if (!w) return undefined;
+  const { c, data } = w;
   // Verification reads the medium back, so the data must be on it first.
   await lu.writeBlocks(c.lba, data, true, paceSignal(ctx));
   if (c.bytchk) {
@@ -133,14 +140,10 @@ async function compareAndWrite(ctx: Ctx): Promise<undefined> {
  * WRITE with other writes held back so the read-modify-write is one step.
  */
 async function orWrite(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, signal } = ctx;
-  const c = decodeBlockCdb(cdb);
-  lu.mediaReady();
-  lu.checkRange(c.lba, c.count);
-  lu.checkTransferLength(c);
-  lu.checkWritable();
-  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
-  if (data.length === 0) return undefined;
+  const { lu, signal } = ctx;
+  const w = writeData(ctx);
+  if (!w) return undefined;
+  const { c, data } = w;
   await lu.exclusively(async () => {
     const merged = await lu.store.read(c.lba * lu.blockSize, data.length);
     for (let i = 0; i < merged.length; i++) merged[i] = merged[i]! | data[i]!;
