@@ -1,12 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
-import { loadDefaultLab } from '../../firmware-sim/lab/load.js';
+import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { tempDefaultLab } from '../helpers/temp-lab.js';
 import { UnreachableError } from '../../firmware-sim/router/dispatch.js';
 import { buildApi, type Api } from '../../src/api/server.js';
-import { silentLogger } from '../../src/log.js';
 import { decodeSense } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 
@@ -22,19 +18,18 @@ const read10 = (lba: number, blocks: number) => {
   return c;
 };
 
-let dataDir: string;
+let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
 let rt: LabRuntime;
 let api: Api;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-api-'));
-  rt = await buildLab(await loadDefaultLab(), { dataDir, log: silentLogger() });
+  lab = await tempDefaultLab('api');
+  rt = lab.rt;
   api = await buildApi(rt, { token: TOKEN });
 });
 afterAll(async () => {
   await api?.close();
-  await rt?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await lab?.close();
 });
 
 describe('management API: reads', () => {

@@ -3,22 +3,20 @@
  * start a backup, watch its progress bar move, inject a medium error and see the copy fail with
  * the reason shown. Screenshots go to artifacts/ for the run's record.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
-import { loadDefaultLab } from '../../firmware-sim/lab/load.js';
+import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { tempDefaultLab } from '../helpers/temp-lab.js';
 import { buildApi, type Api } from '../../src/api/server.js';
-import { silentLogger } from '../../src/log.js';
 import { requireTools } from '../helpers/require-tool.js';
 
 const ok = requireTools('dashboard browser test', 'chromium');
 const TOKEN = 'browser-test-token';
 const ART = path.resolve('artifacts');
 
-let dataDir: string;
+let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
 let rt: LabRuntime;
 let api: Api;
 let browser: Browser;
@@ -27,8 +25,8 @@ let base: string;
 describe.skipIf(!ok)('dashboard in headless Chromium', () => {
   beforeAll(async () => {
     await mkdir(ART, { recursive: true });
-    dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-dash-'));
-    rt = await buildLab(await loadDefaultLab(), { dataDir, log: silentLogger() });
+    lab = await tempDefaultLab('dash');
+    rt = lab.rt;
     api = await buildApi(rt, { token: TOKEN });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
     const addr = api.app.server.address();
@@ -42,8 +40,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await api?.close();
-    await rt?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   it('starts a backup, shows live progress, and shows why the copy failed after a fault', async () => {

@@ -3,15 +3,11 @@
  * segments) with a valid token. Invariant: a 2xx or a 4xx with a message — never a 500, never a
  * thrown error, and the lab keeps answering afterwards.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
-import { loadDefaultLab } from '../../firmware-sim/lab/load.js';
+import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { tempDefaultLab } from '../helpers/temp-lab.js';
 import { buildApi, type Api } from '../../src/api/server.js';
-import { silentLogger } from '../../src/log.js';
 
 const TOKEN = 'fuzz-token';
 const ROUTES: Array<[method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: (seg: string) => string]> = [
@@ -33,19 +29,18 @@ const ROUTES: Array<[method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: (seg: str
   ['POST', () => '/api/jobs/backup'],
 ];
 
-let dataDir: string;
+let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
 let rt: LabRuntime;
 let api: Api;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-apifuzz-'));
-  rt = await buildLab(await loadDefaultLab(), { dataDir, log: silentLogger() });
+  lab = await tempDefaultLab('apifuzz');
+  rt = lab.rt;
   api = await buildApi(rt, { token: TOKEN });
 });
 afterAll(async () => {
   await api?.close();
-  await rt?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await lab?.close();
 });
 
 const segment = fc.oneof(
