@@ -1,8 +1,8 @@
 /** Copy jobs (EXTENDED COPY lists) with live progress, and aborting one. */
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../server.js';
+import { secure } from '../schemas.js';
 
-const secure = [{ bearer: [] }];
 
 export async function copyRoutes(app: FastifyInstance): Promise<void> {
   const { runtime, events } = app.lab;

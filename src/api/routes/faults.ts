@@ -6,10 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { FaultPlan } from '../../../firmware-sim/devices/faults.js';
 import { HttpError } from '../server.js';
 import { luView } from '../state.js';
+import { luParams, secure } from '../schemas.js';
 
-const name = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' } as const;
-const luParams = { type: 'object', required: ['device', 'lu'], properties: { device: name, lu: name } } as const;
-const secure = [{ bearer: [] }];
 const u = (max: number) => ({ type: 'integer', minimum: 0, maximum: max }) as const;
 
 interface FaultBody {

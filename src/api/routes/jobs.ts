@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { runBackup, type BackupOutcome } from '../../backup-server/backup.js';
 import { Catalog, type BackupMode } from '../../backup-server/catalog.js';
 import { openSession } from '../../backup-server/session.js';
+import { secure } from '../schemas.js';
 
 interface Job {
   id: number;
@@ -19,7 +20,6 @@ interface Job {
   error?: string;
 }
 
-const secure = [{ bearer: [] }];
 
 export async function jobRoutes(app: FastifyInstance): Promise<void> {
   const { runtime, events } = app.lab;

@@ -2,12 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../server.js';
 import { luView, topologyView } from '../state.js';
+import { name, luParams, secure } from '../schemas.js';
 
-const name = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' } as const;
 const wwpnOrRef = { type: 'string', minLength: 1, maxLength: 160 } as const;
-const luParams = { type: 'object', required: ['device', 'lu'], properties: { device: name, lu: name } } as const;
 const ok = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
-const secure = [{ bearer: [] }];
 
 export async function labRoutes(app: FastifyInstance): Promise<void> {
   const { runtime, events } = app.lab;

@@ -2,11 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { isInsideDataDir } from '../../../firmware-sim/lab/schema.js';
 import { HttpError } from '../server.js';
+import { name, secure } from '../schemas.js';
 
-const name = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' } as const;
 const barcode = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9._-]+$' } as const;
 const driveParams = { type: 'object', required: ['router', 'drive'], properties: { router: name, drive: name } } as const;
-const secure = [{ bearer: [] }];
 
 export async function tapeRoutes(app: FastifyInstance): Promise<void> {
   const { runtime, events } = app.lab;
