@@ -79,8 +79,17 @@ async function main() {
     const disk = new DiskLu({ identity: id('array1/disk0', 0, 1), store: await FileStore.open(img), blockSize: BLOCK, thin: false });
     array.attach(0, disk);
     const tape = new TapeDrive(id('router1/tape0', 1, 2), { maxBlockLength: RECORD });
-    const cart = await Cartridge.create(join(dir, 'T00001L4.tap'), { capacity: size + 256 * MiB, barcode: 'T00001L4' });
-    await tape.loadCartridge(cart);
+    const tapPath = join(dir, 'T00001L4.tap');
+    // Each round writes a scratch cartridge, as dd writes a new file: overwriting a full tape from
+    // BOT would also time the truncation of the old image, which dd's side does not pay.
+    const scratch = async () => {
+      const old = await tape.eject({ force: true });
+      await old?.close();
+      rmSync(tapPath, { force: true });
+      rmSync(`${tapPath}.json`, { force: true });
+      await tape.loadCartridge(await Cartridge.create(tapPath, { capacity: size + 256 * MiB, barcode: 'T00001L4' }));
+    };
+    await scratch();
     router.attach(0, new DataMover(id('router1/dm', 0x0c, 3), cm));
     router.attach(1, tape);
 
@@ -115,10 +124,14 @@ async function main() {
     const rssBefore = process.memoryUsage().rss;
     let peak = rssBefore;
     for (let round = 0; round < rounds; round++) {
+      // Each side starts with no dirty pages from the other's run queued for writeback.
+      await run('sync');
       ddSec = Math.min(ddSec, await dd(img, join(dir, 'dd.out')));
       rmSync(join(dir, 'dd.out'), { force: true });
-      const rw = await send(1, Buffer.from([0x01, 0, 0, 0, 0, 0]));
-      if (rw.status !== 0) throw new Error('REWIND failed');
+      await scratch();
+      const tur = await send(1, Buffer.alloc(6));
+      if (tur.status !== 0) throw new Error('tape not ready');
+      await run('sync');
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
       serverBytes = 0;
       const t0 = performance.now();
@@ -130,8 +143,7 @@ async function main() {
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage().rss);
     }
-    await cart.sync();
-
+    const cart = await tape.eject();
     const tapBytes = statSync(join(dir, 'T00001L4.tap')).size;
     const gbs = (s: number) => size / s / 1e9;
     console.log(`copied ${(size / MiB).toFixed(0)} MiB in ${segments.length} block→stream segments, best of ${rounds} rounds, ${RECORD / 1024} KiB records (tape image ${tapBytes} bytes)`);
@@ -140,7 +152,7 @@ async function main() {
     console.log(`ratio             ${(ddSec / xcSec).toFixed(3)}  (target ≥ 0.9)`);
     console.log(`peak RSS          ${(peak / MiB).toFixed(1)} MiB during the copy, ${(rssBefore / MiB).toFixed(1)} MiB before  (target ≤ 150 MB)`);
     console.log(`server port bytes ${serverBytes} per copy  (parameter lists: ${listBytes}; data moved: ${size})`);
-    await cart.close();
+    await cart?.close();
     await disk.store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
