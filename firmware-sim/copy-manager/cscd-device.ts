@@ -12,7 +12,7 @@ import { encodeRwCdb } from '../../src/scsi/cdb.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
 import { encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, PrOut, type RegisterAndMoveParams } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
-import type { ScsiResult } from '../router/task.js';
+import type { DataInAllocator, ScsiResult } from '../router/task.js';
 import { Abort, type CopyAbort } from './errors.js';
 
 export type Role = 'source' | 'destination';
@@ -48,7 +48,7 @@ export class CscdDevice {
    * Send one command; resolve with the data-in on GOOD. `expect` = bytes the command must return
    * (a shorter GOOD transfer is an underrun 0D/04, a longer one an overrun 0D/05).
    */
-  async send(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; expect?: number } = {}): Promise<Buffer> {
+  async send(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; expect?: number; into?: Buffer } = {}): Promise<Buffer> {
     const r = await this.command(role, cdb, opts);
     if (r.status === ScsiStatus.GOOD) {
       const data = r.dataIn ?? Buffer.alloc(0);
@@ -67,7 +67,7 @@ export class CscdDevice {
   }
 
   /** One command with the retries of §7.2 (unit attentions, BUSY, TASK SET FULL); any other outcome is returned. */
-  async command(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number } = {}): Promise<ScsiResult> {
+  async command(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; into?: Buffer } = {}): Promise<ScsiResult> {
     let ua = 0;
     let busy = 0;
     for (;;) {
@@ -78,6 +78,7 @@ export class CscdDevice {
           ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
           dataInLength: opts.dataInLength ?? 0,
           signal: this.signal,
+          ...(opts.into ? { dataInBuffers: intoBuffer(opts.into) } : {}),
         });
       } catch (e) {
         // The data mover's own path to the CSCD is gone (port logged out, LU unmapped): unreachable.
@@ -108,9 +109,16 @@ export class CscdDevice {
     this.blockLength = rc.blockLength;
   }
 
-  readBlocks(lba: number, blocks: number): Promise<Buffer> {
+  /**
+   * READ(16) of `blocks` from `lba`. With `into` (exactly the transfer's size) the LU builds its
+   * data-in there and the result is `into` itself; an LU that answers with its own buffer is copied in.
+   */
+  async readBlocks(lba: number, blocks: number, into?: Buffer): Promise<Buffer> {
     const n = blocks * this.blockLength;
-    return this.send('source', encodeRwCdb({ opcode: READ_16, lba, transferLength: blocks }), { dataInLength: n, expect: n });
+    const data = await this.send('source', encodeRwCdb({ opcode: READ_16, lba, transferLength: blocks }), { dataInLength: n, expect: n, ...(into ? { into } : {}) });
+    if (!into || (data.buffer === into.buffer && data.byteOffset === into.byteOffset)) return data;
+    data.copy(into);
+    return into;
   }
 
   async writeBlocks(lba: number, data: Buffer): Promise<void> {
@@ -189,6 +197,11 @@ export class CscdDevice {
     const p = encodePrOutParams({ reservationKey: reservationKey.readBigUInt64BE(0), serviceActionKey: serviceActionKey.readBigUInt64BE(0) });
     await this.send('destination', encodePrOutCdb({ serviceAction: PrOut.REGISTER, scope: 0, type: 0, parameterListLength: p.length }), { dataOut: p });
   }
+}
+
+/** A data-in allocator handing out the caller's buffer for a transfer of exactly its size. */
+function intoBuffer(into: Buffer): DataInAllocator {
+  return { allocDataIn: (bytes) => (bytes === into.length ? into : Buffer.allocUnsafe(bytes)) };
 }
 
 function completedWithWarning(sense: Buffer): boolean {

@@ -4,7 +4,7 @@
  * reservations apply to it exactly as to an iSCSI initiator. The copy manager's data mover port,
  * the backup server's in-process transport and tests use it.
  */
-import { makeNexus, type ITNexus, type ScsiResult } from '../router/task.js';
+import { makeNexus, type DataInAllocator, type ITNexus, type ScsiResult } from '../router/task.js';
 import type { Fabric } from './fabric.js';
 import type { PortEntry } from './name-server.js';
 import { normalizeWwn } from './wwn.js';
@@ -17,6 +17,8 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Task tag (ABORT TASK addresses tasks by it); the port numbers tasks itself when omitted. */
   tag?: number;
+  /** Where the LU may build its data-in (the caller's own recycled buffer), as a transport offers. */
+  dataInBuffers?: DataInAllocator;
 }
 
 export class InProcessPort {
@@ -53,6 +55,7 @@ export class InProcessPort {
       tag,
       ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.dataInBuffers ? { dataInBuffers: opts.dataInBuffers } : {}),
     });
   }
 
