@@ -38,8 +38,10 @@ export interface CopyManagerOptions {
   port: InitiatorPort;
   /** Scoped LU lookup (zoning + LUN masking for both the requester and the data mover). */
   scope: CscdScope;
-  /** Bytes per disk READ the data mover issues (default 1 MiB). */
+  /** Bytes per disk chunk the data mover reads ahead and hands on (default 1 MiB). */
   chunkBytes?: number;
+  /** Largest disk READ the data mover sends; a chunk is read as several (default 256 KiB). */
+  readBytes?: number;
   /** Disk chunks read ahead per copy (default 4). */
   readAhead?: number;
   /** Disk reads in flight across all copies: the worker pool (default 8). */
@@ -91,7 +93,7 @@ export class CopyManager {
   constructor(readonly opts: CopyManagerOptions) {
     this.table = new ListTable(opts.completedTtlMs);
     this.pool = new PQueue({ concurrency: opts.poolConcurrency ?? 8 });
-    this.engine = { chunkBytes: opts.chunkBytes ?? 1 << 20, readAhead: opts.readAhead ?? 4, pool: this.pool };
+    this.engine = { chunkBytes: opts.chunkBytes ?? 1 << 20, readBytes: opts.readBytes ?? 256 << 10, readAhead: opts.readAhead ?? 4, pool: this.pool };
   }
 
   get port(): InitiatorPort {

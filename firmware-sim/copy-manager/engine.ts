@@ -57,6 +57,53 @@ export class ByteQueue {
     this.chunks = [];
     this.length = 0;
   }
+
+  /** Whether any queued bytes live in `ab` (a recycled read buffer must not be reused while they do). */
+  holds(ab: ArrayBufferLike): boolean {
+    for (const c of this.chunks) if (c.buffer === ab) return true;
+    return false;
+  }
+}
+
+/**
+ * The read buffers of one copy, recycled: a copy moves gigabytes in megabyte chunks, and a fresh
+ * buffer per chunk made V8 run a full mark-compact every few dozen milliseconds (external memory
+ * pressure), which halved the copy's speed. A buffer goes back to the pool only when a scan finds
+ * nothing referring to it any more: not a read in flight, not the chunk being handed on, not data
+ * left in the residual queues. Sinks must not keep the buffers they are given past their write.
+ */
+export class ChunkPool {
+  private readonly free: Buffer[] = [];
+  private readonly lent = new Set<Buffer>();
+
+  constructor(
+    readonly size: number,
+    private readonly max: number,
+  ) {}
+
+  /** A buffer of `size` bytes; `inUse` tells which lent buffers are still referenced. */
+  take(inUse: (ab: ArrayBufferLike) => boolean): Buffer {
+    if (!this.free.length) {
+      for (const b of this.lent) {
+        if (inUse(b.buffer)) continue;
+        this.lent.delete(b);
+        this.free.push(b);
+      }
+    }
+    let b = this.free.pop();
+    if (!b) {
+      // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool.
+      b = Buffer.allocUnsafeSlow(this.size);
+      if (this.lent.size >= this.max) return b;
+    }
+    this.lent.add(b);
+    return b;
+  }
+
+  /** A read that was left running (its consumer stopped early) may still fill `b`: never reuse it. */
+  forget(b: Buffer): void {
+    this.lent.delete(b);
+  }
 }
 
 /** Held data (segments 0Bh–0Fh): the newest HELD DATA LIMIT bytes; HDD when older ones were dropped. */
@@ -89,6 +136,8 @@ export interface EngineOptions {
   chunkBytes: number;
   /** Disk chunks in flight or buffered ahead per copy. */
   readAhead: number;
+  /** Largest READ the data mover sends; a chunk is read as several (the disk serves up to 256 KiB inline). */
+  readBytes: number;
   /** Shared worker pool bounding concurrent disk reads across all copies. */
   pool: PQueue;
   maxStreamTransferSize: number;
@@ -107,6 +156,10 @@ export class CopyRun {
   segUnit = 1;
   /** Work owed after the last segment whatever happens (15h REGISTER AND MOVE), with its segment number. */
   readonly finally: Array<{ segment: number; run: () => Promise<void> }> = [];
+  /** Disk read buffers, recycled (readAhead in flight, one being handed on, a few held as residue). */
+  readonly chunks: ChunkPool;
+  /** The data of the write in flight: its buffer is in use until the write ends. */
+  writing: Buffer | undefined;
 
   constructor(
     readonly list: XcopyParameterList,
@@ -114,7 +167,9 @@ export class CopyRun {
     readonly opts: EngineOptions,
     readonly signal: AbortSignal,
     readonly held: HeldData | undefined,
-  ) {}
+  ) {
+    this.chunks = new ChunkPool(opts.chunkBytes, opts.readAhead + 4);
+  }
 
   /** Residual for INFORMATION: undefined (VALID=0) when nothing was written in the failing segment. */
   residual(): number | undefined {
@@ -182,6 +237,8 @@ export function diskRangeSink(dev: CscdDevice, lba: number, byteOffset: number):
     async write(data) {
       pending = pending.length ? Buffer.concat([pending, data]) : data;
       await flushAligned(false);
+      // A partial block waits for the next write; keep a copy, not the caller's (recycled) buffer.
+      if (pending.length && pending.buffer === data.buffer) pending = Buffer.from(pending);
     },
     async finish() {
       await flushAligned(true);
@@ -214,30 +271,71 @@ export function diskReader(run: CopyRun, dev: CscdDevice, lba: number, opts: { r
 export async function* diskBlocks(run: CopyRun, dev: CscdDevice, lba: number, blocks: number, depth: number): AsyncGenerator<Buffer> {
   if (blocks === 0) return;
   checkRange(dev, lba, blocks);
-  const per = Math.max(1, Math.floor(run.opts.chunkBytes / dev.blockLength));
+  const bl = dev.blockLength;
+  const per = Math.max(1, Math.floor(run.opts.chunkBytes / bl));
+  const perRead = Math.max(1, Math.min(per, Math.floor(run.opts.readBytes / bl)));
   const end = lba + blocks;
   let next = lba;
-  if (depth === 0) {
-    // No read-ahead: each chunk is read only after the previous one was written (overlapping ranges on one LU).
-    for (; next < end; next += per) yield await dev.readBlocks(next, Math.min(per, end - next));
-    return;
+  // Buffers this generator has read into and not yet handed on: the scan must not reclaim them.
+  const mine = new Set<ArrayBufferLike>();
+  const inUse = (ab: ArrayBufferLike) => mine.has(ab) || run.writing?.buffer === ab || run.src.holds(ab) || run.dst.holds(ab);
+  interface Chunk {
+    buf: Buffer;
+    whole: Buffer | undefined;
+    done: Promise<Buffer>;
   }
-  const inflight: Array<Promise<Buffer>> = [];
-  const schedule = () => {
-    while (inflight.length < depth && next < end) {
-      const at = next;
-      const n = Math.min(per, end - at);
-      next += n;
-      const p = run.opts.pool.add(() => dev.readBlocks(at, n), { signal: run.signal }) as Promise<Buffer>;
-      p.catch(() => {}); // observed when awaited; keeps an early exit from leaving unhandled rejections
-      inflight.push(p);
-    }
+  const chunkAt = (at: number, n: number): Chunk => {
+    const bytes = n * bl;
+    const whole = bytes <= run.chunks.size ? run.chunks.take(inUse) : undefined;
+    const buf = whole ? whole.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
+    mine.add(buf.buffer);
+    const read = async () => {
+      // Disk reads served from the page cache run inline, on this thread: start them on the next
+      // turn of the event loop, after the write queued in this one has reached the thread pool.
+      if (depth > 0) await new Promise(setImmediate);
+      for (let k = 0; k < n; k += perRead) {
+        const m = Math.min(perRead, n - k);
+        await dev.readBlocks(at + k, m, buf.subarray(k * bl, (k + m) * bl));
+      }
+      return buf;
+    };
+    return { buf, whole, done: depth === 0 ? read() : (run.opts.pool.add(read, { signal: run.signal }) as Promise<Buffer>) };
   };
-  schedule();
-  while (inflight.length) {
-    const b = await inflight.shift()!;
+  const inflight: Chunk[] = [];
+  try {
+    if (depth === 0) {
+      // No read-ahead: each chunk is read only after the previous one was written (overlapping ranges on one LU).
+      for (; next < end; next += per) {
+        const c = chunkAt(next, Math.min(per, end - next));
+        inflight.push(c);
+        await c.done;
+        inflight.length = 0;
+        mine.delete(c.buf.buffer);
+        yield c.buf;
+      }
+      return;
+    }
+    const schedule = () => {
+      while (inflight.length < depth && next < end) {
+        const n = Math.min(per, end - next);
+        const c = chunkAt(next, n);
+        c.done.catch(() => {}); // observed when awaited; keeps an early exit from leaving unhandled rejections
+        inflight.push(c);
+        next += n;
+      }
+    };
     schedule();
-    yield b;
+    while (inflight.length) {
+      const c = inflight[0]!;
+      await c.done;
+      inflight.shift();
+      schedule();
+      mine.delete(c.buf.buffer);
+      yield c.buf;
+    }
+  } finally {
+    // Stopped early (enough bytes, or a failure): reads still running keep their buffers for good.
+    for (const c of inflight) if (c.whole) run.chunks.forget(c.whole);
   }
 }
 
@@ -282,13 +380,30 @@ export async function* processed(run: CopyRun, need: number, reader: Reader | un
   }
 }
 
-/** Move `bytes` through residual destination data into the sink; stop at `exact` bytes written when given. */
-export async function pump(run: CopyRun, sink: Sink, bytes: AsyncIterable<Buffer>, opts: { exact?: number; hold?: boolean } = {}): Promise<void> {
-  for await (const b of bytes) {
-    if (opts.hold) run.held?.add(b);
-    run.dst.push(b);
-    await drain(run, sink, opts.exact);
+/**
+ * Move `bytes` through residual destination data into the sink; stop at `exact` bytes written when
+ * given. The source's next read runs while the previous write is in flight (as a router overlaps
+ * its disk and tape I/O), unless `serial`: source and destination are the same blocks or the same
+ * stream, so a read must see the write before it. Writes stay one at a time and in order.
+ */
+export async function pump(run: CopyRun, sink: Sink, bytes: AsyncIterable<Buffer>, opts: { exact?: number; hold?: boolean; serial?: boolean } = {}): Promise<void> {
+  let writing: Promise<void> | undefined;
+  try {
+    for await (const b of bytes) {
+      if (writing) await writing;
+      writing = undefined;
+      if (opts.hold) run.held?.add(b);
+      run.dst.push(b);
+      writing = drain(run, sink, opts.exact);
+      if (opts.serial) await writing;
+      else writing.catch(() => {}); // awaited before the next chunk, or below when the source fails
+    }
+  } catch (e) {
+    // The source failed while a write was in flight: that write came first, so its failure wins.
+    if (writing) await writing;
+    throw e;
   }
+  if (writing) await writing;
   await drain(run, sink, opts.exact);
   await sink.finish?.();
 }
@@ -306,11 +421,15 @@ async function drain(run: CopyRun, sink: Sink, exact: number | undefined): Promi
       run.segWritten += n;
       run.bytesWritten += n;
     };
+    const data = run.dst.take(n);
+    run.writing = data;
     try {
-      await sink.write(run.dst.take(n));
+      await sink.write(data);
     } catch (e) {
       if (e instanceof CopyAbort && e.completed) count();
       throw e;
+    } finally {
+      run.writing = undefined;
     }
     count();
   }

@@ -220,6 +220,21 @@ describe('block → block (02h, 0Ah) on a disk LU that is its own copy manager',
     expect(d1.data.equals(before)).toBe(true);
   });
 
+  it('0Ah over many small read chunks into an offset inside a block: byte for byte', async () => {
+    // Every write leaves a partial destination block pending while later reads reuse the copy's
+    // read buffers (40 chunks through a pool of 6).
+    lab = await makeLab({ cm: { chunkBytes: 2048, readBytes: 1024, readAhead: 2 } });
+    fill(lab, 0, 3);
+    fill(lab, 1, 4);
+    const [d0, d1] = lab.disks as [Lab['disks'][0], Lab['disks'][0]];
+    const before = Buffer.from(d1.data);
+    const n = 40 * 2048 + 301;
+    const r = await xcopy(d0, list([e4(d0, blockParams()), e4(d1, blockParams())], [{ type: 0x0a, src: 0, dst: 1, byteCount: n, srcLba: 3, dstLba: 900, srcByteOffset: 0, dstByteOffset: 211 }]));
+    expect(r.status).toBe(0);
+    d0.data.copy(before, 900 * 512 + 211, 3 * 512, 3 * 512 + n);
+    expect(d1.data.equals(before)).toBe(true);
+  });
+
   it('07h verify with TUR, then COPY STATUS reports segments and bytes', async () => {
     lab = await makeLab();
     const d0 = lab.disks[0]!;

@@ -29,7 +29,7 @@ export async function blockToBlock(c: SegmentContext): Promise<void> {
   const overlap = sameBlocks(src, seg.srcLba!, srcBlocks, dst, seg.dstLba!, expected / dst.blockLength);
   const sink = diskSink(dst, seg.dstLba!);
   const reader = diskReader(run, src, seg.srcLba!, overlap ? { readAhead: 0 } : {});
-  await pump(run, sink, processed(run, need, reader), { hold: seg.type === 0x0d, ...(dc ? { exact: expected } : {}) });
+  await pump(run, sink, processed(run, need, reader), { hold: seg.type === 0x0d, serial: overlap, ...(dc ? { exact: expected } : {}) });
   await settleResidue(run, { cat: !!seg.cat, srcPad: src.pad, sink, exactDst: dc, last: c.last, segPtr: ptr });
 }
 
@@ -48,6 +48,6 @@ export async function blockOffsetToBlockOffset(c: SegmentContext): Promise<void>
   run.segExpected = n;
   const overlap = sameBlocks(src, seg.srcLba!, srcBlocks, dst, seg.dstLba!, dstBlocks);
   const sink = diskRangeSink(dst, seg.dstLba!, seg.dstByteOffset!);
-  await pump(run, sink, byteRange(run, src, seg.srcLba!, seg.srcByteOffset!, n, overlap ? 0 : run.opts.readAhead), { exact: n });
+  await pump(run, sink, byteRange(run, src, seg.srcLba!, seg.srcByteOffset!, n, overlap ? 0 : run.opts.readAhead), { exact: n, serial: overlap });
   await settleResidue(run, { cat: !!seg.cat, srcPad: src.pad, sink, exactDst: true, last: c.last, segPtr: ptr });
 }

@@ -14,6 +14,6 @@ export async function streamToStream(c: SegmentContext): Promise<void> {
   const sink = streamSink(dst, seg.dstTransferLength!);
   run.segUnit = residualUnit(dst);
   run.segExpected = wholeUnits(run.dst.length, P, sink.unit);
-  await pump(run, sink, processed(run, P, streamReader(src, seg.srcTransferLength!)), { hold: seg.type === 0x0e });
+  await pump(run, sink, processed(run, P, streamReader(src, seg.srcTransferLength!)), { hold: seg.type === 0x0e, serial: src.target.identity.name === dst.target.identity.name });
   await settleResidue(run, { cat: !!seg.cat, srcPad: src.pad, sink, exactDst: false, last: c.last, segPtr: ptr });
 }
