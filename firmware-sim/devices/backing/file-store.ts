@@ -30,7 +30,8 @@ export interface FileStoreOptions {
   syncIoMax?: number;
 }
 
-const DEFAULT_SYNC_IO_MAX = 256 << 10;
+/** Largest transfer done inline on the event loop (shared with the tape cartridge's image I/O). */
+export const INLINE_IO_MAX = 256 << 10;
 /** Discards at least this large try hole punching first. */
 const PUNCH_MIN = 1 << 20;
 
@@ -75,7 +76,7 @@ export class FileStore implements BlockStore {
       if (!opts.readOnly && Number(existing?.size ?? 0) < size) await fh.truncate(size);
       // A file with no allocated blocks holds only holes: nothing was ever written.
       const fresh = !existing || Number(existing.blocks) === 0;
-      return new FileStore(path, fh, size, fresh, opts.syncIoMax ?? DEFAULT_SYNC_IO_MAX);
+      return new FileStore(path, fh, size, fresh, opts.syncIoMax ?? INLINE_IO_MAX);
     } catch (e) {
       await fh.close();
       throw e;

@@ -92,6 +92,14 @@ type Ctx = CommandContext<TapeDrive>;
 /** Largest data transfer of one READ/WRITE in fixed mode; beyond it the TRANSFER LENGTH is refused (5/24/00). */
 export const MAX_TRANSFER = 64 * 1024 * 1024;
 
+/** Something a queued command checks before it runs: an AbortSignal, or the router's TaskAbort. */
+interface AbortCheck {
+  throwIfAborted(): void;
+}
+
+/** The task's abort state without building an AbortSignal for it (router/task-abort.ts). */
+const abortOf = (ctx: Ctx): AbortCheck | undefined => ctx.task.aborter ?? ctx.signal;
+
 /** CHECK CONDITION that still carries data-in (READ that stopped early). */
 function cc(lu: TapeDrive, s: SenseInfo, dataIn?: Buffer): ScsiResult {
   const r = lu.checkCondition(s);
@@ -268,9 +276,9 @@ export class TapeDrive extends ScsiLogicalUnit {
   // ------------------------------------------------------------ helpers used by the handlers
 
   /** Run medium commands one at a time; a task aborted while it waited its turn does nothing. */
-  serial<T>(signal: AbortSignal | undefined, fn: () => Promise<T> | T): Promise<T> {
+  serial<T>(abort: AbortCheck | undefined, fn: () => Promise<T> | T): Promise<T> {
     const go = () => {
-      signal?.throwIfAborted();
+      abort?.throwIfAborted();
       return fn();
     };
     const run = this.queue.then(go, go);
@@ -379,7 +387,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       this.medium();
       return undefined;
     }
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
       const from = this.pos;
@@ -488,7 +496,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       // The transport delivered less than the CDB describes: refuse rather than record a short block.
       throw new ScsiError({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x00 });
     }
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       const c = this.writable();
       const { peop } = this.points(c);
       const span = recordSpan(recLen);
@@ -525,7 +533,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (wsmk) throw Sense.invalidFieldInCdb(1, 1);
     // IMMED only makes sense with a buffer to return early from.
     if (immed && this.mode.bufferedMode === 0) throw Sense.invalidFieldInCdb(1, 0);
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       if (count === 0) {
         // Flush only: a sync point, legal on a protected cartridge.
         const c = this.positioned();
@@ -551,7 +559,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   async space(ctx: Ctx, sixteen: boolean): Promise<HandlerOutput> {
     const { code, count } = sixteen ? decodeSpace16(ctx.cdb) : decodeSpace6(ctx.cdb);
     if (code !== SpaceCode.BLOCKS && code !== SpaceCode.FILEMARKS && code !== SpaceCode.END_OF_DATA) throw Sense.invalidFieldInCdb(1, 3);
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       const c = this.positioned();
       await this.flushIfDirty(c);
       if (code === SpaceCode.END_OF_DATA) {
@@ -632,7 +640,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (l.destType !== LocateDestType.OBJECT && l.destType !== LocateDestType.FILE && l.destType !== LocateDestType.END_OF_DATA) {
       throw Sense.invalidFieldInCdb(1, 5);
     }
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       const c = this.medium();
       await this.flushIfDirty(c);
       this.positionLost = false;
@@ -669,7 +677,7 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   async erase(ctx: Ctx): Promise<HandlerOutput> {
     decodeErase6(ctx.cdb);
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       const c = this.writable();
       // Short and long erase both establish EOD here (tape-ssc.md §3.10).
       await c.truncateAt(this.pos);
@@ -682,7 +690,7 @@ export class TapeDrive extends ScsiLogicalUnit {
   async loadUnload(ctx: Ctx): Promise<HandlerOutput> {
     const l = decodeLoadUnload(ctx.cdb);
     if (l.eot) throw Sense.invalidFieldInCdb(4, 2);
-    return this.serial(ctx.signal, async () => {
+    return this.serial(abortOf(ctx), async () => {
       if (!this.cart && !this.mediumFault) throw Sense.mediumNotPresent();
       if (l.load) {
         if (l.hold) return undefined;
