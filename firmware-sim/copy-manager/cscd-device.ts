@@ -78,7 +78,7 @@ export class CscdDevice {
           ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
           dataInLength: opts.dataInLength ?? 0,
           signal: this.signal,
-          ...(opts.into ? { dataInBuffers: intoBuffer(opts.into) } : {}),
+          ...(opts.into ? { dataInBuffers: new IntoBuffer(opts.into) } : {}),
         });
       } catch (e) {
         // The data mover's own path to the CSCD is gone (port logged out, LU unmapped): unreachable.
@@ -200,8 +200,12 @@ export class CscdDevice {
 }
 
 /** A data-in allocator handing out the caller's buffer for a transfer of exactly its size. */
-function intoBuffer(into: Buffer): DataInAllocator {
-  return { allocDataIn: (bytes) => (bytes === into.length ? into : Buffer.allocUnsafe(bytes)) };
+class IntoBuffer implements DataInAllocator {
+  constructor(private readonly into: Buffer) {}
+
+  allocDataIn(bytes: number): Buffer {
+    return bytes === this.into.length ? this.into : Buffer.allocUnsafe(bytes);
+  }
 }
 
 function completedWithWarning(sense: Buffer): boolean {

@@ -416,22 +416,24 @@ async function drain(run: CopyRun, sink: Sink, exact: number | undefined): Promi
     n = Math.min(n, cap);
     if (n <= 0) return;
     run.signal.throwIfAborted();
-    const count = () => {
-      if (!isCounted(sink)) return;
-      run.segWritten += n;
-      run.bytesWritten += n;
-    };
+    const counted = isCounted(sink);
     const data = run.dst.take(n);
     run.writing = data;
     try {
       await sink.write(data);
     } catch (e) {
-      if (e instanceof CopyAbort && e.completed) count();
+      if (counted && e instanceof CopyAbort && e.completed) {
+        run.segWritten += n;
+        run.bytesWritten += n;
+      }
       throw e;
     } finally {
       run.writing = undefined;
     }
-    count();
+    if (counted) {
+      run.segWritten += n;
+      run.bytesWritten += n;
+    }
   }
 }
 

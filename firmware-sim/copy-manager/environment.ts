@@ -4,12 +4,14 @@
  * name as copy sources/destinations. There is deliberately no global LU lookup here: a CSCD can only
  * resolve to an LU in `CscdScope.candidates(appClient)` (extended-copy.md §12.4, CVE-2020-28374).
  */
-import type { ITNexus, LuIdentity, ScsiResult } from '../router/task.js';
+import type { DataInAllocator, ITNexus, LuIdentity, ScsiResult } from '../router/task.js';
 
 export interface CommandOptions {
   dataOut?: Buffer;
   dataInLength?: number;
   signal?: AbortSignal;
+  /** Where the LU may build its data-in: the data mover's recycled read buffer. */
+  dataInBuffers?: DataInAllocator;
 }
 
 /** An initiator port on the fabric (the router's InProcessPort satisfies this). */

@@ -36,9 +36,18 @@ export class InProcessPort {
     this.entry = fabric.loginInitiator({ wwpn: this.wwpn, wwnn: this.wwnn, ...(opts.owner !== undefined ? { owner: opts.owner } : {}) });
   }
 
-  /** The I_T nexus from this port to a target port (same object shape every time, same key). */
+  /** Built once per target port: normalizing the WWN and the key per command is measurable at 1 µs a command. */
+  private readonly nexuses = new Map<string, ITNexus>();
+
+  /** The I_T nexus from this port to a target port (the same object every time). */
   nexusTo(targetPortWwpn: string): ITNexus {
-    return makeNexus(this.wwpn, normalizeWwn(targetPortWwpn));
+    let n = this.nexuses.get(targetPortWwpn);
+    if (!n) {
+      n = makeNexus(this.wwpn, normalizeWwn(targetPortWwpn));
+      if (this.nexuses.size >= 1024) this.nexuses.clear();
+      this.nexuses.set(targetPortWwpn, n);
+    }
+    return n;
   }
 
   /**

@@ -162,7 +162,7 @@ export class MiniFabric implements CscdScope {
         if (!lu || (wwpn === DM_WWPN && !this.dmMay(targetWwpn, lun))) throw new Error(`no LU ${targetWwpn}/${lun}`);
         if (wwpn === DM_WWPN) this.dmCommands.push(cdb);
         this.count(wwpn, opts.dataOut?.length ?? 0);
-        const r = await lu.execute({ nexus: makeNexus(wwpn, targetWwpn), lun, cdb, dataOut: opts.dataOut, dataInLength: opts.dataInLength ?? 0, signal: opts.signal });
+        const r = await lu.execute({ nexus: makeNexus(wwpn, targetWwpn), lun, cdb, dataOut: opts.dataOut, dataInLength: opts.dataInLength ?? 0, signal: opts.signal, dataInBuffers: opts.dataInBuffers });
         const dataIn = r.dataIn && opts.dataInLength !== undefined ? r.dataIn.subarray(0, opts.dataInLength) : r.dataIn;
         this.count(wwpn, dataIn?.length ?? 0);
         return { ...r, ...(dataIn ? { dataIn } : {}) };
