@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tapeFileRecords } from '../../firmware-sim/devices/tape/inspect.js';
+import { normalizeWwn } from '../../firmware-sim/fabric/wwn.js';
 import { runBackup, type BackupParams } from '../../src/backup-server/backup.js';
 import { Catalog, type BackupMode } from '../../src/backup-server/catalog.js';
 import type { Run } from '../../src/backup-server/plan/image-plan.js';
@@ -291,17 +292,18 @@ describe('failures leave an honest catalog', () => {
     const { InProcessPort } = await import('../../firmware-sim/fabric/in-process-port.js');
     const intruder = new InProcessPort(rt.fabric, { wwpn: intruderWwpn, wwnn: '20:00:00:24:ff:00:09:09' });
     let stolen = false;
-    const r = await runBackup(e.params('files', {
-      progress: {
-        update: () => {
-          if (stolen) return;
-          stolen = true;
-          // A LUN reset clears the SPC-2 reservation; another host grabs the drive at once.
-          void rt.fabric.lunReset(intruder.nexusTo(tape.target), tape.lun).then(() => intruder.command(tape.target, tape.lun, Buffer.from([0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0])));
-        },
-        done: () => undefined,
-      },
-    }));
+    // After the data mover's first record reaches the tape, a LUN reset clears the SPC-2
+    // reservation and another host grabs the drive at once: the data mover's next WRITE conflicts.
+    const tapePort = normalizeWwn(tape.target);
+    const untap = rt.fabric.onTask((task, result) => {
+      if (stolen || task.nexus.targetPort !== tapePort || task.cdb[0] !== 0x0a || result.status !== 0) return;
+      stolen = true;
+      void rt.fabric.lunReset(intruder.nexusTo(tape.target), tape.lun).then(async () => {
+        // The reset leaves the intruder's new nexus a unit attention first.
+        for (let k = 0; k < 3; k++) if ((await intruder.command(tape.target, tape.lun, Buffer.from([0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).status === 0) return;
+      });
+    });
+    const r = await runBackup(e.params('files')).finally(untap);
     expect(stolen).toBe(true);
     expect(r.ok).toBe(false);
     expect(e.cat.backup(r.backupId)!.status).toBe('failed');
