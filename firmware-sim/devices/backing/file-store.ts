@@ -12,13 +12,15 @@
  * and fdatasync go through the pool so a cold, slow disk cannot stall the process for long.
  * Re-measured with bench:iscsi at QD32 (tmpfs image): sending 128 KiB transfers through the pool
  * (syncIoMax 64 KiB) doubled dmsim's CPU per command (seq read 85 -> 167 µs) and did not raise
- * its throughput against tgtd, so 256 KiB stays.
+ * its throughput against tgtd, so 256 KiB stays. An inline transfer that turns out slow sends the
+ * next ones to the pool for a while (inline-io.ts).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, stat, mkdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkRange, ZEROES, type BlockStore } from './block-store.js';
+import { InlineIo } from './inline-io.js';
 
 export interface FileStoreOptions {
   /** Capacity in bytes; the file is extended (sparsely) when shorter. Default: the file's size. */
@@ -30,8 +32,7 @@ export interface FileStoreOptions {
   syncIoMax?: number;
 }
 
-/** Largest transfer done inline on the event loop (shared with the tape cartridge's image I/O). */
-export const INLINE_IO_MAX = 256 << 10;
+const INLINE_IO_MAX = 256 << 10;
 /** Discards at least this large try hole punching first. */
 const PUNCH_MIN = 1 << 20;
 
@@ -50,15 +51,17 @@ export class FileStore implements BlockStore {
   punchedBytes = 0;
 
   private readonly fd: number;
+  private readonly io: InlineIo;
 
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
     readonly size: number,
     readonly fresh: boolean,
-    private readonly syncIoMax: number,
+    syncIoMax: number,
   ) {
     this.fd = fh.fd;
+    this.io = new InlineIo(syncIoMax);
   }
 
   static async open(path: string, opts: FileStoreOptions = {}): Promise<FileStore> {
@@ -91,31 +94,35 @@ export class FileStore implements BlockStore {
 
   async readInto(target: Buffer, offset: number): Promise<void> {
     checkRange(this, offset, target.length);
-    const sync = target.length <= this.syncIoMax;
+    const inline = this.io.start(target.length);
     let done = 0;
     while (done < target.length) {
-      const bytesRead = sync
-        ? readSync(this.fd, target, done, target.length - done, offset + done)
-        : (await this.fh.read(target, done, target.length - done, offset + done)).bytesRead;
+      const bytesRead =
+        inline !== undefined
+          ? readSync(this.fd, target, done, target.length - done, offset + done)
+          : (await this.fh.read(target, done, target.length - done, offset + done)).bytesRead;
       if (bytesRead === 0) {
         // Past the file's end (an image shorter than its configured size): holes read as zeros.
         target.fill(0, done);
-        return;
+        break;
       }
       done += bytesRead;
     }
+    if (inline !== undefined) this.io.done(inline);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
     checkRange(this, offset, data.length);
-    const sync = data.length <= this.syncIoMax;
+    const inline = this.io.start(data.length);
     let done = 0;
     while (done < data.length) {
-      const bytesWritten = sync
-        ? writeSync(this.fd, data, done, data.length - done, offset + done)
-        : (await this.fh.write(data, done, data.length - done, offset + done)).bytesWritten;
+      const bytesWritten =
+        inline !== undefined
+          ? writeSync(this.fd, data, done, data.length - done, offset + done)
+          : (await this.fh.write(data, done, data.length - done, offset + done)).bytesWritten;
       done += bytesWritten;
     }
+    if (inline !== undefined) this.io.done(inline);
   }
 
   async flush(): Promise<void> {

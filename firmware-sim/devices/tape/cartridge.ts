@@ -20,7 +20,7 @@
 import { open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
 import { readSync, writeSync, writevSync } from 'node:fs';
 import { basename } from 'node:path';
-import { INLINE_IO_MAX } from '../backing/file-store.js';
+import { InlineIo } from '../backing/inline-io.js';
 import { classifyWord, ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
 
 export interface CartridgeMeta {
@@ -80,6 +80,12 @@ export class Cartridge {
   private metaDirty = false;
   /** Bytes written or the image truncated since the last fsync. */
   private unsynced = false;
+  /**
+   * Image transfers up to one record of a 1 MiB block (the largest block most backup software
+   * writes) run inline on the event loop (inline-io.ts): a server-free backup then writes the tape
+   * on this thread while the data mover's next disk reads run in the thread pool, on the other core.
+   */
+  private readonly io = new InlineIo(recordSpan(1 << 20));
 
   private constructor(
     readonly path: string,
@@ -204,7 +210,7 @@ export class Cartridge {
     if (!len) throw new RangeError(`object ${i} is not a record`);
     const n = Math.min(len, max);
     const buf = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
-    await readFully(this.handle(), buf, this.offs[i]! + 4);
+    await readFully(this.io, this.handle(), buf, this.offs[i]! + 4);
     return buf;
   }
 
@@ -219,7 +225,7 @@ export class Cartridge {
     }
     const span = recordSpan(blockLength);
     const img = Buffer.allocUnsafe(k * span);
-    await readFully(this.handle(), img, this.offs[i]!);
+    await readFully(this.io, this.handle(), img, this.offs[i]!);
     for (let j = 0; j < k; j++) img.copy(into, j * blockLength, j * span + 4, j * span + 4 + blockLength);
   }
 
@@ -266,12 +272,12 @@ export class Cartridge {
       iov.push(word);
       pos += span;
       if (iov.length >= IOV_BATCH) {
-        await writevFully(this.handle(), iov, start);
+        await writevFully(this.io, this.handle(), iov, start);
         iov.length = 0;
         start = pos;
       }
     }
-    if (iov.length) await writevFully(this.handle(), iov, start);
+    if (iov.length) await writevFully(this.io, this.handle(), iov, start);
     this.unsynced = true;
     // Index only after the bytes are in the file.
     let off = this.end;
@@ -286,7 +292,7 @@ export class Cartridge {
   async writeFilemarks(at: number, n: number): Promise<void> {
     if (n === 0) return;
     await this.truncateAt(at);
-    await writeFully(this.handle(), Buffer.alloc(n * MARK_SPAN), this.end);
+    await writeFully(this.io, this.handle(), Buffer.alloc(n * MARK_SPAN), this.end);
     this.unsynced = true;
     for (let k = 0; k < n; k++) {
       this.marks.push(this.offs.length);
@@ -302,8 +308,8 @@ export class Cartridge {
     if (!len) throw new RangeError(`object ${i} is not a record`);
     const w = Buffer.allocUnsafe(4);
     w.writeUInt32LE((len | ERROR_FLAG) >>> 0, 0);
-    await writeFully(this.handle(), w, this.offs[i]!);
-    await writeFully(this.handle(), w, this.offs[i]! + recordSpan(len) - 4);
+    await writeFully(this.io, this.handle(), w, this.offs[i]!);
+    await writeFully(this.io, this.handle(), w, this.offs[i]! + recordSpan(len) - 4);
     this.unsynced = true;
     this.bad.add(i);
   }
@@ -484,32 +490,33 @@ function lowerBound(a: readonly number[], x: number): number {
 
 const hex = (w: number) => `0x${w.toString(16).padStart(8, '0')}`;
 
-// Transfers up to INLINE_IO_MAX go straight to pread/pwrite on the event loop, as the disk's file
-// store does: against the page cache that is a memcpy, and a trip through libuv's thread pool
-// costs about 40 µs of CPU per call (measured: a 4 KiB tape WRITE through the router went from ~90 to ~25 µs of CPU).
-async function readFully(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  const inline = buf.length <= INLINE_IO_MAX;
+async function readFully(io: InlineIo, fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
+  const inline = io.start(buf.length);
   let done = 0;
   while (done < buf.length) {
-    const bytesRead = inline ? readSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.read(buf, done, buf.length - done, pos + done)).bytesRead;
+    const bytesRead = inline !== undefined ? readSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.read(buf, done, buf.length - done, pos + done)).bytesRead;
     if (bytesRead === 0) throw new Error(`short read at ${pos + done}`);
     done += bytesRead;
   }
+  if (inline !== undefined) io.done(inline);
 }
 
-async function writeFully(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  const inline = buf.length <= INLINE_IO_MAX;
+async function writeFully(io: InlineIo, fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
+  const inline = io.start(buf.length);
   let done = 0;
   while (done < buf.length) {
-    const bytesWritten = inline ? writeSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.write(buf, done, buf.length - done, pos + done)).bytesWritten;
+    const bytesWritten = inline !== undefined ? writeSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.write(buf, done, buf.length - done, pos + done)).bytesWritten;
     done += bytesWritten;
   }
+  if (inline !== undefined) io.done(inline);
 }
 
-async function writevFully(fh: FileHandle, iov: Buffer[], pos: number): Promise<void> {
+async function writevFully(io: InlineIo, fh: FileHandle, iov: Buffer[], pos: number): Promise<void> {
   let total = 0;
   for (const b of iov) total += b.length;
-  let bytesWritten = total <= INLINE_IO_MAX ? writevSync(fh.fd, iov, pos) : (await fh.writev(iov, pos)).bytesWritten;
+  const inline = io.start(total);
+  let bytesWritten = inline !== undefined ? writevSync(fh.fd, iov, pos) : (await fh.writev(iov, pos)).bytesWritten;
+  if (inline !== undefined) io.done(inline);
   if (bytesWritten === total) return;
   // Short write (rare: signals, quotas): finish buffer by buffer.
   let off = 0;
@@ -519,7 +526,7 @@ async function writevFully(fh: FileHandle, iov: Buffer[], pos: number): Promise<
       continue;
     }
     const skip = Math.max(0, bytesWritten - off);
-    await writeFully(fh, b.subarray(skip), pos + off + skip);
+    await writeFully(io, fh, b.subarray(skip), pos + off + skip);
     off += b.length;
     bytesWritten = off;
   }
