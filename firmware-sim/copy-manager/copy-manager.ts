@@ -40,7 +40,11 @@ export interface CopyManagerOptions {
   scope: CscdScope;
   /** Bytes per disk chunk the data mover reads ahead and hands on (default 1 MiB). */
   chunkBytes?: number;
-  /** Largest disk READ the data mover sends; a chunk is read as several (default 256 KiB). */
+  /**
+   * Largest disk READ the data mover sends; a chunk is read as several when it is smaller (default
+   * 1 MiB, one READ a chunk: above the disk's inline limit, so the reads run in the thread pool
+   * while the tape write of the chunk before runs on the event loop).
+   */
   readBytes?: number;
   /** Disk chunks read ahead per copy (default 4). */
   readAhead?: number;
@@ -93,7 +97,7 @@ export class CopyManager {
   constructor(readonly opts: CopyManagerOptions) {
     this.table = new ListTable(opts.completedTtlMs);
     this.pool = new PQueue({ concurrency: opts.poolConcurrency ?? 8 });
-    this.engine = { chunkBytes: opts.chunkBytes ?? 1 << 20, readBytes: opts.readBytes ?? 256 << 10, readAhead: opts.readAhead ?? 4, pool: this.pool };
+    this.engine = { chunkBytes: opts.chunkBytes ?? 1 << 20, readBytes: opts.readBytes ?? 1 << 20, readAhead: opts.readAhead ?? 4, pool: this.pool };
   }
 
   get port(): InitiatorPort {

@@ -136,7 +136,7 @@ export interface EngineOptions {
   chunkBytes: number;
   /** Disk chunks in flight or buffered ahead per copy. */
   readAhead: number;
-  /** Largest READ the data mover sends; a chunk is read as several (the disk serves up to 256 KiB inline). */
+  /** Largest READ the data mover sends; a chunk is read as several when it is smaller. */
   readBytes: number;
   /** Shared worker pool bounding concurrent disk reads across all copies. */
   pool: PQueue;
@@ -290,9 +290,6 @@ export async function* diskBlocks(run: CopyRun, dev: CscdDevice, lba: number, bl
     const buf = whole ? whole.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
     mine.add(buf.buffer);
     const read = async () => {
-      // Disk reads served from the page cache run inline, on this thread: start them on the next
-      // turn of the event loop, after the write queued in this one has reached the thread pool.
-      if (depth > 0) await new Promise(setImmediate);
       for (let k = 0; k < n; k += perRead) {
         const m = Math.min(perRead, n - k);
         await dev.readBlocks(at + k, m, buf.subarray(k * bl, (k + m) * bl));
