@@ -68,7 +68,7 @@ export class LabMetrics {
 
   constructor(
     fabric: Fabric,
-    private readonly luName: (targetPort: string, lun: number) => string,
+    private readonly luName: (initiatorPort: string, targetPort: string, lun: number) => string,
   ) {
     this.off = fabric.onTask((t, r, ns) => this.record(t, r, ns));
   }
@@ -79,7 +79,7 @@ export class LabMetrics {
 
   private record(task: ScsiTask, r: ScsiResult, ns: number): void {
     const op = task.cdb[0] ?? 0;
-    const lu = this.luName(task.nexus.targetPort, task.lun);
+    const lu = this.luName(task.nexus.initiatorPort, task.nexus.targetPort, task.lun);
     const k = `${lu}|${op}|${r.status}`;
     if (this.commands.values.has(k)) this.commands.add(EMPTY, 1, k);
     else this.commands.add({ lu, opcode: hex2(op), status: hex2(r.status) }, 1, k);

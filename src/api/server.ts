@@ -69,16 +69,10 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     bodyLimit: 1 << 20,
   });
-  const luByPort = new Map<string, string>();
-  const luName = (targetPort: string, lun: number) => {
-    const k = `${targetPort}|${lun}`;
-    let n = luByPort.get(k);
-    if (!n) {
-      n = runtime.lus().find((l) => l.lun === lun && l.targetPorts.includes(targetPort))?.name ?? `${targetPort}/${lun}`;
-      luByPort.set(k, n);
-    }
-    return n;
-  };
+  // The LU the initiator addressed, through the target's own view of its LUN map (cached there and
+  // dropped on every map change), so a LUN re-used by another LU is counted under the new name.
+  const luName = (initiatorPort: string, targetPort: string, lun: number) =>
+    runtime.fabric.deviceAt(targetPort)?.visibleLus(initiatorPort).get(lun)?.identity.name ?? `${targetPort}/${lun}`;
   const metrics = new LabMetrics(runtime.fabric, luName);
   const events = new LabEvents(runtime);
   app.decorate('lab', { runtime, metrics, events, iscsi: opts.iscsi, catalogPath: opts.catalogPath });
