@@ -1,6 +1,6 @@
 /**
  * Live state for server-sent events: samples copy progress and LU state on a timer, computes
- * copy rates from consecutive samples, and pushes only what changed to subscribers. Sampling
+ * copy rates over the last second of samples, and pushes only what changed to subscribers. Sampling
  * (not hooks in the data path) keeps the copy manager and devices free of API concerns.
  */
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
@@ -13,10 +13,22 @@ export interface LabEvent {
 
 type Listener = (e: LabEvent) => void;
 
+/**
+ * A copy's rate is its bytes over at least this long: GET /api/copies, /metrics and the event
+ * timer all sample, and the rate must not depend on how often (or how closely together) they do.
+ */
+const RATE_WINDOW_MS = 1000;
+
+interface Sample {
+  bytes: number;
+  at: number;
+}
+
 export class LabEvents {
   private readonly listeners = new Set<Listener>();
   private timer: NodeJS.Timeout | undefined;
-  private lastBytes = new Map<string, { bytes: number; at: number }>();
+  /** Per copy list: samples of the last two windows, oldest first. */
+  private samples = new Map<string, Sample[]>();
   private lastLu = new Map<string, string>();
   private lastCopies = '';
   copies: CopyView[] = [];
@@ -59,8 +71,8 @@ export class LabEvents {
 
   /** Current copies with rates (also used by GET /api/copies). */
   sampleCopies(): CopyView[] {
-    const now = Date.now();
-    const next = new Map<string, { bytes: number; at: number }>();
+    const now = performance.now();
+    const next = new Map<string, Sample[]>();
     const live = copyViews(this.runtime);
     const key = (c: Omit<CopyView, 'rate'>) => `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
     const liveKeys = new Set(live.filter((c) => c.state === 'running').map(key));
@@ -68,14 +80,20 @@ export class LabEvents {
     const ended = new Map(this.history.filter((c) => !liveKeys.has(key(c))).map((c) => [key(c), c]));
     for (const c of live) if (c.state !== 'running') ended.delete(key(c));
     this.copies = [...ended.values(), ...live].map((c) => {
-      const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
-      const prev = this.lastBytes.get(key);
-      next.set(key, { bytes: c.bytesWritten, at: now });
-      const dt = prev ? (now - prev.at) / 1000 : 0;
-      const rate = prev && dt > 0 && c.state === 'running' ? Math.max(0, (c.bytesWritten - prev.bytes) / dt) : 0;
+      const k = key(c);
+      const kept = (this.samples.get(k) ?? []).filter((x) => now - x.at <= 2 * RATE_WINDOW_MS && x.bytes <= c.bytesWritten);
+      // The newest sample at least a window old, else the oldest there is.
+      let ref: Sample | undefined;
+      for (const x of kept) if (now - x.at >= RATE_WINDOW_MS || !ref) ref = x;
+      const dt = ref ? (now - ref.at) / 1000 : 0;
+      const rate = ref && dt > 0 && c.state === 'running' ? (c.bytesWritten - ref.bytes) / dt : 0;
+      const last = kept.at(-1);
+      // One sample per 50 ms is plenty for a one-second window, however often callers ask.
+      if (!last || now - last.at >= 50) kept.push({ bytes: c.bytesWritten, at: now });
+      next.set(k, kept);
       return { ...c, rate };
     });
-    this.lastBytes = next;
+    this.samples = next;
     return this.copies;
   }
 
