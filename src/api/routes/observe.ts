@@ -56,7 +56,7 @@ export async function observeRoutes(app: FastifyInstance): Promise<void> {
     jobs.values.clear();
     for (const s of ['running', 'done', 'failed']) jobs.set({ state: s }, copies.filter((c) => c.state === s).length);
     const seg = metrics.gauge('dmsim_copy_segments_processed', 'Segments processed per copy list');
-    const rate = metrics.gauge('dmsim_copy_bytes_per_second', 'Copy throughput over the last sample per copy list');
+    const rate = metrics.gauge('dmsim_copy_bytes_per_second', 'Copy throughput over the last second, per copy list');
     seg.values.clear();
     rate.values.clear();
     for (const c of copies) {
