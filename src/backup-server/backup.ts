@@ -24,10 +24,10 @@ import { objectWindow, readFailure, remainingOps } from './resume.js';
 
 export const IMAGE_RECORD = 65536;
 
-/** Where the change-tracking bitmap comes from (see README: the in-process lab API). */
+/** Where the change-tracking bitmap comes from: the lab in process, or the router's management API. */
 export interface ChangeSource {
   /** Blocks changed since the last take, as extents; resets the epoch. */
-  take(): Array<{ lba: number; count: number }>;
+  take(): Array<{ lba: number; count: number }> | Promise<Array<{ lba: number; count: number }>>;
 }
 
 export interface BackupParams {
@@ -129,15 +129,15 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
         const base = catalog.latest(source.naa, ['full', 'sparse']);
         if (!base) throw new Error(`${mode} backup needs a complete full or sparse backup of this source first`);
         baseId = base.id;
-        if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking`);
-        let changed = bitmapRunsFromExtents(p.changes.take());
+        if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking (over iSCSI: the router's management API, --api)`);
+        let changed = bitmapRunsFromExtents(await p.changes.take());
         if (mode === 'differential') {
           for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential')))
             changed = mergeRuns([...changed, ...(JSON.parse(b.map_json ?? '[]') as Run[])]);
         }
         runs = changed;
       }
-      if (mode === 'full' || mode === 'sparse') p.changes?.take(); // new change epoch starts with this base
+      if (mode === 'full' || mode === 'sparse') await p.changes?.take(); // new change epoch starts with this base
       pieces = runPieces(runs, bs);
       if (p.checksums !== false) {
         try {

@@ -11,6 +11,7 @@ export const SESSION_OPTIONS = {
   catalog: { type: 'string' },
   'data-mover-port': { type: 'string' },
   'initiator-name': { type: 'string' },
+  api: { type: 'string' },
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -22,6 +23,8 @@ export const SESSION_USAGE = `  --lab FILE               lab file to run in proc
   --catalog FILE           catalog database (default: DIR/catalog.sqlite)
   --data-mover-port WWPN   data mover's initiator port for third-party reservations (iSCSI mode)
   --initiator-name IQN     iSCSI initiator name with --router (default: the default lab's backup1)
+  --api http://HOST:PORT   the remote router's management API, for incremental/differential
+                           with --router (bearer token from $DMSIM_API_TOKEN)
   --quiet                  no progress output
   -h, --help               this text`;
 
@@ -33,6 +36,7 @@ export interface SessionValues {
   catalog?: string;
   'data-mover-port'?: string;
   'initiator-name'?: string;
+  api?: string;
 }
 
 export async function openFromOptions(v: SessionValues): Promise<{ session: Session; catalog: Catalog }> {
@@ -43,6 +47,7 @@ export async function openFromOptions(v: SessionValues): Promise<{ session: Sess
     ...(v.host ? { host: v.host } : {}),
     ...(v['data-mover-port'] ? { dataMoverPort: v['data-mover-port'] } : {}),
     ...(v['initiator-name'] ? { initiatorName: v['initiator-name'] } : {}),
+    ...(v.api ? { api: v.api } : {}),
   });
   const catalog = new Catalog(v.catalog ?? join(v.data ?? 'data', 'catalog.sqlite'));
   catalog.failOrphans();

@@ -4,13 +4,14 @@
  *
  * Change tracking (incremental/differential): the disk LU keeps a bitmap of blocks written since
  * its last snapshot. SCSI has no standard command that returns it, so in process the backup
- * server takes it through the lab API (DiskLu.takeChanges()); over iSCSI there is no change
- * source and those modes are refused with a clear message.
+ * server takes it through the lab API (DiskLu.takeChanges()); over iSCSI it asks the router's
+ * management API (`api`), and without one those modes are refused with a clear message.
  */
 import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
 import { loadDefaultLab, loadLabFile } from '../../firmware-sim/lab/load.js';
 import { silentLogger } from '../log.js';
 import type { ChangeSource } from './backup.js';
+import { apiChangeSource } from './change-source-api.js';
 import { discover, type DiscoveredLu, type DiscoveryReport } from './discovery.js';
 import { ScsiClient } from './scsi-client.js';
 import { InProcessTransport } from './transport-inprocess.js';
@@ -44,6 +45,10 @@ export interface SessionOptions {
   dataMoverPort?: string;
   /** iSCSI initiator name for `router` (default: the default lab's backup1). */
   initiatorName?: string;
+  /** http://HOST:PORT of the remote router's management API: change tracking for `router`. */
+  api?: string;
+  /** Its bearer token (default: $DMSIM_API_TOKEN). */
+  apiToken?: string;
   /** Use this running lab (e.g. the one `dmsim router` serves) instead of building one; close() leaves it running. */
   runtime?: LabRuntime;
 }
@@ -115,8 +120,9 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
     },
     ...(dmPort ? { dataMoverPort: dmPort } : {}),
     changes(lu) {
+      if (!runtime) return opts.api && lu.naa && lu.blockSize ? apiChangeSource(opts.api, opts.apiToken ?? process.env.DMSIM_API_TOKEN, lu.naa, lu.blockSize) : undefined;
       const name = nameOf(lu);
-      const disk = name ? runtime?.lu(name)?.disk : undefined;
+      const disk = name ? runtime.lu(name)?.disk : undefined;
       return disk ? { take: () => disk.takeChanges() } : undefined;
     },
     barcodeIn(lu) {

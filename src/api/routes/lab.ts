@@ -40,6 +40,32 @@ export async function labRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
+  app.post<{ Params: { device: string; lu: string } }>(
+    '/api/lus/:device/:lu/changes/take',
+    {
+      schema: {
+        summary:
+          'Blocks of a disk LU changed since the last take, as extents, and start a new change epoch (what incremental and differential backups read; SCSI has no standard command for it)',
+        security: secure,
+        params: luParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              blockSize: { type: 'integer' },
+              extents: { type: 'array', items: { type: 'object', properties: { lba: { type: 'integer' }, count: { type: 'integer' } } } },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const e = entry(req.params.device, req.params.lu);
+      if (!e.disk) throw new HttpError(409, `"${e.name}" is a ${e.kind} LU: only disk LUs track changes`);
+      return { blockSize: e.disk.blockSize, extents: e.disk.takeChanges() };
+    },
+  );
+
   app.delete<{ Params: { device: string; lu: string }; Querystring: { deleteImage?: boolean } }>(
     '/api/lus/:device/:lu',
     {
