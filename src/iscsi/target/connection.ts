@@ -49,6 +49,8 @@ import { runTmf } from './tmf.js';
 
 /** Largest write a single command may carry (the gather buffer is allocated up front). */
 const MAX_WRITE = 64 * 1024 * 1024;
+/** Largest text a multi-PDU Text Request may add up to (the same bound a login's text has). */
+const MAX_TEXT_REQUEST = 65536;
 /**
  * Write data a session may hold while gathering; beyond it new writes get TASK SET FULL (the
  * initiator retries), so memory per connection stays bounded whatever the command window.
@@ -90,6 +92,8 @@ export class Connection {
   private loginResponses = 0;
   private nextTtt = 1;
   private textCont: { ttt: number; itt: number; rest: Buffer } | undefined;
+  /** A Text Request arriving in several PDUs (C=1): the parts so far, and the TTT the next one echoes. */
+  private textReq: { ttt: number; itt: number; parts: Buffer[]; bytes: number } | undefined;
   private logoutWaiter: (() => void) | undefined;
   private readonly abortedItts = new Set<number>();
   private paused = false;
@@ -751,7 +755,8 @@ export class Connection {
 
   private text(p: ParsedPdu): void {
     const b = p.bhs;
-    if (b[1]! & 0x40) return this.rejectCmd(b, RejectReason.COMMAND_NOT_SUPPORTED); // multi-PDU requests: not needed by any key dmsim answers
+    // RFC 7143 §11.10.2: a Text Request with C=1 must have F=0.
+    if (b[1]! & 0x40 && b[1]! & 0x80) return this.rejectCmd(b, RejectReason.PROTOCOL_ERROR);
     this.ordered(b, this.textRun, p);
   }
 
@@ -760,17 +765,36 @@ export class Connection {
     const b = p.bhs;
     const itt = b.readUInt32BE(16);
     const ttt = b.readUInt32BE(20);
+    const more = (b[1]! & 0x40) !== 0;
     let data: Buffer;
-    if (ttt !== RESERVED_TAG) {
+    const req = this.textReq;
+    if (ttt !== RESERVED_TAG && !(req && req.ttt === ttt && req.itt === itt)) {
+      // An empty request fetching the next part of a long response.
       const c = this.textCont;
       if (!c || c.ttt !== ttt || c.itt !== itt) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
       data = c.rest;
       this.textCont = undefined;
     } else {
       this.textCont = undefined;
+      // A new exchange (TTT all ones) drops a request left half sent.
+      const parts = ttt === RESERVED_TAG ? [] : req!.parts;
+      const bytes = (ttt === RESERVED_TAG ? 0 : req!.bytes) + p.data.length;
+      this.textReq = undefined;
+      // The whole text is kept until its last part: bounded like a login's text.
+      if (bytes > MAX_TEXT_REQUEST) return this.reject(b, RejectReason.PROTOCOL_ERROR);
+      parts.push(p.data);
+      if (more) {
+        // RFC 7143 §11.11: each part is answered with an empty response whose TTT the next part echoes.
+        const nextTtt = this.takeTtt();
+        this.textReq = { ttt: nextTtt, itt, parts, bytes };
+        const hdr = encodeBhs({ opcode: Opcode.TEXT_RESPONSE, final: false, continue: false, lun: b.subarray(8, 16), itt, ttt: nextTtt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+        this.statSN = snAdd(this.statSN, 1);
+        this.writer.send(hdr);
+        return;
+      }
       let pairs: KeyValue[];
       try {
-        pairs = decodeText(p.data);
+        pairs = decodeText(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       } catch (e) {
         if (e instanceof TextError) return this.reject(b, RejectReason.PROTOCOL_ERROR);
         throw e;
@@ -779,18 +803,18 @@ export class Connection {
     }
     const max = this.session!.params.initiatorMaxRecvDataSegmentLength;
     let part = data;
-    let more = false;
+    let partial = false;
     let nextTtt = RESERVED_TAG;
     if (data.length > max) {
       // Split at a key boundary when possible.
       let cut = data.lastIndexOf(0, max - 1) + 1;
       if (cut <= 0) cut = max;
       part = data.subarray(0, cut);
-      more = true;
+      partial = true;
       nextTtt = this.takeTtt();
       this.textCont = { ttt: nextTtt, itt, rest: data.subarray(cut) };
     }
-    const hdr = encodeBhs({ opcode: Opcode.TEXT_RESPONSE, final: !more, continue: more, lun: b.subarray(8, 16), itt, ttt: nextTtt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
+    const hdr = encodeBhs({ opcode: Opcode.TEXT_RESPONSE, final: !partial, continue: partial, lun: b.subarray(8, 16), itt, ttt: nextTtt, statSN: this.statSN, expCmdSN: this.expCmdSN(), maxCmdSN: this.maxCmdSN() });
     this.statSN = snAdd(this.statSN, 1);
     this.writer.send(hdr, part.length ? part : undefined);
   };

@@ -232,6 +232,27 @@ describe('discovery and session identity', () => {
     expect(rej.data.length).toBe(48);
   });
 
+  it('a Text Request in several PDUs (C=1): each part gets an empty response with a TTT, the last the answer', async () => {
+    const c = await connect();
+    await c.login(undefined);
+    const { encodeText } = await import('../../../src/iscsi/text.js');
+    const text = encodeText([['SendTargets', TARGET_IQN]]);
+    // Split inside the key=value pair, as RFC 7143 allows.
+    c.send({ opcode: Opcode.TEXT_REQUEST, immediate: true, final: false, continue: true, itt: 90, ttt: 0xffffffff, cmdSN: c.cmdSN, expStatSN: c.expStatSN }, text.subarray(0, 7));
+    const first = await c.expect(Opcode.TEXT_RESPONSE);
+    expect(first.raw[1]).toBe(0x00);
+    expect(first.data.length).toBe(0);
+    expect(first.bhs.ttt).not.toBe(0xffffffff);
+    c.send({ opcode: Opcode.TEXT_REQUEST, immediate: true, final: true, itt: 90, ttt: first.bhs.ttt, cmdSN: c.cmdSN, expStatSN: c.expStatSN }, text.subarray(7));
+    const last = await c.expect(Opcode.TEXT_RESPONSE);
+    expect(last.raw[1]).toBe(0x80);
+    expect(last.bhs.ttt).toBe(0xffffffff);
+    expect(last.text).toEqual([['TargetName', TARGET_IQN], ['TargetAddress', `127.0.0.1:${h.target.port},1`]]);
+    // C=1 with F=1 is a protocol error.
+    c.send({ opcode: Opcode.TEXT_REQUEST, immediate: true, final: true, continue: true, itt: 91, ttt: 0xffffffff, cmdSN: c.cmdSN, expStatSN: c.expStatSN }, text);
+    expect((await c.expect(Opcode.REJECT)).bhs.reason).toBe(0x04);
+  });
+
   it('SendTargets in a normal session: invalid values fail the way libiscsi checks', async () => {
     const c = await connect();
     await c.login(TARGET_IQN);
