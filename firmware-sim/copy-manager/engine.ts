@@ -289,6 +289,8 @@ export async function* diskBlocks(run: CopyRun, dev: CscdDevice, lba: number, bl
     const whole = bytes <= run.chunks.size ? run.chunks.take(inUse) : undefined;
     const buf = whole ? whole.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
     mine.add(buf.buffer);
+    // No abort signal for the pool (p-queue would add and remove a listener per chunk): a read
+    // of an aborted copy fails at its first command, which checks the copy's signal.
     const read = async () => {
       for (let k = 0; k < n; k += perRead) {
         const m = Math.min(perRead, n - k);
@@ -296,7 +298,7 @@ export async function* diskBlocks(run: CopyRun, dev: CscdDevice, lba: number, bl
       }
       return buf;
     };
-    return { buf, whole, done: depth === 0 ? read() : (run.opts.pool.add(read, { signal: run.signal }) as Promise<Buffer>) };
+    return { buf, whole, done: depth === 0 ? read() : (run.opts.pool.add(read) as Promise<Buffer>) };
   };
   const inflight: Chunk[] = [];
   try {
