@@ -15,7 +15,7 @@ describe('InlineIo: image transfers inline on the event loop unless one was slow
   });
 
   it('after a slow inline transfer, sends the next ones to the pool for the back-off, then inline again', async () => {
-    const io = new InlineIo(4096, 5, 60);
+    const io = new InlineIo(4096, 5, 500);
     const t = io.start(512)!;
     io.done(t);
     expect(io.start(512)).toBeTypeOf('number');
@@ -23,7 +23,7 @@ describe('InlineIo: image transfers inline on the event loop unless one was slow
     spin(8);
     io.done(slow);
     expect(io.start(512)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 80));
+    await new Promise((r) => setTimeout(r, 600));
     expect(io.start(512)).toBeTypeOf('number');
   });
 });
