@@ -16,7 +16,7 @@
  * next ones to the pool for a while (inline-io.ts).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { open, rename, stat, mkdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkRange, ZEROES, type BlockStore } from './block-store.js';
@@ -50,7 +50,6 @@ export class FileStore implements BlockStore {
   /** Holes punched so far (for the management API and tests). */
   punchedBytes = 0;
 
-  private readonly fd: number;
   private readonly io: InlineIo;
 
   private constructor(
@@ -60,7 +59,6 @@ export class FileStore implements BlockStore {
     readonly fresh: boolean,
     syncIoMax: number,
   ) {
-    this.fd = fh.fd;
     this.io = new InlineIo(syncIoMax);
   }
 
@@ -94,35 +92,14 @@ export class FileStore implements BlockStore {
 
   async readInto(target: Buffer, offset: number): Promise<void> {
     checkRange(this, offset, target.length);
-    const inline = this.io.start(target.length);
-    let done = 0;
-    while (done < target.length) {
-      const bytesRead =
-        inline !== undefined
-          ? readSync(this.fd, target, done, target.length - done, offset + done)
-          : (await this.fh.read(target, done, target.length - done, offset + done)).bytesRead;
-      if (bytesRead === 0) {
-        // Past the file's end (an image shorter than its configured size): holes read as zeros.
-        target.fill(0, done);
-        break;
-      }
-      done += bytesRead;
-    }
-    if (inline !== undefined) this.io.done(inline);
+    const n = await this.io.read(this.fh, target, offset);
+    // Past the file's end (an image shorter than its configured size): holes read as zeros.
+    if (n < target.length) target.fill(0, n);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
     checkRange(this, offset, data.length);
-    const inline = this.io.start(data.length);
-    let done = 0;
-    while (done < data.length) {
-      const bytesWritten =
-        inline !== undefined
-          ? writeSync(this.fd, data, done, data.length - done, offset + done)
-          : (await this.fh.write(data, done, data.length - done, offset + done)).bytesWritten;
-      done += bytesWritten;
-    }
-    if (inline !== undefined) this.io.done(inline);
+    await this.io.write(this.fh, data, offset);
   }
 
   async flush(): Promise<void> {

@@ -18,7 +18,6 @@
  * shorter but consistent tape), then appends.
  */
 import { open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
-import { readSync, writeSync, writevSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InlineIo } from '../backing/inline-io.js';
 import { classifyWord, ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
@@ -210,7 +209,7 @@ export class Cartridge {
     if (!len) throw new RangeError(`object ${i} is not a record`);
     const n = Math.min(len, max);
     const buf = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
-    await readFully(this.io, this.handle(), buf, this.offs[i]! + 4);
+    await this.readFully(buf, this.offs[i]! + 4);
     return buf;
   }
 
@@ -225,7 +224,7 @@ export class Cartridge {
     }
     const span = recordSpan(blockLength);
     const img = Buffer.allocUnsafe(k * span);
-    await readFully(this.io, this.handle(), img, this.offs[i]!);
+    await this.readFully(img, this.offs[i]!);
     for (let j = 0; j < k; j++) img.copy(into, j * blockLength, j * span + 4, j * span + 4 + blockLength);
   }
 
@@ -272,12 +271,12 @@ export class Cartridge {
       iov.push(word);
       pos += span;
       if (iov.length >= IOV_BATCH) {
-        await writevFully(this.io, this.handle(), iov, start);
+        await this.io.writev(this.handle(), iov, start);
         iov.length = 0;
         start = pos;
       }
     }
-    if (iov.length) await writevFully(this.io, this.handle(), iov, start);
+    if (iov.length) await this.io.writev(this.handle(), iov, start);
     this.unsynced = true;
     // Index only after the bytes are in the file.
     let off = this.end;
@@ -292,7 +291,7 @@ export class Cartridge {
   async writeFilemarks(at: number, n: number): Promise<void> {
     if (n === 0) return;
     await this.truncateAt(at);
-    await writeFully(this.io, this.handle(), Buffer.alloc(n * MARK_SPAN), this.end);
+    await this.io.write(this.handle(), Buffer.alloc(n * MARK_SPAN), this.end);
     this.unsynced = true;
     for (let k = 0; k < n; k++) {
       this.marks.push(this.offs.length);
@@ -308,8 +307,8 @@ export class Cartridge {
     if (!len) throw new RangeError(`object ${i} is not a record`);
     const w = Buffer.allocUnsafe(4);
     w.writeUInt32LE((len | ERROR_FLAG) >>> 0, 0);
-    await writeFully(this.io, this.handle(), w, this.offs[i]!);
-    await writeFully(this.io, this.handle(), w, this.offs[i]! + recordSpan(len) - 4);
+    await this.io.write(this.handle(), w, this.offs[i]!);
+    await this.io.write(this.handle(), w, this.offs[i]! + recordSpan(len) - 4);
     this.unsynced = true;
     this.bad.add(i);
   }
@@ -364,6 +363,12 @@ export class Cartridge {
 
   get isOpen(): boolean {
     return this.fh !== undefined;
+  }
+
+  /** The bytes of the image at `pos`; the index says they are there, so a short read is an error. */
+  private async readFully(buf: Buffer, pos: number): Promise<void> {
+    const n = await this.io.read(this.handle(), buf, pos);
+    if (n < buf.length) throw new Error(`short read at ${pos + n}`);
   }
 
   private handle(): FileHandle {
@@ -489,48 +494,6 @@ function lowerBound(a: readonly number[], x: number): number {
 }
 
 const hex = (w: number) => `0x${w.toString(16).padStart(8, '0')}`;
-
-async function readFully(io: InlineIo, fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  const inline = io.start(buf.length);
-  let done = 0;
-  while (done < buf.length) {
-    const bytesRead = inline !== undefined ? readSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.read(buf, done, buf.length - done, pos + done)).bytesRead;
-    if (bytesRead === 0) throw new Error(`short read at ${pos + done}`);
-    done += bytesRead;
-  }
-  if (inline !== undefined) io.done(inline);
-}
-
-async function writeFully(io: InlineIo, fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  const inline = io.start(buf.length);
-  let done = 0;
-  while (done < buf.length) {
-    const bytesWritten = inline !== undefined ? writeSync(fh.fd, buf, done, buf.length - done, pos + done) : (await fh.write(buf, done, buf.length - done, pos + done)).bytesWritten;
-    done += bytesWritten;
-  }
-  if (inline !== undefined) io.done(inline);
-}
-
-async function writevFully(io: InlineIo, fh: FileHandle, iov: Buffer[], pos: number): Promise<void> {
-  let total = 0;
-  for (const b of iov) total += b.length;
-  const inline = io.start(total);
-  let bytesWritten = inline !== undefined ? writevSync(fh.fd, iov, pos) : (await fh.writev(iov, pos)).bytesWritten;
-  if (inline !== undefined) io.done(inline);
-  if (bytesWritten === total) return;
-  // Short write (rare: signals, quotas): finish buffer by buffer.
-  let off = 0;
-  for (const b of iov) {
-    if (bytesWritten >= off + b.length) {
-      off += b.length;
-      continue;
-    }
-    const skip = Math.max(0, bytesWritten - off);
-    await writeFully(io, fh, b.subarray(skip), pos + off + skip);
-    off += b.length;
-    bytesWritten = off;
-  }
-}
 
 /** Sequential-ish reads of 4-byte words through a 1 MiB window, for the load-time scan. */
 class WindowReader {
