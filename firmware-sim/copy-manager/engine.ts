@@ -415,23 +415,22 @@ async function drain(run: CopyRun, sink: Sink, exact: number | undefined): Promi
     n = Math.min(n, cap);
     if (n <= 0) return;
     run.signal.throwIfAborted();
-    const counted = isCounted(sink);
     const data = run.dst.take(n);
     run.writing = data;
+    // Written: the write succeeded, or failed only after recording the data (end-of-medium warning).
+    let written = false;
     try {
       await sink.write(data);
+      written = true;
     } catch (e) {
-      if (counted && e instanceof CopyAbort && e.completed) {
-        run.segWritten += n;
-        run.bytesWritten += n;
-      }
+      written = e instanceof CopyAbort && e.completed;
       throw e;
     } finally {
       run.writing = undefined;
-    }
-    if (counted) {
-      run.segWritten += n;
-      run.bytesWritten += n;
+      if (written && isCounted(sink)) {
+        run.segWritten += n;
+        run.bytesWritten += n;
+      }
     }
   }
 }
