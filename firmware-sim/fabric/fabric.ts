@@ -72,6 +72,11 @@ export class Fabric implements TaskDispatcher, TaskManagement {
     return this.devices.get(normalizeWwn(targetPort));
   }
 
+  /** The target device a nexus leads to (its ports are already normalized: no parsing per command). */
+  deviceOf(nexus: ITNexus): TargetDevice | undefined {
+    return this.devices.get(nexus.targetPort);
+  }
+
   get targetDevices(): TargetDevice[] {
     return [...new Set(this.devices.values())];
   }

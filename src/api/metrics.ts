@@ -4,7 +4,7 @@
  * where it is dispatched, once.
  */
 import type { Fabric } from '../../firmware-sim/fabric/fabric.js';
-import type { ScsiTask, ScsiResult } from '../../firmware-sim/router/task.js';
+import type { ITNexus, ScsiTask, ScsiResult } from '../../firmware-sim/router/task.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -68,7 +68,7 @@ export class LabMetrics {
 
   constructor(
     fabric: Fabric,
-    private readonly luName: (initiatorPort: string, targetPort: string, lun: number) => string,
+    private readonly luName: (nexus: ITNexus, lun: number) => string,
   ) {
     this.off = fabric.onTask((t, r, ns) => this.record(t, r, ns));
   }
@@ -79,7 +79,7 @@ export class LabMetrics {
 
   private record(task: ScsiTask, r: ScsiResult, ns: number): void {
     const op = task.cdb[0] ?? 0;
-    const lu = this.luName(task.nexus.initiatorPort, task.nexus.targetPort, task.lun);
+    const lu = this.luName(task.nexus, task.lun);
     const k = `${lu}|${op}|${r.status}`;
     if (this.commands.values.has(k)) this.commands.add(EMPTY, 1, k);
     else this.commands.add({ lu, opcode: hex2(op), status: hex2(r.status) }, 1, k);

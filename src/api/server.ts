@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import type { ITNexus } from '../../firmware-sim/router/task.js';
 import { LabChangeError } from '../../firmware-sim/lab/build.js';
 import { LabError } from '../../firmware-sim/lab/schema.js';
 import { VaultError } from '../../firmware-sim/lab/vault.js';
@@ -71,8 +72,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   });
   // The LU the initiator addressed, through the target's own view of its LUN map (cached there and
   // dropped on every map change), so a LUN re-used by another LU is counted under the new name.
-  const luName = (initiatorPort: string, targetPort: string, lun: number) =>
-    runtime.fabric.deviceAt(targetPort)?.visibleLus(initiatorPort).get(lun)?.identity.name ?? `${targetPort}/${lun}`;
+  const luName = (nexus: ITNexus, lun: number) => runtime.fabric.deviceOf(nexus)?.visibleLus(nexus.initiatorPort).get(lun)?.identity.name ?? `${nexus.targetPort}/${lun}`;
   const metrics = new LabMetrics(runtime.fabric, luName);
   const events = new LabEvents(runtime);
   app.decorate('lab', { runtime, metrics, events, iscsi: opts.iscsi, catalogPath: opts.catalogPath });
