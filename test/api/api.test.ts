@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
-import { tempDefaultLab } from '../helpers/temp-lab.js';
+import { tempApiLab } from '../helpers/temp-lab.js';
 import { UnreachableError } from '../../firmware-sim/router/dispatch.js';
-import { buildApi, type Api } from '../../src/api/server.js';
+import type { Api } from '../../src/api/server.js';
 import { decodeSense } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 
@@ -18,19 +18,15 @@ const read10 = (lba: number, blocks: number) => {
   return c;
 };
 
-let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
+let lab: Awaited<ReturnType<typeof tempApiLab>>;
 let rt: LabRuntime;
 let api: Api;
 
 beforeAll(async () => {
-  lab = await tempDefaultLab('api');
-  rt = lab.rt;
-  api = await buildApi(rt, { token: TOKEN });
+  lab = await tempApiLab('api', TOKEN);
+  ({ rt, api } = lab);
 });
-afterAll(async () => {
-  await api?.close();
-  await lab?.close();
-});
+afterAll(() => lab?.close());
 
 describe('management API: reads', () => {
   it('describes the lab topology: ports, zones, devices', async () => {

@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { tempDefaultLab } from '../helpers/temp-lab.js';
-import { buildApi, type Api } from '../../src/api/server.js';
+import { tempApiLab } from '../helpers/temp-lab.js';
 
 const ARRAY_TP = '500d5a0000010001';
-const TOKEN = 'test-token-0123456789';
-const auth = { authorization: `Bearer ${TOKEN}` };
 const write10 = (lba: number, blocks: number) => {
   const c = Buffer.alloc(10);
   c[0] = 0x2a;
@@ -13,19 +10,14 @@ const write10 = (lba: number, blocks: number) => {
   return c;
 };
 
-let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
-let api: Api;
+let lab: Awaited<ReturnType<typeof tempApiLab>>;
 
 beforeAll(async () => {
-  lab = await tempDefaultLab('api-changes');
-  api = await buildApi(lab.rt, { token: TOKEN });
+  lab = await tempApiLab('api-changes');
 });
-afterAll(async () => {
-  await api?.close();
-  await lab?.close();
-});
+afterAll(() => lab?.close());
 
-const take = (lu: string, headers: Record<string, string> = auth) => api.app.inject({ method: 'POST', url: `/api/lus/${lu}/changes/take`, headers });
+const take = (lu: string, headers: Record<string, string> = lab.auth) => lab.api.app.inject({ method: 'POST', url: `/api/lus/${lu}/changes/take`, headers });
 
 it('POST /api/lus/:device/:lu/changes/take: the blocks written since the last take, then a new epoch', async () => {
   await take('array1/blank');

@@ -1,26 +1,18 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { tempDefaultLab } from '../helpers/temp-lab.js';
-import { buildApi, type Api } from '../../src/api/server.js';
+import { tempApiLab } from '../helpers/temp-lab.js';
 
 const ARRAY_TP = '500d5a0000010001';
-const TOKEN = 'test-token-0123456789';
-const auth = { authorization: `Bearer ${TOKEN}` };
 const read10 = Buffer.from([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
 
-let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
-let api: Api;
+let lab: Awaited<ReturnType<typeof tempApiLab>>;
 
 beforeAll(async () => {
-  lab = await tempDefaultLab('api-metrics');
-  api = await buildApi(lab.rt, { token: TOKEN });
+  lab = await tempApiLab('api-metrics');
 });
-afterAll(async () => {
-  await api?.close();
-  await lab?.close();
-});
+afterAll(() => lab?.close());
 
 const count = async (lu: string): Promise<number> => {
-  const text = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const text = (await lab.api.app.inject({ method: 'GET', url: '/metrics' })).body;
   const m = new RegExp(`dmsim_scsi_commands_total\\{lu="${lu.replace('/', '\\/')}",opcode="0x28",status="0x00"\\} (\\d+)`).exec(text);
   return Number(m?.[1] ?? 0);
 };
@@ -36,10 +28,10 @@ it('/metrics names the LU behind a LUN as it is now: a LUN given to a new LU cou
   await readGood(1);
   expect(await count('array1/blank')).toBe(1);
 
-  expect((await api.app.inject({ method: 'DELETE', url: '/api/lus/array1/blank?deleteImage=true', headers: auth })).statusCode).toBe(200);
-  const made = await api.app.inject({ method: 'POST', url: '/api/arrays/array1/lus', headers: auth, payload: { name: 'fresh', lun: 1, size: '1MiB', blockSize: 512 } });
+  expect((await lab.api.app.inject({ method: 'DELETE', url: '/api/lus/array1/blank?deleteImage=true', headers: lab.auth })).statusCode).toBe(200);
+  const made = await lab.api.app.inject({ method: 'POST', url: '/api/arrays/array1/lus', headers: lab.auth, payload: { name: 'fresh', lun: 1, size: '1MiB', blockSize: 512 } });
   expect(made.statusCode).toBe(201);
-  const mask = await api.app.inject({ method: 'PUT', url: '/api/masking/backup1%2Fp0', headers: auth, payload: { lus: ['array1/fat', 'array1/fresh', 'array1/scratch'] } });
+  const mask = await lab.api.app.inject({ method: 'PUT', url: '/api/masking/backup1%2Fp0', headers: lab.auth, payload: { lus: ['array1/fat', 'array1/fresh', 'array1/scratch'] } });
   expect(mask.statusCode).toBe(200);
 
   await readGood(1);

@@ -5,9 +5,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabRuntime } from '../../firmware-sim/lab/build.js';
-import { tempDefaultLab } from '../helpers/temp-lab.js';
-import { buildApi, type Api } from '../../src/api/server.js';
+import { tempApiLab } from '../helpers/temp-lab.js';
+import type { Api } from '../../src/api/server.js';
 
 const TOKEN = 'fuzz-token';
 const ROUTES: Array<[method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: (seg: string) => string]> = [
@@ -29,19 +28,14 @@ const ROUTES: Array<[method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: (seg: str
   ['POST', () => '/api/jobs/backup'],
 ];
 
-let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
-let rt: LabRuntime;
+let lab: Awaited<ReturnType<typeof tempApiLab>>;
 let api: Api;
 
 beforeAll(async () => {
-  lab = await tempDefaultLab('apifuzz');
-  rt = lab.rt;
-  api = await buildApi(rt, { token: TOKEN });
+  lab = await tempApiLab('apifuzz', TOKEN);
+  ({ api } = lab);
 });
-afterAll(async () => {
-  await api?.close();
-  await lab?.close();
-});
+afterAll(() => lab?.close());
 
 const segment = fc.oneof(
   fc.constantFrom('blank', 'scratch', 'tape0', 'router1', 'array1', 'DM0001L3', 'router1%2Ffc0', '..', '%2e%2e', 'x'.repeat(300), ''),
