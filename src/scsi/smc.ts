@@ -7,6 +7,7 @@
  * these; a client (tests, a backup server driving a library) does the reverse with the same code.
  */
 import { bit, field, pack, struct, u8, u16, u24 } from './layout.js';
+import { ScsiError, SenseKey } from './sense.js';
 
 export const SmcOp = {
   INITIALIZE_ELEMENT_STATUS: 0x07,
@@ -564,3 +565,36 @@ export function decodeDeviceCapabilitiesPage(b: Buffer): DeviceCapabilities {
 
 /** Which page-1Fh row/column an element type is. */
 export const capabilityRow = (t: ElementType): Row => ROWS[t - 1]!;
+
+// ---------------------------------------------------------------- changer sense (smc.md §2.4, §3)
+
+const illegal = (asc: number, ascq: number, sks?: { byte: number; bit?: number }) =>
+  new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc, ascq, ...(sks ? { sks: { kind: 'field' as const, cd: true, ...sks } } : {}) });
+
+/** The changer's error answers, named once (the tables in smc.md §2.4 and §3.1). */
+export const ChangerSense = {
+  /** 5/21/01 INVALID ELEMENT ADDRESS, field pointer on the address field. */
+  invalidElementAddress: (byte: number) => illegal(0x21, 0x01, { byte }),
+  /** 5/3B/0E MEDIUM SOURCE ELEMENT EMPTY. */
+  sourceEmpty: () => illegal(0x3b, 0x0e),
+  /** 5/3B/0D MEDIUM DESTINATION ELEMENT FULL. */
+  destinationFull: () => illegal(0x3b, 0x0d),
+  /** 5/3B/11 MEDIUM MAGAZINE NOT ACCESSIBLE (I/E station open to the operator). */
+  magazineNotAccessible: () => illegal(0x3b, 0x11),
+  /** 5/53/03 MEDIUM REMOVAL PREVENTED BY DATA TRANSFER ELEMENT. */
+  removalPreventedByDrive: () => illegal(0x53, 0x03),
+  /** 5/3B/90 (vendor): cartridge still loaded in the drive, library without auto-unload. */
+  loadedInDrive: () => illegal(0x3b, 0x90),
+  /** 4/53/09 DATA TRANSFER DEVICE ERROR - LOAD FAILED. */
+  loadFailed: () => new ScsiError({ key: SenseKey.HARDWARE_ERROR, asc: 0x53, ascq: 0x09 }),
+  /** 4/53/0A DATA TRANSFER DEVICE ERROR - UNLOAD FAILED. */
+  unloadFailed: () => new ScsiError({ key: SenseKey.HARDWARE_ERROR, asc: 0x53, ascq: 0x0a }),
+  /** 2/04/03 NOT READY, MANUAL INTERVENTION REQUIRED (door open). */
+  doorOpen: () => new ScsiError({ key: SenseKey.NOT_READY, asc: 0x04, ascq: 0x03 }),
+} as const;
+
+/** Unit attentions of the changer (smc.md §3.3). */
+export const ChangerUA = {
+  MEDIUM_MAY_HAVE_CHANGED: [0x28, 0x00],
+  IMPORT_EXPORT_ACCESSED: [0x28, 0x01],
+} as const satisfies Record<string, readonly [number, number]>;
