@@ -13,13 +13,17 @@ import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/inde
 import { DataMover } from '../devices/data-mover.js';
 import { DiskLu } from '../devices/disk/disk-lu.js';
 import { TapeDrive, type TapeDriveStatus } from '../devices/tape/drive.js';
+import { ChangerLu, INSTANT_TIMING, REALISTIC_TIMING } from '../devices/changer/changer-lu.js';
+import { Inventory, type Placement } from '../devices/changer/inventory.js';
+import { ElementType } from '../../src/scsi/smc.js';
+import { libraryInquiry, libraryMap } from './library-map.js';
 import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, RouterConfig } from './config.js';
+import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
@@ -41,13 +45,16 @@ export interface LuEntry extends LuInfo {
   drive?: TapeDrive;
   /** Set for kind 'data-mover'. */
   dataMover?: DataMover;
+  /** Set for kind 'changer'. */
+  changer?: ChangerLu;
 }
 
 /** What an LU is doing now, as plain JSON for the management API and reports. */
 export type LuState =
   | { kind: 'disk'; blockSize: number; blocks: number; backing: string; image?: string; mappedBlocks: number; changedBlocks: number; readOnly: boolean }
   | ({ kind: 'tape' } & TapeDriveStatus)
-  | { kind: 'data-mover'; copies: CopyProgress[] };
+  | { kind: 'data-mover'; copies: CopyProgress[] }
+  | { kind: 'changer'; doorOpen: boolean; ioStationOpen: boolean; locked: boolean; elements: Array<{ address: number; type: number; barcode?: string; source?: number }> };
 
 export interface DriveEntry {
   /** "router/drive" */
@@ -194,7 +201,9 @@ class Lab implements LabRuntime {
     this.applyMasking();
     for (const r of config.routers) {
       for (const c of r.vault) await this.vault.add(r.name, c);
-      for (const c of r.vault) if (c.loadedIn) await this.vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
+      // Library cartridges go where the library's persisted inventory says, not where the lab file first put them.
+      for (const c of r.vault) if (c.loadedIn && c.library === undefined) await this.vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
+      for (const l of r.libraries) await this.attachLibrary(r, l);
     }
     this.log.info(
       { lab: config.name, dataDir: this.dataDir, devices: this.devs.size, lus: this.entries.size, cartridges: this.vault.list().length, ports: fabric.nameServer.entries.length },
@@ -237,6 +246,16 @@ class Lab implements LabRuntime {
       };
     }
     if (e.drive) return { kind: 'tape', ...e.drive.status() };
+    if (e.changer) {
+      const ch = e.changer;
+      return {
+        kind: 'changer',
+        doorOpen: ch.doorOpen,
+        ioStationOpen: ch.ioStationOpen,
+        locked: ch.locked,
+        elements: ch.inventory.elements().map((x) => ({ address: x.address, type: x.type, ...(x.content ? { barcode: x.content.barcode, ...(x.content.source !== undefined ? { source: x.content.source } : {}) } : {}) })),
+      };
+    }
     const cm = this.copyManagers.get(e.device);
     return { kind: 'data-mover', copies: cm ? cm.progress().filter((p) => p.lu === name) : [] };
   }
@@ -451,6 +470,52 @@ class Lab implements LabRuntime {
     this.entries.set(name, { ...this.topo.lus.find((x) => x.name === name)!, lu: disk, disk });
   }
 
+  /** A library's changer LU: inventory from the data directory (or the lab file at first start), drives loaded as it says. */
+  private async attachLibrary(r: RouterConfig, l: LibraryConfig): Promise<void> {
+    const name = `${r.name}/${l.name}`;
+    const map = libraryMap(l);
+    const dtOf = (drive: string) => map.dataTransfer.first + l.drives.indexOf(drive);
+    const mine = r.vault.filter((c) => c.library === l.name);
+    const initial = new Map<number, Placement>();
+    const used = new Set<number>();
+    for (const c of mine) {
+      const a = c.loadedIn ? dtOf(c.loadedIn) : c.slot !== undefined ? map.storage.first + c.slot - 1 : undefined;
+      if (a !== undefined) {
+        initial.set(a, { barcode: c.barcode, ...(c.loadedIn && c.slot !== undefined ? { source: map.storage.first + c.slot - 1 } : {}) });
+        used.add(a);
+      }
+    }
+    for (const c of mine.filter((x) => !x.loadedIn && x.slot === undefined)) {
+      let a = map.storage.first;
+      while (used.has(a) || [...initial.values()].some((p) => p.source === a)) a++;
+      if (a >= map.storage.first + map.storage.count) break;
+      initial.set(a, { barcode: c.barcode });
+      used.add(a);
+    }
+    const inventory = await Inventory.open(path.join(this.dataDir, `${name.replace('/', '.')}.elements.json`), map, initial, new Set(mine.map((c) => c.barcode)));
+    const dev = this.devs.get(r.name)!;
+    const timing = l.timing === 'instant' ? INSTANT_TIMING : l.timing === 'realistic' ? REALISTIC_TIMING : { ...REALISTIC_TIMING, ...l.timing };
+    const log = this.log.child({ part: 'library', name });
+    const changer = new ChangerLu(luIdentity('changer', name, r.wwnn, libraryInquiry(l)), {
+      inventory,
+      drives: l.drives.map((d) => {
+        const e = this.driveEntries.get(`${r.name}/${d}`)!;
+        return { drive: e.drive, lun: e.lun };
+      }),
+      loadCartridge: (barcode, drive) => this.vault.load(barcode, drive.identity.name),
+      timing,
+      strictUnload: l.strictUnload,
+      onChange: (what) => log.info({ library: name }, what),
+    });
+    for (const e of inventory.elements()) {
+      if (e.type !== ElementType.DATA_TRANSFER || !e.content) continue;
+      const drive = `${r.name}/${l.drives[e.index]}`;
+      if (!this.vault.drive(drive)?.cartridge) await this.vault.load(e.content.barcode, drive);
+    }
+    dev.attach(l.lun, changer, { aptplPath: aptplPath(this.dataDir, name) });
+    this.entries.set(name, { ...this.topo.lus.find((x) => x.name === name)!, lu: changer, changer });
+  }
+
   private buildRouter(r: RouterConfig, dev: TargetDevice): void {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
@@ -465,7 +530,10 @@ class Lab implements LabRuntime {
     for (const b of r.buses) {
       for (const d of b.drives) {
         const name = `${r.name}/${d.name}`;
-        const drive = new TapeDrive(luIdentity('tape', name, r.wwnn, d), { onEject: (c) => this.vault.returned(c.barcode) });
+        const identity = luIdentity('tape', name, r.wwnn, d);
+        // A library drive's serial fits the 10 characters of the DVCID identifier and is the same in VPD 80h (smc.md §4.4).
+        if (r.libraries.some((l) => l.drives.includes(d.name))) identity.serial = identity.serial.slice(0, 10);
+        const drive = new TapeDrive(identity, { onEject: (c) => this.vault.returned(c.barcode) });
         this.vault.registerDrive(r.name, d.name, drive);
         dev.attach(d.lun, drive, { aptplPath: aptplPath(this.dataDir, name) });
         this.entries.set(name, { ...info(name), lu: drive, drive });

@@ -98,6 +98,37 @@ export interface CartridgeConfig {
   loadedIn?: string;
   /** SIMH .tap image relative to the data directory. */
   image: string;
+  /** Library (of this router) the cartridge is in at first start; absent = on the shelf. */
+  library?: string;
+  /** 1-based storage slot in that library (default: the first free one). */
+  slot?: number;
+}
+
+/** Element address layouts of real libraries (smc.md §1.8). */
+export type LibraryPersonality = 'dmsim' | 'ibm-ts3100' | 'stk-l700' | 'spectra-t';
+
+export interface LibraryTimingConfig {
+  positionMs: number;
+  moveMs: number;
+  driveLoadMs: number;
+  driveUnloadMs: number;
+  initializePerElementMs: number;
+}
+
+export interface LibraryConfig {
+  name: string;
+  lun: number;
+  personality: LibraryPersonality;
+  vendor?: string;
+  product?: string;
+  slots: number;
+  importExport: number;
+  /** Names of this router's drives that are the library's data transfer elements, in element order. */
+  drives: string[];
+  /** "instant" (0 ms), "realistic" (a mid-range library), or explicit milliseconds. */
+  timing: 'instant' | 'realistic' | Partial<LibraryTimingConfig>;
+  /** Refuse a MOVE from a threaded drive (5/3B/90) instead of auto-unloading it. */
+  strictUnload: boolean;
 }
 
 export interface RouterConfig {
@@ -107,6 +138,7 @@ export interface RouterConfig {
   dataMover: DataMoverConfig;
   buses: ScsiBusConfig[];
   vault: CartridgeConfig[];
+  libraries: LibraryConfig[];
 }
 
 export interface ZoneConfig {

@@ -14,6 +14,8 @@ const DEFAULTS: Record<LuKind, { deviceType: number; product: string }> = {
   tape: { deviceType: 0x01, product: 'VTAPE-LTO4' },
   // Processor (03h), as the data mover LU itself reports (devices/data-mover.ts, extended-copy.md §9.1).
   'data-mover': { deviceType: 0x03, product: 'DATA MOVER' },
+  // Medium changer (08h), smc.md §6.
+  changer: { deviceType: 0x08, product: 'TAPE LIBRARY' },
 };
 
 export const DMSIM_VENDOR = 'DMSIM';

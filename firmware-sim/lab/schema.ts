@@ -4,6 +4,8 @@
  * Every problem is reported at once, each as a JSON path and a reason, so a lab author fixes the
  * file in one pass.
  */
+import { checkElementMap } from '../devices/changer/inventory.js';
+import { libraryMap } from './library-map.js';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { PROFILES } from '../copy-manager/profile.js';
@@ -220,6 +222,41 @@ export const labSchema = {
                 writeProtected: { type: 'boolean', default: false },
                 loadedIn: name,
                 image: { type: 'string', minLength: 1 },
+                library: name,
+                slot: { type: 'integer', minimum: 1, maximum: 4096 },
+              },
+            },
+          },
+          libraries: {
+            type: 'array',
+            default: [],
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'lun'],
+              properties: {
+                name,
+                lun: LUN,
+                personality: { enum: ['dmsim', 'ibm-ts3100', 'stk-l700', 'spectra-t'], default: 'dmsim' },
+                vendor: ascii(8),
+                product: ascii(16),
+                slots: { type: 'integer', minimum: 1, maximum: 4096, default: 40 },
+                importExport: { type: 'integer', minimum: 0, maximum: 64, default: 4 },
+                drives: { type: 'array', default: [], items: name },
+                timing: {
+                  default: 'realistic',
+                  oneOf: [
+                    { enum: ['instant', 'realistic'] },
+                    {
+                      type: 'object',
+                      additionalProperties: false,
+                      properties: Object.fromEntries(
+                        ['positionMs', 'moveMs', 'driveLoadMs', 'driveUnloadMs', 'initializePerElementMs'].map((k) => [k, { type: 'integer', minimum: 0, maximum: 600000 }]),
+                      ),
+                    },
+                  ],
+                },
+                strictUnload: { type: 'boolean', default: false },
               },
             },
           },
@@ -536,6 +573,44 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
         lus.set(`${r.name}/${d.name}`, r.name);
       }),
     );
+    const libDrives = new Map<string, string>();
+    r.libraries.forEach((lib, li) => {
+      const lat = `${at}.libraries[${li}]`;
+      luNames.push([lib.name, `${lat}.name`]);
+      luns.push([String(lib.lun), `${lat}.lun`]);
+      lus.set(`${r.name}/${lib.name}`, r.name);
+      lib.drives.forEach((d, di) => {
+        if (!drives.has(d)) add(`${lat}.drives[${di}]`, `no tape drive "${d}" in router ${r.name}`);
+        const prev = libDrives.get(d);
+        if (prev) add(`${lat}.drives[${di}]`, `drive "${d}" is already a data transfer element at ${prev}`);
+        else libDrives.set(d, `${lat}.drives[${di}]`);
+      });
+      const map = libraryMap(lib);
+      for (const p of checkElementMap(map)) add(lat, p);
+    });
+    const slotsTaken = new Map<string, string>();
+    r.vault.forEach((c, ci) => {
+      const cat = `${at}.vault[${ci}]`;
+      if (c.library === undefined) {
+        if (c.slot !== undefined) add(`${cat}.slot`, 'a slot needs a library');
+        return;
+      }
+      const lib = r.libraries.find((l) => l.name === c.library);
+      if (!lib) return add(`${cat}.library`, `no library "${c.library}" in router ${r.name}`);
+      if (c.loadedIn !== undefined && !lib.drives.includes(c.loadedIn)) add(`${cat}.loadedIn`, `drive "${c.loadedIn}" is not a drive of library ${lib.name}`);
+      if (c.slot !== undefined) {
+        if (c.slot > lib.slots) add(`${cat}.slot`, `library ${lib.name} has ${lib.slots} slots`);
+        const key = `${lib.name}/${c.slot}`;
+        const prev = slotsTaken.get(key);
+        if (prev) add(`${cat}.slot`, `slot ${c.slot} already holds the cartridge at ${prev}`);
+        else slotsTaken.set(key, cat);
+      }
+    });
+    if (r.vault.filter((c) => c.library === undefined).some((c) => c.loadedIn && libDrives.has(c.loadedIn))) {
+      r.vault.forEach((c, ci) => {
+        if (c.library === undefined && c.loadedIn && libDrives.has(c.loadedIn)) add(`$.routers[${ri}].vault[${ci}].loadedIn`, `drive "${c.loadedIn}" belongs to a library; name the library`);
+      });
+    }
     for (const [kind, list] of [['LU name', luNames], ['LUN', luns]] as const) {
       const seen = new Map<string, string>();
       for (const [v, p] of list) {

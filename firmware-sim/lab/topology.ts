@@ -13,7 +13,7 @@ import type { ChapConfig, LabConfig } from './config.js';
 import { normalizeWwn } from './schema.js';
 
 export type PortRole = 'initiator' | 'target';
-export type LuKind = 'disk' | 'tape' | 'data-mover';
+export type LuKind = 'disk' | 'tape' | 'data-mover' | 'changer';
 
 export interface PortInfo {
   /** "node/port" */
@@ -75,6 +75,7 @@ export function resolveTopology(lab: LabConfig): Topology {
     const tps = r.ports.map((p) => p.wwpn);
     lus.push({ name: `${r.name}/${dm.name}`, device: r.name, lun: dm.lun, kind: 'data-mover', targetPorts: tps });
     for (const b of r.buses) for (const d of b.drives) lus.push({ name: `${r.name}/${d.name}`, device: r.name, lun: d.lun, kind: 'tape', targetPorts: tps });
+    for (const l of r.libraries) lus.push({ name: `${r.name}/${l.name}`, device: r.name, lun: l.lun, kind: 'changer', targetPorts: tps });
   }
   const byRef = new Map(ports.map((p) => [p.ref, p.wwpn]));
   const wwpnOf = (m: string) => byRef.get(m) ?? (WWN_RE.test(m) ? normalizeWwn(m) : m);

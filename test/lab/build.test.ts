@@ -90,9 +90,9 @@ describe('default lab runtime', () => {
         continue;
       }
       expect(inq.qualifier, e.name).toBe(0);
-      expect(inq.deviceType, e.name).toBe({ disk: 0x00, tape: 0x01, 'data-mover': 0x03 }[e.kind]);
+      expect(inq.deviceType, e.name).toBe({ disk: 0x00, tape: 0x01, 'data-mover': 0x03, changer: 0x08 }[e.kind]);
       expect(inq.vendor.trim(), e.name).toBe('DMSIM');
-      expect(inq.product.trim(), e.name).toBe({ disk: 'VDISK', tape: 'VTAPE-LTO4', 'data-mover': 'DATA MOVER' }[e.kind]);
+      expect(inq.product.trim(), e.name).toBe({ disk: 'VDISK', tape: 'VTAPE-LTO4', 'data-mover': 'DATA MOVER', changer: 'TAPE LIBRARY' }[e.kind]);
       expect(inq.threePC, e.name).toBe(e.kind !== 'tape');
       expect(inq.rmb, e.name).toBe(e.kind === 'tape');
       // VPD 83h carries the lab-derived NAA designator.
