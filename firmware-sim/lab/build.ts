@@ -8,6 +8,9 @@
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
+import { RemoteTarget } from '../remote/remote-target.js';
+import { RoutedPort, remoteScope } from '../remote/remote-scope.js';
+import { dataMoverIqn } from './isns-entity.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
@@ -152,6 +155,8 @@ class Lab implements LabRuntime {
   private readonly entries = new Map<string, LuEntry>();
   private readonly driveEntries = new Map<string, DriveEntry>();
   private readonly inProcess = new Map<string, InProcessPort>();
+  /** Every router data mover's sessions to the lab's remote targets. */
+  readonly remoteTargets: RemoteTarget[] = [];
   private readonly extraPorts: PortInfo[] = [];
   /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
@@ -197,7 +202,9 @@ class Lab implements LabRuntime {
     for (const p of topo.ports) if (p.owner === 'host') fabric.loginInitiator({ wwpn: p.wwpn, wwnn: p.wwnn, owner: p.node });
     // iSCSI initiators the lab does not name get a zone of their own (members join on admission).
     const defaults = this.defaultLus();
-    if (defaults.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set(defaults.flatMap((l) => l.targetPorts))]);
+    // Remote targets no zone names belong to the default zone too, so unknown initiators reach them as they reach local LUs.
+    const unzonedRemotes = config.iscsi.unknownInitiators === 'default-zone' ? config.remoteTargets.filter((t) => !fabric.zoning.isZoned(t.wwpn)).map((t) => t.wwpn) : [];
+    if (defaults.length || unzonedRemotes.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set([...defaults.flatMap((l) => l.targetPorts), ...unzonedRemotes])]);
     this.applyMasking();
     for (const r of config.routers) {
       for (const c of r.vault) await this.vault.add(r.name, c);
@@ -368,6 +375,7 @@ class Lab implements LabRuntime {
         this.log.warn({ copies: running }, 'copies aborted by shutdown');
         await new Promise((r) => setTimeout(r, 50));
       }
+      await Promise.all(this.remoteTargets.map((t) => t.close()));
       await this.vault.close();
       for (const e of this.entries.values()) if (e.disk) await e.disk.close();
       this.log.info('lab media flushed');
@@ -520,7 +528,27 @@ class Lab implements LabRuntime {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     this.inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn), log: this.log.child({ part: 'copy-manager', name: r.name }) });
+    // The data mover logs in to the lab's remote targets with its own iSCSI name (one session each).
+    const remotes = this.config.remoteTargets.map((t) => {
+      const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(t.portal)!;
+      return new RemoteTarget({
+        name: t.name,
+        host: host!,
+        port: Number(port),
+        iqn: t.iqn,
+        wwpn: t.wwpn,
+        initiatorName: dataMoverIqn(r.name),
+        ...(t.chap ? { chap: { user: t.chap.user, secret: t.chap.secret, ...(t.chap.targetUser ? { targetUser: t.chap.targetUser, targetSecret: t.chap.targetSecret! } : {}) } } : {}),
+        log: this.log.child({ part: 'remote', router: r.name }),
+      });
+    });
+    this.remoteTargets.push(...remotes);
+    const local = fabricScope(this.fabric, dmPort.wwpn);
+    const cm = new CopyManager({
+      port: remotes.length ? new RoutedPort(dmPort, remotes) : dmPort,
+      scope: remotes.length ? remoteScope(local, remotes, this.fabric.zoning) : local,
+      log: this.log.child({ part: 'copy-manager', name: r.name }),
+    });
     this.copyManagers.set(r.name, cm);
     const info = (name: string) => this.topo.lus.find((x) => x.name === name)!;
     const dmName = `${r.name}/${dm.name}`;
