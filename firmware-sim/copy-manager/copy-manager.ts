@@ -67,6 +67,19 @@ export interface CopyProgress {
   bytesWritten: number;
 }
 
+/** Where one copy stands: what the lab summary and the management API's copy views show. */
+export function copyProgress(e: CopyEntry): CopyProgress {
+  return {
+    lu: e.lu,
+    initiator: e.nexusKey,
+    listId: e.listId,
+    state: e.state,
+    segmentsProcessed: e.run.segmentsProcessed,
+    segments: e.run.list.segments.length,
+    bytesWritten: e.run.bytesWritten,
+  };
+}
+
 const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
@@ -105,15 +118,7 @@ export class CopyManager {
   }
 
   progress(): CopyProgress[] {
-    return this.table.all().map((e) => ({
-      lu: e.lu,
-      initiator: e.nexusKey,
-      listId: e.listId,
-      state: e.state,
-      segmentsProcessed: e.run.segmentsProcessed,
-      segments: e.run.list.segments.length,
-      bytesWritten: e.run.bytesWritten,
-    }));
+    return this.table.all().map(copyProgress);
   }
 
   // ---------------------------------------------------------------- EXTENDED COPY
