@@ -12,7 +12,7 @@ import PQueue from 'p-queue';
 import type { Logger } from '../../src/log.js';
 import { decodeSense, ScsiError, Sense, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
-import { decodeParameterList, decodeXcopyCdb, ListIdUsage } from '../../src/scsi/xcopy.js';
+import { decodeParameterList, decodeXcopyCdb, ListIdUsage, segmentOf } from '../../src/scsi/xcopy.js';
 import {
   CopyManagerStatus,
   decodeRcrCdb,
@@ -28,7 +28,7 @@ import type { ITNexus } from '../router/task.js';
 import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
 import type { CscdScope, InitiatorPort } from './environment.js';
 import { CopyAbort } from './errors.js';
-import { EXECUTORS } from './executors/index.js';
+import { executorFor } from './executors/index.js';
 import { ListTable, type CopyEntry } from './list-table.js';
 import { operatingParameters, type CopyProfile } from './profile.js';
 import { CscdResolver } from './resolve.js';
@@ -162,10 +162,10 @@ export class CopyManager {
         run.segExpected = 0;
         run.segWritten = 0;
         run.segUnit = 1;
-        const exec = EXECUTORS.get(seg.type);
+        const exec = executorFor(seg.type);
         // Profiles only list executable types, so the codec has already refused anything else.
         if (!exec) throw new CopyAbort(0x26, 0x09, seg.offset);
-        await exec({ run, seg, index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
+        await exec({ run, seg: segmentOf(seg), index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
       }
       for (const f of run.finally.splice(0)) {
         index = f.segment;
