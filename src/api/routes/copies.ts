@@ -1,6 +1,6 @@
 /** Copy jobs (EXTENDED COPY lists) with live progress, and aborting one. */
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { secure } from '../schemas.js';
 
 
