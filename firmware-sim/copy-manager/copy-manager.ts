@@ -252,6 +252,17 @@ export class CopyManager {
 
   // ---------------------------------------------------------------- task management
 
+  /**
+   * Abort one copy from outside SCSI (the management API). Only a running copy is aborted; the
+   * answer is the state the copy was in, undefined when there is no such copy.
+   */
+  abort(lu: string, nexusKey: string, listId: number, why: string): CopyEntry['state'] | undefined {
+    const e = this.table.get(lu, nexusKey, listId);
+    const state = e?.state;
+    if (state === 'running') e!.abort.abort(new DOMException(why, 'AbortError'));
+    return state;
+  }
+
   /** I_T nexus loss: abort that nexus's copies and discard their results (extended-copy.md §7.5). */
   nexusLost(nexus: ITNexus): void {
     for (const e of this.table.matching((x) => x.nexusKey === nexus.key)) this.drop(e);
