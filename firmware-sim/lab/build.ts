@@ -5,7 +5,8 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { exists } from './exists.js';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
 import { RemoteTarget } from '../remote/remote-target.js';
@@ -24,7 +25,7 @@ import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
-import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
+import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
@@ -635,13 +636,4 @@ async function fill(store: BlockStore, l: DiskLuConfig, log: Logger, name: strin
     written += chunk.length;
   }
   log.info({ lu: name, generator: `fat:${l.content!.fat}`, bytes: written, ms: Math.round(performance.now() - t0) }, 'disk image generated');
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -7,7 +7,7 @@
 import { loadLabFile } from '../../../firmware-sim/lab/load.js';
 import { buildLab } from '../../../firmware-sim/lab/build.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
-import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
+import { helpShown, parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
 import { ISNS_PORT } from '../../isns/constants.js';
 
@@ -40,10 +40,7 @@ const OPTIONS = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (helpShown(values, USAGE)) return 0;
   const level = values['log-level'];
   if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
   const config = await loadLabFile(values.lab);
