@@ -6,9 +6,6 @@ import { progressSink } from '../../backup-server/progress.js';
 import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
-export const name = 'backup';
-export const summary = 'server-free backup of a disk LU to tape (full, sparse, files, incremental, differential)';
-
 const MODES: BackupMode[] = ['full', 'sparse', 'files', 'incremental', 'differential'];
 const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --source LU        disk LU ("array1/fat" or "fat")

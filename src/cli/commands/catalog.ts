@@ -2,9 +2,6 @@
 import { Catalog } from '../../backup-server/catalog.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
-export const name = 'catalog';
-export const summary = 'list backups, show one, or list its files (catalog list|show ID|files ID)';
-
 const USAGE = `usage: dmsim catalog list | show ID | files ID [--catalog FILE] [--json]
   --catalog FILE   catalog database (default: data/catalog.sqlite)
   --json           JSON output`;

@@ -4,9 +4,6 @@ import { decodeLabel } from '../../backup-server/tape-handling.js';
 import { formatInspect, inspectTape, tapeFileRecords } from '../../../firmware-sim/devices/tape/inspect.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
-export const name = 'inspect';
-export const summary = 'list a SIMH .tap cartridge (records, filemarks, dmsim backup headers) or dump one tape file';
-
 const USAGE = `usage: dmsim inspect TAPE.tap [--file N --raw] [--max N]
   --file N   tape file number (filemarks before it)
   --raw      write that file's records, concatenated, to stdout (e.g. | tar -tvf -)

@@ -5,9 +5,6 @@ import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { restoreFile, restoreImage } from '../../backup-server/restore.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
-export const name = 'restore';
-export const summary = 'server-free restore: a whole image to a disk LU, or one file (to a scratch LU and optionally a local file)';
-
 const USAGE = `usage: dmsim restore --backup ID --target LU --tape DRIVE [--file PATH [--lba N] [--out FILE]]
   --backup ID     catalog backup id (an image backup; incrementals replay their chain)
   --target LU     disk LU to write ("array1/scratch" or "scratch")

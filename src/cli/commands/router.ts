@@ -10,9 +10,6 @@ import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
 import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
 
-export const name = 'router';
-export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
-
 const USAGE = `usage: dmsim router [options]
 
   --lab FILE          lab file (default: the embedded default lab, fixtures/labs/default.json)
@@ -59,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     runtime = await buildLab(config, { dataDir: values.data, log });
     if (!stopping.received) {
       frontEnds = await startFrontEnds(runtime, { iscsi, api, log });
-      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
+      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
     log.info({ signal }, 'stopping');

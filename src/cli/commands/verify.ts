@@ -3,9 +3,6 @@ import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-se
 import { verifyBackup } from '../../backup-server/verify.js';
 import { parseCommandArgs, UsageError } from '../command.js';
 
-export const name = 'verify';
-export const summary = 'read a backup back from tape and check it against the catalog checksums';
-
 const USAGE = `usage: dmsim verify --backup ID --tape DRIVE
 ${SESSION_USAGE}`;
 
