@@ -12,7 +12,7 @@ export interface DescribedError {
 }
 
 /** Errors whose message is already a sentence about the user's input: exit 2 like a bad flag. */
-const INPUT_ERRORS = new Set(['LabError', 'LuNameError']);
+const INPUT_ERRORS = new Set(['LabError', 'LuNameError', 'CatalogLocationError']);
 
 interface SysError extends Error {
   code?: string;

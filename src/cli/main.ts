@@ -79,6 +79,8 @@ export async function main(argv: string[], io: MainIo = process): Promise<number
     }
     const d = describeError(e);
     io.stderr.write(`dmsim ${cmd.name}: ${d.message}\n${wantsStack(rest) && e instanceof Error && e.stack ? `${e.stack}\n` : ''}`);
+    // A script that asked for --json still gets one document on stdout.
+    if (rest.includes('--json')) io.stdout.write(JSON.stringify({ ok: false, error: d.message }) + '\n');
     return d.exitCode;
   }
 }
