@@ -5,9 +5,7 @@ import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-se
 import { progressSink } from '../../backup-server/progress.js';
 import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { parseCommandArgs, UsageError } from '../command.js';
-
-export const name = 'backup';
-export const summary = 'server-free backup of a disk LU to tape (full, sparse, files, incremental, differential)';
+import { writeJson } from '../json.js';
 
 const MODES: BackupMode[] = ['full', 'sparse', 'files', 'incremental', 'differential'];
 const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
@@ -44,10 +42,14 @@ export async function run(argv: string[]): Promise<number> {
       source, tape, mode, ...(barcode ? { barcode } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, reservation,
       progress: progressSink(mode, process.stderr, values.quiet),
     });
-    process.stdout.write(
-      `backup ${r.backupId} ${r.ok ? 'complete' : 'FAILED'}: ${mode}, ${r.streamBytes} bytes on ${r.barcode}, ${r.commands} EXTENDED COPY commands, ${r.segments} segments, ${r.elapsedMs} ms; ` +
-        `data mover moved ${r.bytesMoved} bytes, server port ${r.portBytesDuringCopy} bytes during the copy${r.skipped.length ? `; skipped: ${r.skipped.join('; ')}` : ''}${r.error ? `\n${r.error}` : ''}\n`,
-    );
+    if (values.json) {
+      writeJson({ ...r, source: session.nameOf(source) ?? values.source, tape: session.nameOf(tape) ?? values.tape });
+    } else {
+      process.stdout.write(
+        `backup ${r.backupId} ${r.ok ? 'complete' : 'FAILED'}: ${mode}, ${r.streamBytes} bytes on ${r.barcode}, ${r.commands} EXTENDED COPY commands, ${r.segments} segments, ${r.elapsedMs} ms; ` +
+          `data mover moved ${r.bytesMoved} bytes, server port ${r.portBytesDuringCopy} bytes during the copy${r.skipped.length ? `; skipped: ${r.skipped.join('; ')}` : ''}${r.error ? `\n${r.error}` : ''}\n`,
+      );
+    }
     return r.ok ? 0 : 1;
   } finally {
     catalog.close();
