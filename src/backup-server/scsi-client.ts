@@ -9,15 +9,13 @@ import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capa
 import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
 import { SbcOp } from '../scsi/sbc.js';
-import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
-import { ScsiStatus } from '../scsi/status.js';
+import { decodeSense, describeSense, hexByte, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { ScsiStatus, statusName } from '../scsi/status.js';
 import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
 import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
 import type { ScsiTransport, TransportResult } from './transport.js';
-
-const STATUS_NAMES: Record<number, string> = { 0x02: 'CHECK CONDITION', 0x08: 'BUSY', 0x18: 'RESERVATION CONFLICT', 0x28: 'TASK SET FULL', 0x40: 'TASK ABORTED' };
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
@@ -32,16 +30,9 @@ export class CommandFailed extends Error {
     } catch {
       sense = undefined;
     }
-    super(`${what}: ${STATUS_NAMES[result.status] ?? `status ${result.status.toString(16)}h`}${sense ? ` ${describeSense(sense)}` : ''}`);
+    super(`${what}: ${statusName(result.status)}${sense ? ` ${describeSense(sense)}` : ''}`);
     this.sense = sense;
   }
-}
-
-const hex2 = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
-
-export function describeSense(s: SenseInfo): string {
-  const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
-  return `sense ${hex2(s.key)}/${hex2(s.asc)}/${hex2(s.ascq)}${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}`;
 }
 
 export class ScsiClient {
@@ -73,7 +64,7 @@ export class ScsiClient {
   }
 
   async vpd(target: string, lun: number, page: number): Promise<Buffer> {
-    return this.exec(`INQUIRY VPD ${hex2(page)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
+    return this.exec(`INQUIRY VPD ${hexByte(page, true)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
   }
 
   async deviceIds(target: string, lun: number): Promise<Designator[]> {

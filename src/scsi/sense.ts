@@ -289,6 +289,50 @@ export function decodeSense(buf: Buffer): SenseInfo {
   throw new RangeError(`unknown sense response code ${hex(code)}`);
 }
 
+// ---- Naming: how sense appears in messages and logs, spelled once. ----
+
+const KEY_NAMES = [
+  'NO SENSE',
+  'RECOVERED ERROR',
+  'NOT READY',
+  'MEDIUM ERROR',
+  'HARDWARE ERROR',
+  'ILLEGAL REQUEST',
+  'UNIT ATTENTION',
+  'DATA PROTECT',
+  'BLANK CHECK',
+  'VENDOR SPECIFIC',
+  'COPY ABORTED',
+  'ABORTED COMMAND',
+  'RESERVED',
+  'VOLUME OVERFLOW',
+  'MISCOMPARE',
+];
+
+/** "ILLEGAL REQUEST"; "key 15" for the one value without a name. */
+export const senseKeyName = (key: number): string => KEY_NAMES[key] ?? `key ${key}`;
+
+/** A byte in hex, at least two digits: "0c" (`upper`: "0C"). */
+export const hexByte = (n: number, upper = false): string => {
+  const h = n.toString(16).padStart(2, '0');
+  return upper ? h.toUpperCase() : h;
+};
+
+/**
+ * Sense key / ASC / ASCQ in hex: "5/24/00" as log lines carry it; `wide` pads the key to two
+ * digits ("05/24/00"), `upper` writes capitals.
+ */
+export function senseCode(s: Pick<SenseInfo, 'key' | 'asc' | 'ascq'>, o: { wide?: boolean; upper?: boolean } = {}): string {
+  const key = o.wide ? hexByte(s.key, o.upper) : o.upper ? s.key.toString(16).toUpperCase() : s.key.toString(16);
+  return `${key}/${hexByte(s.asc, o.upper)}/${hexByte(s.ascq, o.upper)}`;
+}
+
+/** "sense 05/24/00 [FILEMARK,ILI] info=3": what the backup server's messages show of a sense. */
+export function describeSense(s: SenseInfo): string {
+  const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
+  return `sense ${senseCode(s, { wide: true, upper: true })}${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}`;
+}
+
 // ---- The answers every device gives, named once so nobody hand-rolls ASC/ASCQ pairs. ----
 
 const err = (key: number, asc: number, ascq: number, extra: Partial<SenseInfo> = {}) =>
