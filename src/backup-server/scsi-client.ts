@@ -3,15 +3,15 @@
  * that does not end GOOD throws CommandFailed carrying the decoded sense, so callers report the
  * target's own words.
  */
-import { encodeRwCdb } from '../scsi/cdb.js';
+import type { CdbRequest } from '../scsi/cdb.js';
 import { decodeDeviceIdPage, decodeStandardInquiry, encodeInquiryCdb, type Designator, type StandardInquiry } from '../scsi/inquiry.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capacity.js';
 import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
-import { SbcOp } from '../scsi/sbc.js';
+import { read16, write16 } from '../scsi/sbc.js';
 import { decodeSense, describeSense, hexByte, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus, statusName } from '../scsi/status.js';
-import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
+import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, readRecord6, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
 import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
@@ -49,6 +49,11 @@ export class ScsiClient {
     }
   }
 
+  /** exec of a built CDB: the data-in length comes with it. */
+  request(what: string, target: string, lun: number, r: CdbRequest, dataOut?: Buffer): Promise<Buffer> {
+    return this.exec(what, target, lun, r.cdb, r.direction === 'in' ? r.length : 0, dataOut);
+  }
+
   /** Like exec but returns the raw result (callers that expect CHECK CONDITION as an answer). */
   raw(target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<TransportResult> {
     return this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
@@ -81,11 +86,11 @@ export class ScsiClient {
   }
 
   async read(target: string, lun: number, lba: number, blocks: number, blockSize: number): Promise<Buffer> {
-    return this.exec('READ(16)', target, lun, encodeRwCdb({ opcode: SbcOp.READ_16, lba, transferLength: blocks }), blocks * blockSize);
+    return this.request('READ(16)', target, lun, read16(lba, blocks, blockSize));
   }
 
   async write(target: string, lun: number, lba: number, data: Buffer, blockSize: number): Promise<void> {
-    await this.exec('WRITE(16)', target, lun, encodeRwCdb({ opcode: SbcOp.WRITE_16, lba, transferLength: data.length / blockSize }), 0, data);
+    await this.request('WRITE(16)', target, lun, write16(lba, data.length / blockSize, blockSize), data);
   }
 
   async testUnitReady(target: string, lun: number): Promise<TransportResult> {
@@ -116,8 +121,8 @@ export class ScsiClient {
 
   /** READ(6) variable mode, SILI=1: one record up to `max` bytes. */
   async readRecord(target: string, lun: number, max: number): Promise<TransportResult> {
-    const cdb = Buffer.from([TapeOp.READ_6, 0x02, (max >> 16) & 0xff, (max >> 8) & 0xff, max & 0xff, 0]);
-    return this.raw(target, lun, cdb, max);
+    const r = readRecord6(max, true);
+    return this.raw(target, lun, r.cdb, r.length);
   }
 
   /**
