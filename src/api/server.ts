@@ -23,6 +23,7 @@ import { observeRoutes } from './routes/observe.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
 import { HttpError } from './http-error.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 
 export interface ApiOptions {
   /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
@@ -105,6 +106,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   await app.register(copyRoutes);
   await app.register(faultRoutes);
   await app.register(jobRoutes);
+  await app.register(snapshotRoutes);
   await app.register(observeRoutes);
   await app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

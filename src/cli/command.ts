@@ -1,15 +1,20 @@
 /**
- * What a `dmsim` subcommand is: a module under src/cli/commands/ exporting `name`, `summary` and
- * `run(argv)`. main.ts keeps the table; a new command is one file plus one line there.
+ * What a `dmsim` subcommand is: a module under src/cli/commands/ exporting `run(argv)`. main.ts
+ * keeps the table (name, summary, how to load the module); a new command is one file plus one
+ * line there. Modules load only when their command runs, so `dmsim --help` starts fast.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface CommandModule {
+  /** Resolves to the process exit code (undefined = 0). Throw UsageError for bad arguments (exit 2). */
+  run(argv: string[]): Promise<number | void> | number | void;
+}
 
 export interface Command {
   readonly name: string;
   /** One line for `dmsim --help`. */
   readonly summary: string;
-  /** Resolves to the process exit code (undefined = 0). Throw UsageError for bad arguments (exit 2). */
-  run(argv: string[]): Promise<number | void> | number | void;
+  load(): Promise<CommandModule>;
 }
 
 /** Bad command-line input: main prints the message (and the usage when given) and exits 2. */

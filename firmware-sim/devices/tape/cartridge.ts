@@ -37,6 +37,21 @@ export interface CartridgeMeta {
   /** Image length known to be on stable storage (after the last sync). */
   syncedLength: number;
   events: CartridgeEvent[];
+  /** Medium serial number (MAM 0401h, READ MEDIA SERIAL NUMBER). */
+  serial: string;
+  /** Manufacture date, YYYYMMDD (MAM 0406h). */
+  manufactured: string;
+  /** Threads in the cartridge's life (MAM 0003h, log page 17h 0001h). */
+  loadCount: number;
+  /** Bytes written / read in the cartridge's life (MAM 0220h/0221h, log page 17h). */
+  lifetimeWritten: number;
+  lifetimeRead: number;
+  /** MAM 0009h: +1 on every write-type change of the medium. */
+  volumeChangeRef: number;
+  /** MAM 020Ah–020Dh: the drives of the last four loads, newest first, 8-char vendor + 32-char serial. */
+  loadHistory: string[];
+  /** Host-written MAM attributes (0800h–0BFFh, 1400h–17FFh): 4-hex-digit id → {format, value hex}. */
+  attributes: Record<string, { format: number; value: string }>;
 }
 
 export interface CartridgeEvent {
@@ -100,8 +115,11 @@ export class Cartridge {
   /** Make a blank cartridge (overwrites an existing image). */
   static async create(path: string, opts: Partial<Omit<CartridgeMeta, 'syncedLength' | 'events'>> & { capacity: number }): Promise<Cartridge> {
     if (!Number.isSafeInteger(opts.capacity) || opts.capacity <= 0) throw new RangeError(`cartridge capacity must be a positive byte count, not ${opts.capacity}`);
+    const barcode = opts.barcode ?? basename(path).replace(/\.tap$/i, '');
     const meta: CartridgeMeta = {
-      barcode: opts.barcode ?? basename(path).replace(/\.tap$/i, ''),
+      ...lifeDefaults({}, barcode),
+      ...opts,
+      barcode,
       capacity: opts.capacity,
       earlyWarning: opts.earlyWarning ?? Math.min(DEFAULT_EW_SIZE, Math.floor(opts.capacity / 2)),
       programmableEarlyWarning: opts.programmableEarlyWarning ?? 0,
@@ -349,6 +367,18 @@ export class Cartridge {
     await this.flushMeta();
   }
 
+  /** Change sidecar-only metadata (MAM, life counters) and make it durable before returning. */
+  async updateMeta(fn: (m: CartridgeMeta) => void): Promise<void> {
+    fn(this.meta);
+    this.metaDirty = true;
+    await this.flushMeta();
+  }
+
+  /** Note sidecar changes to be written at the next sync point (counters updated per command). */
+  touchMeta(): void {
+    this.metaDirty = true;
+  }
+
   event(what: string, extra: Omit<CartridgeEvent, 'at' | 'what'> = {}): void {
     this.meta.events.push({ at: new Date().toISOString(), what, ...extra });
     if (this.meta.events.length > MAX_EVENTS) this.meta.events.splice(0, this.meta.events.length - MAX_EVENTS);
@@ -455,6 +485,23 @@ function normalizeMeta(m: Partial<CartridgeMeta>, path: string, size: number): C
     density: typeof m.density === 'number' ? m.density : DEFAULT_DENSITY,
     syncedLength: typeof m.syncedLength === 'number' ? m.syncedLength : size,
     events: Array.isArray(m.events) ? m.events : [],
+    ...lifeDefaults(m, typeof m.barcode === 'string' ? m.barcode : basename(path).replace(/\.tap$/i, '')),
+  };
+}
+
+/** MAM-related sidecar fields; sidecars written before they existed get them on first load. */
+function lifeDefaults(m: Partial<CartridgeMeta>, barcode: string): Pick<CartridgeMeta, 'serial' | 'manufactured' | 'loadCount' | 'lifetimeWritten' | 'lifetimeRead' | 'volumeChangeRef' | 'loadHistory' | 'attributes'> {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
+  return {
+    // Barcodes are unique in a lab, so a serial derived from one is unique too.
+    serial: typeof m.serial === 'string' && m.serial ? m.serial : `DMSIM${barcode}`.slice(0, 32),
+    manufactured: typeof m.manufactured === 'string' && /^\d{8}$/.test(m.manufactured) ? m.manufactured : new Date().toISOString().slice(0, 10).replace(/-/g, ''),
+    loadCount: num(m.loadCount),
+    lifetimeWritten: num(m.lifetimeWritten),
+    lifetimeRead: num(m.lifetimeRead),
+    volumeChangeRef: num(m.volumeChangeRef),
+    loadHistory: Array.isArray(m.loadHistory) ? m.loadHistory.filter((x): x is string => typeof x === 'string').slice(0, 4) : [],
+    attributes: m.attributes && typeof m.attributes === 'object' ? m.attributes : {},
   };
 }
 

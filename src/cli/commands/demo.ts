@@ -12,9 +12,6 @@ import { createLogger } from '../../log.js';
 import { helpShown, parseCommandArgs, parseHostPort } from '../command.js';
 import { startFrontEnds } from '../serve.js';
 
-export const name = 'demo';
-export const summary = 'server-free backup demo on the embedded default lab (what `npm start` runs)';
-
 const USAGE = `usage: dmsim demo [options]
   --lab FILE        lab file (default: the embedded default lab)
   --data DIR        data directory (default: a fresh temporary directory, removed afterwards)

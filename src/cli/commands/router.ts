@@ -11,9 +11,6 @@ import { helpShown, parseCommandArgs, parseHostPort, UsageError } from '../comma
 import { startFrontEnds } from '../serve.js';
 import { ISNS_PORT } from '../../isns/constants.js';
 
-export const name = 'router';
-export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
-
 const USAGE = `usage: dmsim router [options]
 
   --lab FILE          lab file (default: the embedded default lab, fixtures/labs/default.json)
@@ -62,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     runtime = await buildLab(config, { dataDir: values.data, log });
     if (!stopping.received) {
       frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}) });
-      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
+      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
     log.info({ signal }, 'stopping');
