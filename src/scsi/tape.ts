@@ -5,6 +5,7 @@
  * manager encode CDBs and decode responses with the same functions.
  */
 import { bit, field, pack, struct, u8, u16, u24, u32, u64, blob, asciiField } from './layout.js';
+import type { CdbRequest } from './cdb.js';
 
 export const TapeOp = {
   TEST_UNIT_READY: 0x00,
@@ -73,6 +74,13 @@ export function decodeReadWrite6(cdb: Buffer): ReadWrite6Cdb {
 export function encodeRead6(v: ReadWrite6Cdb): Buffer {
   return cdb6.encode({ opcode: TapeOp.READ_6, flags: pack([v.fixed, 0], [v.sili, 1]), len: v.transferLength, control: 0 });
 }
+
+/** READ(6) of one variable-length record of up to `max` bytes (FIXED=0), SILI as given. */
+export const readRecord6 = (max: number, sili: boolean): CdbRequest => ({
+  cdb: encodeRead6({ fixed: false, sili, transferLength: max }),
+  direction: 'in',
+  length: max,
+});
 
 export function encodeWrite6(v: Omit<ReadWrite6Cdb, 'sili'>): Buffer {
   return cdb6.encode({ opcode: TapeOp.WRITE_6, flags: pack([v.fixed, 0]), len: v.transferLength, control: 0 });
