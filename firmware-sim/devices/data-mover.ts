@@ -26,6 +26,7 @@ const testUnitReady: CommandDef = {
   name: 'TEST UNIT READY',
   cdbLength: 6,
   rsv: 'other',
+  data: 'none',
   usage: [0xff, 0, 0, 0, 0, 0],
   handler: () => undefined,
 };

@@ -24,10 +24,25 @@ export interface CommandContext<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
   cdb: Buffer;
   nexus: ITNexus;
   signal?: AbortSignal;
+  /**
+   * A data-out command states how many bytes its CDB asks for (its SPDTL) and takes what arrived
+   * of them: at most `bytes`, fewer when the initiator sent less. The length reaches the router
+   * (ScsiTask.reportTransferLength), whose result carries it, so the transport can report a
+   * residual against what the initiator expected.
+   */
+  takeDataOut(bytes: number): Buffer;
 }
+
+const NO_DATA = Buffer.alloc(0);
+
+/** Where a command's data goes (CTL's CTL_FLAG_DATA_IN / _OUT / _NONE). */
+export type DataDirection = 'none' | 'in' | 'out';
 
 /** CommandContext whose `signal` is only built when a handler reads it (see router/task-abort.ts). */
 class Context implements CommandContext {
+  /** Bytes of data-out the command asked for, once the handler said (takeDataOut). */
+  spdtl: number | undefined;
+
   constructor(
     readonly lu: ScsiLogicalUnit,
     readonly task: ScsiTask,
@@ -37,6 +52,13 @@ class Context implements CommandContext {
 
   get signal(): AbortSignal | undefined {
     return this.task.signal;
+  }
+
+  takeDataOut(bytes: number): Buffer {
+    this.spdtl = bytes;
+    const d = this.task.dataOut;
+    if (!d) return NO_DATA;
+    return d.length <= bytes ? d : d.subarray(0, bytes);
   }
 }
 
@@ -49,6 +71,16 @@ export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
   name: string;
   cdbLength: number;
   rsv: RsvClass;
+  /**
+   * Direction of the command's data. Every dmsim table states it; left out (LUs built by tests)
+   * the command moves whatever its handler returns or takes.
+   */
+  data?: DataDirection;
+  /**
+   * A data-in command's ALLOCATION LENGTH field, [byte offset, size in bytes]: the base cuts the
+   * handler's data to it, so the data-in's length is what the command transfers (its SPDTL).
+   */
+  allocation?: readonly [number, number];
   /** Commands that run even with a unit attention pending (SAM-5 / SPC-4 §5.8.7 list). */
   ignoresUnitAttention?: boolean;
   /**
@@ -179,6 +211,7 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       // retry on (libiscsi's iscsi-ls re-sends TEST UNIT READY only for 29h/00h, as tgt reports).
       if (!this.pendingUA.has(nexus.key)) this.pendingUA.set(nexus.key, [UA.RESET]);
     }
+    let ctx: Context | undefined;
     try {
       if (cdb.length < 1) throw Sense.invalidOpcode();
       const opcode = cdb[0]!;
@@ -197,11 +230,17 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       if (def.usage) checkReservedBits(cdb, def.usage, def.cdbLength);
       if (task.aborter) task.aborter.throwIfAborted();
       else task.signal?.throwIfAborted();
-      const out = await def.handler(new Context(this, task, cdb, nexus));
-      if (out === undefined) return { status: ScsiStatus.GOOD };
-      if (Buffer.isBuffer(out)) return { status: ScsiStatus.GOOD, dataIn: out };
-      return out;
+      ctx = new Context(this, task, cdb, nexus);
+      const out = await def.handler(ctx);
+      const r: ScsiResult = out === undefined ? { status: ScsiStatus.GOOD } : Buffer.isBuffer(out) ? { status: ScsiStatus.GOOD, dataIn: out } : out;
+      if (def.allocation && r.dataIn) {
+        const alloc = readField(cdb, def.allocation);
+        if (r.dataIn.length > alloc) r.dataIn = r.dataIn.subarray(0, alloc);
+      }
+      if (ctx.spdtl !== undefined) task.reportTransferLength?.(ctx.spdtl);
+      return r;
     } catch (e) {
+      if (ctx?.spdtl !== undefined) task.reportTransferLength?.(ctx.spdtl);
       return this.resultOf(e, nexus);
     }
   }
@@ -228,6 +267,13 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
 function uaPrecedence([asc, ascq]: readonly [number, number]): number {
   if (asc !== 0x29) return 2;
   return ascq === 0x07 ? 1 : 0;
+}
+
+/** An unsigned big-endian CDB field, [offset, size] (ALLOCATION LENGTH: 1 to 4 bytes). */
+function readField(cdb: Buffer, [off, size]: readonly [number, number]): number {
+  let v = 0;
+  for (let i = 0; i < size; i++) v = v * 256 + (cdb[off + i] ?? 0);
+  return v;
 }
 
 /** Reject a CDB with a bit set outside its usage mask (control byte included), pointing at it. */

@@ -537,11 +537,11 @@ export function reservationCommands(): CommandDef[] {
   const inNames = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
   const outNames = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY', 'REGISTER AND MOVE'];
   return [
-    { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
-    { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
-    { opcode: RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', usage: r10, handler: (c) => reserve10(c, false) },
-    { opcode: RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', usage: r10, handler: (c) => reserve10(c, true) },
-    ...inNames.map((n, sa): CommandDef => ({ opcode: PR_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', usage: inUsage, handler: prIn })),
-    ...outNames.map((n, sa): CommandDef => ({ opcode: PR_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', usage: outUsage, handler: prOut })),
+    { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
+    { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
+    { opcode: RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', data: 'out', usage: r10, handler: (c) => reserve10(c, false) },
+    { opcode: RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', data: 'out', usage: r10, handler: (c) => reserve10(c, true) },
+    ...inNames.map((n, sa): CommandDef => ({ opcode: PR_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', data: 'in', allocation: [7, 2], usage: inUsage, handler: prIn })),
+    ...outNames.map((n, sa): CommandDef => ({ opcode: PR_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', data: 'out', usage: outUsage, handler: prOut })),
   ];
 }

@@ -62,6 +62,8 @@ class LuTask implements ScsiTask {
   readonly tag: number | undefined;
   readonly attribute: number | undefined;
   readonly dataInBuffers: DataInAllocator | undefined;
+  /** The data-out length the LU said its CDB asks for. */
+  transferLength: number | undefined;
 
   constructor(
     task: ScsiTask,
@@ -80,6 +82,10 @@ class LuTask implements ScsiTask {
 
   get signal(): AbortSignal {
     return this.aborter.signal;
+  }
+
+  reportTransferLength(bytes: number): void {
+    this.transferLength = bytes;
   }
 }
 
@@ -238,7 +244,8 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const port = this.portsByWwpn.get(task.nexus.targetPort);
     if (!port) throw new UnreachableError(task.nexus.initiatorPort, task.nexus.targetPort, `not a port of ${this.name}`);
     const r = await this.route(task, port);
-    if (r.dataIn && r.dataIn.length > task.dataInLength) return { ...r, dataIn: r.dataIn.subarray(0, Math.max(0, task.dataInLength)) };
+    // More data-in than the initiator takes: it gets what fits, and the result says how much there was.
+    if (r.dataIn && r.dataIn.length > task.dataInLength) return { ...r, dataIn: r.dataIn.subarray(0, Math.max(0, task.dataInLength)), transferLength: r.transferLength ?? r.dataIn.length };
     return r;
   }
 
@@ -267,7 +274,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const v = checkReportLunsCdb(task.cdb);
     const visible = this.visibleLus(task.nexus.initiatorPort);
     const luns = selectLuns(visible.keys(), v.selectReport);
-    const dataIn = encodeReportLunsData(luns);
+    const dataIn = encodeReportLunsData(luns).subarray(0, v.allocationLength);
     // SPC-4 §6.33: REPORT LUNS clears a pending REPORTED LUNS DATA HAS CHANGED for this nexus.
     for (const lu of visible.values()) if (lu instanceof ScsiLogicalUnit) lu.clearUnitAttention(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
     return { status: ScsiStatus.GOOD, dataIn };
@@ -282,14 +289,14 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd) {
           if (v.pageCode) throw Sense.invalidFieldInCdb(2);
-          return { status: ScsiStatus.GOOD, dataIn: encodeStandardInquiry({ deviceType: WELL_KNOWN_LU_TYPE, ...this.ident, version: SPC4_VERSION }) };
+          return good(encodeStandardInquiry({ deviceType: WELL_KNOWN_LU_TYPE, ...this.ident, version: SPC4_VERSION }), v.allocationLength);
         }
         if (v.pageCode !== 0) throw Sense.invalidFieldInCdb(2);
-        return { status: ScsiStatus.GOOD, dataIn: encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]) };
+        return good(encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]), v.allocationLength);
       }
       case REQUEST_SENSE:
         TargetDevice.need6(task);
-        return { status: ScsiStatus.GOOD, dataIn: encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0) };
+        return good(encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);
       case TEST_UNIT_READY:
         return { status: ScsiStatus.GOOD };
       default:
@@ -311,12 +318,12 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         const data = v.evpd
           ? vpdPage(0x1f, v.pageCode, Buffer.alloc(0), 3)
           : encodeStandardInquiry({ qualifier: 3, deviceType: 0x1f, ...this.ident, cmdque: false });
-        return { status: ScsiStatus.GOOD, dataIn: data };
+        return good(data, v.allocationLength);
       }
       case REQUEST_SENSE: {
         TargetDevice.need6(task);
         const s: SenseInfo = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
-        return { status: ScsiStatus.GOOD, dataIn: encodeSense(s, (task.cdb[1]! & 1) !== 0) };
+        return good(encodeSense(s, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);
       }
       default:
         throw Sense.luNotSupported();
@@ -338,8 +345,10 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const onOuterAbort = outer ? () => ab.abort(outer.reason) : undefined;
     if (onOuterAbort) outer!.addEventListener('abort', onOuterAbort, { once: true });
     try {
-      const r = await lu.execute(new LuTask(task, port, ab));
-      return ab.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
+      const lt = new LuTask(task, port, ab);
+      const r = await lu.execute(lt);
+      if (ab.aborted) return { status: ScsiStatus.TASK_ABORTED };
+      return lt.transferLength === undefined ? r : { ...r, transferLength: lt.transferLength };
     } finally {
       if (onOuterAbort) outer!.removeEventListener('abort', onOuterAbort);
       set.delete(tracked);
@@ -416,6 +425,9 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     }
   }
 }
+
+/** GOOD with parameter data cut to the CDB's ALLOCATION LENGTH (what the command transfers). */
+const good = (data: Buffer, allocationLength: number): ScsiResult => ({ status: ScsiStatus.GOOD, dataIn: data.length > allocationLength ? data.subarray(0, allocationLength) : data });
 
 const viewKey = (m: ReadonlyMap<number, LogicalUnit>): string =>
   [...m].sort((a, b) => a[0] - b[0]).map(([l, lu]) => `${l}:${lu.identity.name}`).join(',');

@@ -34,7 +34,10 @@ export interface ScsiTask {
   cdb: Buffer;
   /** Parameter list or write data, already gathered by the transport. */
   dataOut?: Buffer;
-  /** Allocation length the initiator will accept; the router truncates data-in to it. */
+  /**
+   * Data-in bytes the initiator will accept (its expected data transfer length): the router cuts
+   * data-in to it and says in ScsiResult.transferLength how much the command had.
+   */
   dataInLength: number;
   /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
   signal?: AbortSignal;
@@ -58,6 +61,11 @@ export interface ScsiTask {
    * which VPD 83h reports and per-port state (ALL_TG_PT) keys on. Absent when a test calls an LU directly.
    */
   port?: TargetPortInfo;
+  /**
+   * Set by the router: the LU reports here the data-out length its CDB asks for (SPDTL), and the
+   * router returns it as ScsiResult.transferLength.
+   */
+  reportTransferLength?(bytes: number): void;
 }
 
 /** The target port a task arrived on, as the LU needs to describe it. */
@@ -75,6 +83,13 @@ export interface ScsiResult {
   dataIn?: Buffer;
   /** Encoded sense (src/scsi/sense), present with CHECK CONDITION. */
   sense?: Buffer;
+  /**
+   * The bytes the command transferred or would have transferred running to its end (SPDTL, RFC
+   * 7143 §11.4.5.1), when that is not dataIn's length: data-in the router cut to dataInLength, or
+   * the data-out length a command's CDB asked for. Transports compare it with the length the
+   * initiator expected and report the difference as residual overflow or underflow.
+   */
+  transferLength?: number;
 }
 
 export interface LuIdentity {

@@ -23,7 +23,7 @@ import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
 import { BlockBitmap, type Extent } from './block-bitmap.js';
 import { diskCommands } from './commands.js';
-import { COPY_OPCODES, EMPTY, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
+import { COPY_OPCODES, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
 import { initialMap, loadMaps, saveMaps } from './maps.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
 import { copyManagerCommands, vpd8F } from '../../copy-manager/commands.js';
@@ -268,21 +268,20 @@ export class DiskLu extends ScsiLogicalUnit {
 
   /** The data-out bytes a command needs: exactly `need` (a view), or INVALID FIELD IN COMMAND IU when short. */
   dataOut(ctx: Ctx, need: number): Buffer {
-    const d = ctx.task.dataOut;
-    if (!d || d.length < need) throw shortDataOut();
-    return d.length === need ? d : d.subarray(0, need);
+    const d = ctx.takeDataOut(need);
+    if (d.length < need) throw shortDataOut();
+    return d;
   }
 
   /**
    * Write data as delivered: when the transport carried less than the CDB's transfer length
    * (expected data transfer length below it), the command is processed normally except that data
    * beyond what arrived is not written (FCP-4 / iSCSI residual overflow; libiscsi's residual tests
-   * require GOOD for WRITE AND VERIFY). The transport reports the residual.
+   * require GOOD for WRITE AND VERIFY). `need` goes back to the transport (takeDataOut), which
+   * reports the residual.
    */
   deliveredData(ctx: Ctx, need: number): Buffer {
-    const d = ctx.task.dataOut;
-    if (!d) return EMPTY;
-    return d.length <= need ? d : d.subarray(0, need);
+    return ctx.takeDataOut(need);
   }
 
   markWritten(lba: number, count: number): void {

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
 import { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
-import { Sense, ScsiError, SenseKey, decodeSense, encodeSense } from '../../scsi/sense.js';
+import { Sense, ScsiError, decodeSense, encodeSense } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import {
   BHS_LENGTH,
@@ -43,7 +43,6 @@ import type { Portal } from './portal.js';
 import type { Session } from './session.js';
 import { ScsiTaskState, TaskPhase, type R2tState } from './scsi-task.js';
 import { answerText } from './discovery.js';
-import { blockSizeFromCapacity, sbcTransfer, withTransferBlocks } from './spdtl.js';
 import { POOL_MIN, POOLED_OPCODES } from './buffer-pool.js';
 import { runTmf } from './tmf.js';
 
@@ -66,6 +65,18 @@ const ATTR_MAP = [0, 0, 1, 2, 3] as const;
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 type State = 'login' | 'ffp' | 'logout' | 'closed';
+
+/**
+ * Residual overflow/underflow (RFC 7143 §11.4.5.1): the bytes the command transferred or wanted to
+ * (SPDTL: the result's transferLength, else the data-in it returned) against the initiator's EDTL.
+ * A write whose LU did not say how much it took reports none.
+ */
+function residualOf(t: ScsiTaskState, r: ScsiResult, dataInLength: number): { resFlags: number; residual: number } {
+  const edtl = t.read || t.write ? t.edtl : 0;
+  const spdtl = r.transferLength ?? (t.read || dataInLength > 0 ? dataInLength : undefined);
+  if (spdtl === undefined || spdtl === edtl) return { resFlags: 0, residual: 0 };
+  return spdtl > edtl ? { resFlags: ResponseFlags.OVERFLOW, residual: spdtl - edtl } : { resFlags: ResponseFlags.UNDERFLOW, residual: edtl - spdtl };
+}
 
 export class Connection {
   state: State = 'login';
@@ -442,40 +453,18 @@ export class Connection {
     const s = this.session!;
     t.phase = TaskPhase.RUNNING;
     if (t.lun < 0) return this.finishEarly(t, Sense.luNotSupported());
-    const bs = s.blockSizes.get(t.lun);
-    let dataOut = t.buf;
-    let cdb = t.cdb;
-    if (bs && t.write) {
-      const x = sbcTransfer(t.cdb, bs);
-      if (x && x.dir === 'out') {
-        if (t.edtl < x.bytes) {
-          t.outResFlags = ResponseFlags.OVERFLOW;
-          t.outResidual = x.bytes - t.edtl;
-          // Write only the whole blocks the initiator sent; other commands are refused untouched.
-          const shorter = withTransferBlocks(t.cdb, Math.floor(t.edtl / bs));
-          if (!shorter) return this.finishEarly(t, new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 }));
-          cdb = shorter;
-          dataOut = t.buf?.subarray(0, Math.floor(t.edtl / bs) * bs);
-        }
-        if (t.edtl > x.bytes) {
-          t.outResFlags = ResponseFlags.UNDERFLOW;
-          t.outResidual = t.edtl - x.bytes;
-          dataOut = t.buf?.subarray(0, x.bytes);
-        }
-      }
-    }
     this.running++;
     // The router aborts through the same TaskAbort; no AbortSignal exists unless the LU asks.
     const task: ScsiTask = {
       nexus: s.nexus!,
       lun: t.lun,
-      cdb,
+      cdb: t.cdb,
       dataInLength: t.read ? t.edtl : 0,
       aborter: (t.ab = new TaskAbort()),
       tag: t.itt,
       attribute: ATTR_MAP[t.attr] ?? 0,
     };
-    if (t.write && dataOut) task.dataOut = dataOut;
+    if (t.write && t.buf) task.dataOut = t.buf;
     if (t.read && t.edtl >= POOL_MIN) task.dataInBuffers = t;
     this.portal.dispatcher.dispatch(task).then(
       (r) => this.complete(t, r),
@@ -528,33 +517,8 @@ export class Connection {
     const data = r.dataIn;
     const dlen = data ? data.length : 0;
     const readEdtl = t.read ? t.edtl : 0;
-    let resFlags = 0;
-    let residual = 0;
-    if (dlen > readEdtl) {
-      resFlags = ResponseFlags.OVERFLOW;
-      residual = dlen - readEdtl;
-    } else if (t.read && dlen < readEdtl) {
-      resFlags = ResponseFlags.UNDERFLOW;
-      residual = readEdtl - dlen;
-    }
+    const { resFlags, residual } = residualOf(t, r, dlen);
     const status = r.status;
-    if ((t.cdb[0] === 0x25 || t.cdb[0] === 0x9e) && status === ScsiStatus.GOOD) {
-      const bs = blockSizeFromCapacity(t.cdb, data);
-      if (bs) s.blockSizes.set(t.lun, bs);
-    }
-    if (t.read && status === ScsiStatus.GOOD) {
-      // The router may have cut the data to EDTL: recover an overflow from the CDB.
-      const bs = s.blockSizes.get(t.lun);
-      const x = bs ? sbcTransfer(t.cdb, bs) : undefined;
-      if (x && x.dir === 'in' && x.bytes > readEdtl) {
-        resFlags = ResponseFlags.OVERFLOW;
-        residual = x.bytes - readEdtl;
-      }
-    }
-    if (!resFlags && t.outResFlags) {
-      resFlags = t.outResFlags;
-      residual = t.outResidual;
-    }
     const n = Math.min(dlen, readEdtl);
     const collapse = n > 0 && !r.sense && (status === ScsiStatus.GOOD || status === ScsiStatus.CONDITION_MET);
     let dataSN = 0;

@@ -45,9 +45,6 @@ export class ScsiTaskState implements DataInAllocator {
   gathered = 0;
   /** Why the write was refused before its data was solicited. */
   refuse: 'too-large' | 'busy' | undefined;
-  /** Write-direction residual found before dispatch (EDTL vs SPDTL), ResponseFlags + count. */
-  outResFlags = 0;
-  outResidual = 0;
   /** Another session's TMF terminated it: report TASK ABORTED instead of silence. */
   reportAborted = false;
   /** Data-in buffer the LU took from the portal's pool; back to the pool once the socket sent it. */

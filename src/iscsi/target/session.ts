@@ -21,8 +21,6 @@ export class Session {
   ended = false;
   /** Bytes of write data currently gathered for this session's tasks. */
   gatherBytes = 0;
-  /** Block size per LUN of this session's target port (see spdtl.ts). */
-  blockSizes = new Map<number, number>();
   /** Child of the portal's logger with the session's ids; its connections log through children of it. */
   log: Logger | undefined;
 
