@@ -7,7 +7,7 @@
 import { encodeThirdPartyCopyVpd } from '../../src/scsi/third-party-copy-vpd.js';
 import { RCR_OPCODE } from '../../src/scsi/receive-copy-results.js';
 import { XCOPY_OPCODE } from '../../src/scsi/xcopy.js';
-import type { CommandDef } from '../devices/logical-unit.js';
+import type { CommandDef } from '../lu/logical-unit.js';
 import type { CopyManager } from './copy-manager.js';
 import { PROFILES, thirdPartyCopyVpd, type CopyProfileName } from './profile.js';
 

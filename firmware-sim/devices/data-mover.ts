@@ -13,8 +13,8 @@ import type { ITNexus, LuIdentity } from '../router/task.js';
 import { copyManagerCommands, vpd8F } from '../copy-manager/commands.js';
 import type { CopyManager } from '../copy-manager/copy-manager.js';
 import type { CopyProfileName } from '../copy-manager/profile.js';
-import { commonCommands } from './common-commands.js';
-import { ScsiLogicalUnit, type CommandDef } from './logical-unit.js';
+import { commonCommands } from '../lu/common-commands.js';
+import { ScsiLogicalUnit, type CommandDef } from '../lu/logical-unit.js';
 
 export const DATA_MOVER_PDT = 0x03;
 

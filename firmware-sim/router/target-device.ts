@@ -10,9 +10,9 @@ import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage, SPC4_VERSION } from '../../src/scsi/inquiry.js';
 import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
-import { ScsiLogicalUnit } from '../devices/logical-unit.js';
+import { ScsiLogicalUnit } from '../lu/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
-import { reservationsOf, type ReservationOptions } from './reservations.js';
+import { reservationsOf, type ReservationOptions } from '../lu/reservations.js';
 import { TaskAbort } from './task-abort.js';
 import type { DataInAllocator, ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 

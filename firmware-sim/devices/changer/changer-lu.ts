@@ -46,8 +46,8 @@ import {
 } from '../../../src/scsi/smc.js';
 import { asciiField } from '../../../src/scsi/layout.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
-import { commonCommands } from '../common-commands.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { commonCommands } from '../../lu/common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
 

@@ -14,7 +14,7 @@ import {
   SbcOp, SaIn16, decodeBlockCdb, type BlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
   encodeLbaStatus, sbcUsage, ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type LbaStatusDescriptor,
 } from '../../../src/scsi/sbc.js';
-import type { CommandContext, CommandDef, DataDirection } from '../logical-unit.js';
+import type { CommandContext, CommandDef, DataDirection } from '../../lu/logical-unit.js';
 import { ZEROES } from '../backing/block-store.js';
 import { EMPTY, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, shortDataOut } from './limits.js';
 import type { DiskLu } from './disk-lu.js';

@@ -17,8 +17,8 @@ import {
 import {
   encodeBlockDeviceCharacteristicsVpd, encodeBlockLimitsVpd, encodeLogicalBlockProvisioningVpd, type BlockCdb, type BlockLimits,
 } from '../../../src/scsi/sbc.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../logical-unit.js';
-import { commonCommands } from '../common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../../lu/logical-unit.js';
+import { commonCommands } from '../../lu/common-commands.js';
 import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
 import { BlockBitmap, type Extent } from './block-bitmap.js';

@@ -38,9 +38,9 @@ import {
   type TapePosition,
 } from '../../../src/scsi/tape.js';
 import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
-import { commonCommands } from '../common-commands.js';
+import { commonCommands } from '../../lu/common-commands.js';
 import { vpdPage } from '../../../src/scsi/inquiry.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import { Cartridge, CartridgeFormatError } from './cartridge.js';
 import type { TapeFaults } from './faults.js';
 import { FaultPlan } from '../faults.js';

@@ -29,7 +29,7 @@ import {
   encodeTapeDeviceSpecific,
   decodeTapeDeviceSpecific,
 } from '../../../src/scsi/tape.js';
-import type { CommandDef } from '../logical-unit.js';
+import type { CommandDef } from '../../lu/logical-unit.js';
 import type { TapeDrive } from './drive.js';
 
 /** A mask buffer of the page's size with the given byte → changeable-bits entries. */

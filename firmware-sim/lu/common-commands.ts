@@ -30,7 +30,7 @@ import {
   type Timeouts,
 } from '../../src/scsi/rsoc.js';
 import type { CommandContext, CommandDef, CommandTable, ScsiLogicalUnit } from './logical-unit.js';
-import { reservationCommands } from '../router/reservations.js';
+import { reservationCommands } from './reservations.js';
 
 export interface CommonCommandOptions {
   /**

@@ -44,8 +44,8 @@ import {
   type RegisterAndMoveParams,
   type TransportId,
 } from '../../src/scsi/persistent-reservations.js';
-import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from '../devices/logical-unit.js';
-import { makeNexus, type ITNexus } from './task.js';
+import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from './logical-unit.js';
+import { makeNexus, type ITNexus } from '../router/task.js';
 
 interface Registration {
   initiatorPort: string;
