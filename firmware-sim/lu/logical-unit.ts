@@ -6,7 +6,7 @@
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
-import type { ITNexus, LogicalUnit, LuIdentity, ScsiResult, ScsiTask } from '../router/task.js';
+import type { ITNexus, LogicalUnit, LuAttachment, LuIdentity, ResetKind, ScsiResult, ScsiTask, UnitAttentionScope } from '../router/task.js';
 
 /**
  * How a command is treated under reservations (SPC-2 RESERVE and SPC-4 persistent reservations).
@@ -89,6 +89,8 @@ export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
    * the base rejects a CDB with any of them set with INVALID FIELD IN CDB pointing at it.
    */
   usage?: number[];
+  /** Runs once when an LU's table is built: a command set installs its per-LU state (the reservation commands their gate). */
+  setup?(lu: ScsiLogicalUnit): void;
   handler(ctx: CommandContext<L>): Promise<HandlerOutput> | HandlerOutput;
 }
 
@@ -100,7 +102,18 @@ export const SERVICE_ACTION_OPCODES: ReadonlySet<number> = new Set([0x5e, 0x5f, 
 export interface ReservationGate {
   /** Throws ScsiStatusError(RESERVATION CONFLICT) when `def` may not run for `nexus` now. */
   check(nexus: ITNexus, def: CommandDef, cdb: Buffer): void;
+  /** The LU was attached to a target device (APTPL state, PREEMPT AND ABORT, REGISTER AND MOVE). */
+  attached?(to: LuAttachment): void;
+  /** LU reset / target reset: SPC-2 reservations end, persistent ones survive. */
+  onLuReset?(): void;
+  /** I_T nexus loss: the SPC-2 reservation that nexus holds ends. */
+  onNexusLost?(nexus: ITNexus): void;
 }
+
+/** The unit attention each reset establishes (SAM-5 §6.3), and back. */
+const RESET_UA: Readonly<Record<ResetKind, readonly [number, number]>> = { 'lu-reset': UA.BUS_DEVICE_RESET, 'hard-reset': UA.RESET, 'power-on': UA.POWER_ON };
+const resetKindOf = (ua: readonly [number, number]): ResetKind | undefined =>
+  (Object.keys(RESET_UA) as ResetKind[]).find((k) => RESET_UA[k][0] === ua[0] && RESET_UA[k][1] === ua[1]);
 
 const openGate: ReservationGate = { check() {} };
 
@@ -135,6 +148,7 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       this.byKey.set(k, d);
       if (d.serviceAction !== undefined) this.saOpcodes.add(d.opcode);
     }
+    for (const d of this.byKey.values()) d.setup?.(this);
   }
 
   private static key(op: number, sa?: number) {
@@ -150,8 +164,17 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     return this.byKey.get(ScsiLogicalUnit.key(opcode, this.saOpcodes.has(opcode) ? serviceAction : undefined));
   }
 
-  /** Queue a unit attention for every nexus (optionally except one), or only for one. */
-  queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+  /**
+   * Queue a unit attention for every nexus (optionally except one), or only for one. A reset's
+   * unit attention for every nexus is that reset (the UA is how SAM-5 makes a reset visible).
+   */
+  queueUnitAttention(ua: readonly [number, number], opts: UnitAttentionScope = {}): void {
+    const kind = opts.only || opts.except ? undefined : resetKindOf(ua);
+    if (kind) this.reset(kind);
+    else this.enqueueUnitAttention(ua, opts);
+  }
+
+  private enqueueUnitAttention(ua: readonly [number, number], opts: UnitAttentionScope): void {
     const targets = opts.only ? [opts.only] : [...this.seenNexus].filter((k) => k !== opts.except);
     for (const k of targets) {
       const q = this.pendingUA.get(k) ?? [];
@@ -180,8 +203,27 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     return q.splice(best, 1)[0];
   }
 
+  attached(to: LuAttachment): void {
+    this.reservations.attached?.(to);
+  }
+
+  /**
+   * LOGICAL UNIT RESET, hard reset or power on (the router has aborted the tasks): SPC-2
+   * reservations end, the device drops its own volatile state (onReset), and every nexus gets
+   * the reset's unit attention.
+   */
+  reset(kind: ResetKind = 'lu-reset'): void {
+    this.reservations.onLuReset?.();
+    this.onReset(kind);
+    this.enqueueUnitAttention(RESET_UA[kind], {});
+  }
+
+  /** What a reset clears in the device itself (PREVENT, copies...); nothing in the base. */
+  protected onReset(_kind: ResetKind): void {}
+
   /** Forget per-nexus state when an I_T nexus ends (transport logout / connection loss). */
   nexusLost(nexus: ITNexus): void {
+    this.reservations.onNexusLost?.(nexus);
     this.lastSense.delete(nexus.key);
   }
 

@@ -10,22 +10,9 @@ import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage, SPC4_VERSION } from '../../src/scsi/inquiry.js';
 import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
-import { ScsiLogicalUnit } from '../lu/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
-import { reservationsOf, type ReservationOptions } from '../lu/reservations.js';
 import { TaskAbort } from './task-abort.js';
-import type { DataInAllocator, ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
-
-/** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
-export interface ResetAware {
-  /** LOGICAL UNIT RESET / target reset: SPC-2 reservations are released; PR survive. */
-  onLuReset(): void;
-  /** I_T nexus loss: SPC-2 reservations the nexus holds are released. */
-  onNexusLost(nexus: ITNexus): void;
-}
-
-const isResetAware = (g: unknown): g is ResetAware =>
-  typeof g === 'object' && g !== null && typeof (g as ResetAware).onLuReset === 'function' && typeof (g as ResetAware).onNexusLost === 'function';
+import type { DataInAllocator, ITNexus, LogicalUnit, ResetKind, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 export interface TargetDeviceOptions {
   name: string;
@@ -140,17 +127,17 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   }
 
   /**
-   * Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. An emulated LU
-   * gets its reservation state here (APTPL file at `aptplPath`, next to its media).
+   * Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. The LU learns
+   * how to abort its tasks and name ports, and where its APTPL state lives (`aptplPath`, next to its media).
    */
-  attach(lun: number, lu: LogicalUnit, opts: ReservationOptions = {}): void {
+  attach(lun: number, lu: LogicalUnit, opts: { aptplPath?: string } = {}): void {
     if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
     if (lun < 0 || lun > 0x3fff) throw new RangeError(`${this.name}: LUN ${lun} cannot be addressed`);
-    if (lu instanceof ScsiLogicalUnit) {
-      const gate = reservationsOf(lu, opts);
-      gate.abortTasksOf = (keys) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), 'PREEMPT AND ABORT');
-      gate.targetPortOf = (rel) => this.ports.find((p) => p.relativeId === rel)?.wwpn;
-    }
+    lu.attached?.({
+      abortTasksOf: (keys, reason) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), reason),
+      targetPortOf: (rel) => this.ports.find((p) => p.relativeId === rel)?.wwpn,
+      ...(opts.aptplPath ? { aptplPath: opts.aptplPath } : {}),
+    });
     this.withLunChange(() => this.lus.set(lun, lu));
   }
 
@@ -227,7 +214,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
       const now = this.visibleLus(n.initiatorPort);
       if (viewKey(now) === before.get(n.initiatorPort)) continue;
       for (const lu of now.values()) {
-        if (lu instanceof ScsiLogicalUnit && this.seen.get(lu)?.has(n.key)) lu.queueUnitAttention(UA.REPORTED_LUNS_CHANGED, { only: n.key });
+        if (this.seen.get(lu)?.has(n.key)) lu.queueUnitAttention?.(UA.REPORTED_LUNS_CHANGED, { only: n.key });
       }
     }
   }
@@ -276,7 +263,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const luns = selectLuns(visible.keys(), v.selectReport);
     const dataIn = encodeReportLunsData(luns).subarray(0, v.allocationLength);
     // SPC-4 §6.33: REPORT LUNS clears a pending REPORTED LUNS DATA HAS CHANGED for this nexus.
-    for (const lu of visible.values()) if (lu instanceof ScsiLogicalUnit) lu.clearUnitAttention(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
+    for (const lu of visible.values()) lu.clearUnitAttention?.(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
     return { status: ScsiStatus.GOOD, dataIn };
   }
 
@@ -384,22 +371,18 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   async clearTaskSet(nexus: ITNexus, lun: number): Promise<boolean> {
     const lu = this.luFor(nexus, lun);
     const hit = this.abortWhere(lu, () => true, 'CLEAR TASK SET');
-    if (lu instanceof ScsiLogicalUnit)
-      for (const k of new Set(hit.map((t) => t.nexusKey))) if (k !== nexus.key) lu.queueUnitAttention(UA.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, { only: k });
+    for (const k of new Set(hit.map((t) => t.nexusKey))) if (k !== nexus.key) lu.queueUnitAttention?.(UA.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, { only: k });
     return hit.length > 0;
   }
 
   /** LOGICAL UNIT RESET (SAM-5 §7.7): abort every task, release SPC-2 reservations, UA 29h/03h to every nexus. */
   async lunReset(nexus: ITNexus, lun: number): Promise<void> {
-    this.resetLu(this.luFor(nexus, lun), UA.BUS_DEVICE_RESET);
+    this.resetLu(this.luFor(nexus, lun), 'lu-reset');
   }
 
-  private resetLu(lu: LogicalUnit, ua: readonly [number, number]): void {
+  private resetLu(lu: LogicalUnit, kind: ResetKind): void {
     this.abortWhere(lu, () => true, 'reset');
-    if (lu instanceof ScsiLogicalUnit) {
-      if (isResetAware(lu.reservations)) lu.reservations.onLuReset();
-      lu.queueUnitAttention(ua);
-    }
+    lu.reset?.(kind);
   }
 
   /**
@@ -409,7 +392,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
    */
   async targetReset(nexus: ITNexus, cold: boolean): Promise<void> {
     if (!this.portsByWwpn.has(nexus.targetPort)) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, `not a port of ${this.name}`);
-    for (const lu of new Set(this.lus.values())) this.resetLu(lu, cold ? UA.POWER_ON : UA.RESET);
+    for (const lu of new Set(this.lus.values())) this.resetLu(lu, cold ? 'power-on' : 'hard-reset');
   }
 
   /** I_T nexus loss: abort the nexus's tasks, release its SPC-2 reservations, UA 29h/07h if it comes back. */
@@ -417,11 +400,8 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     for (const [lu, seen] of this.seen) {
       if (!seen.has(nexus.key)) continue;
       this.abortWhere(lu, (t) => t.nexusKey === nexus.key, 'I_T nexus loss');
-      if (lu instanceof ScsiLogicalUnit) {
-        if (isResetAware(lu.reservations)) lu.reservations.onNexusLost(nexus);
-        lu.nexusLost(nexus);
-        lu.queueUnitAttention(UA.I_T_NEXUS_LOSS, { only: nexus.key });
-      }
+      lu.nexusLost?.(nexus);
+      lu.queueUnitAttention?.(UA.I_T_NEXUS_LOSS, { only: nexus.key });
     }
   }
 }

@@ -191,18 +191,9 @@ export class DiskLu extends ScsiLogicalUnit {
    * LOGICAL UNIT RESET / target reset / power on: PREVENT state cleared (SPC-4 §6.13); every copy
    * on this LU aborted and its saved results discarded (SPC-4 table 109).
    */
-  reset(): void {
+  protected override onReset(): void {
     this.preventers.clear();
     this.copyManager?.manager.luReset(this.identity.name);
-  }
-
-  /**
-   * The router signals LOGICAL UNIT RESET and target resets by establishing 29h/xxh unit attentions
-   * for every nexus; the disk takes that as its reset (it has no separate reset hook).
-   */
-  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
-    super.queueUnitAttention(ua, opts);
-    if (ua[0] === 0x29 && !opts.only && !opts.except) this.reset();
   }
 
   override nexusLost(nexus: ITNexus): void {
