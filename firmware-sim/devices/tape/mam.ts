@@ -21,7 +21,7 @@ import {
   ReadAttributeSA,
   type Attribute,
 } from '../../../src/scsi/mam.js';
-import { decodeReadMediaSerialCdb, encodeMediaSerial, READ_MEDIA_SERIAL_NUMBER_SA, TapeOp } from '../../../src/scsi/tape.js';
+import { decodeReadMediaSerialCdb, encodeMediaSerial, READ_MEDIA_SERIAL_NUMBER_SA, TapeOp, tapeUsage } from '../../../src/scsi/tape.js';
 import type { CommandContext, CommandDef, HandlerOutput } from '../../lu/logical-unit.js';
 import type { Cartridge } from './cartridge.js';
 import type { TapeDrive } from './drive.js';
@@ -173,9 +173,6 @@ function readMediaSerial(ctx: Ctx): HandlerOutput {
   return encodeMediaSerial(c.meta.serial.padEnd(32).slice(0, 32)).subarray(0, allocationLength);
 }
 
-const CTRL = 0x00;
-const RA_USAGE = [0xff, 0x1f, 0, 0, 0, 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, CTRL];
-
 export function mamCommands(): CommandDef<TapeDrive>[] {
   const ra = (serviceAction: number, what: string): CommandDef<TapeDrive> => ({
     opcode: TapeOp.READ_ATTRIBUTE,
@@ -185,7 +182,7 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
     rsv: 'read',
     data: 'in',
     allocation: [10, 4],
-    usage: RA_USAGE,
+    usage: [...tapeUsage.readAttribute],
     handler: readAttribute,
   });
   return [
@@ -200,7 +197,7 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
       cdbLength: 16,
       rsv: 'write',
       data: 'out',
-      usage: [0xff, 0x01, 0, 0, 0, 0xff, 0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTRL],
+      usage: [...tapeUsage.writeAttribute],
       handler: writeAttribute,
     },
     {
@@ -211,7 +208,7 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
       rsv: 'read',
       data: 'in',
       allocation: [6, 4],
-      usage: [0xff, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTRL],
+      usage: [...tapeUsage.readMediaSerialNumber],
       handler: readMediaSerial,
     },
   ];
