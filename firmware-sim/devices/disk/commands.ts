@@ -17,9 +17,9 @@ import {
 import type { CommandContext, CommandDef, DataDirection } from '../../lu/logical-unit.js';
 import { ZEROES } from '../backing/block-store.js';
 import { EMPTY, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, shortDataOut } from './limits.js';
-import type { DiskLu } from './disk-lu.js';
+import type { DiskOps } from './disk-ops.js';
 
-type Ctx = CommandContext<DiskLu>;
+type Ctx = CommandContext<DiskOps>;
 
 async function testUnitReady({ lu }: Ctx): Promise<undefined> {
   // A stopped (START=0) disk still reports ready: only media access needs START (libiscsi's
@@ -337,11 +337,11 @@ async function modeSelectHandler(ctx: Ctx): Promise<undefined> {
 
 // ================================================================== the table
 
-export function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
-  const rw = (opcode: number, name: string, cdbLength: number, rsv: 'read' | 'write', data: DataDirection, usage: readonly number[], handler: (c: Ctx) => Promise<unknown>): CommandDef<DiskLu> => ({
-    opcode, name, cdbLength, rsv, data, usage: [...usage], handler: handler as CommandDef<DiskLu>['handler'],
+export function diskCommands(thin: boolean): CommandDef<DiskOps>[] {
+  const rw = (opcode: number, name: string, cdbLength: number, rsv: 'read' | 'write', data: DataDirection, usage: readonly number[], handler: (c: Ctx) => Promise<unknown>): CommandDef<DiskOps> => ({
+    opcode, name, cdbLength, rsv, data, usage: [...usage], handler: handler as CommandDef<DiskOps>['handler'],
   });
-  const table: CommandDef<DiskLu>[] = [
+  const table: CommandDef<DiskOps>[] = [
     { opcode: SbcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.testUnitReady], handler: testUnitReady },
     rw(SbcOp.READ_6, 'READ(6)', 6, 'read', 'in', sbcUsage.rw6, read),
     rw(SbcOp.WRITE_6, 'WRITE(6)', 6, 'write', 'out', sbcUsage.rw6, write),

@@ -23,6 +23,7 @@ import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
 import { BlockBitmap, type Extent } from './block-bitmap.js';
 import { diskCommands } from './commands.js';
+import type { DiskOps } from './disk-ops.js';
 import { COPY_OPCODES, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
 import { initialMap, loadMaps, saveMaps } from './maps.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
@@ -62,7 +63,7 @@ export interface DiskOptions {
 
 type Ctx = CommandContext<DiskLu>;
 
-export class DiskLu extends ScsiLogicalUnit {
+export class DiskLu extends ScsiLogicalUnit implements DiskOps {
   readonly store: BlockStore;
   readonly blockSize: number;
   readonly blocks: number;
