@@ -7,12 +7,9 @@
 import { loadLabFile } from '../../../firmware-sim/lab/load.js';
 import { buildLab } from '../../../firmware-sim/lab/build.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
-import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
+import { helpShown, parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
 import { ISNS_PORT } from '../../isns/constants.js';
-
-export const name = 'router';
-export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
 
 const USAGE = `usage: dmsim router [options]
 
@@ -40,10 +37,7 @@ const OPTIONS = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (helpShown(values, USAGE)) return 0;
   const level = values['log-level'];
   if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
   const config = await loadLabFile(values.lab);
@@ -65,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     runtime = await buildLab(config, { dataDir: values.data, log });
     if (!stopping.received) {
       frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}) });
-      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
+      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
     log.info({ signal }, 'stopping');
