@@ -8,17 +8,20 @@ import type { LabRuntime } from '../../firmware-sim/lab/build.js';
 import { buildApi } from '../api/server.js';
 import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
+import { startNdmpServer, type NdmpServerOptions } from '../ndmp/server.js';
 
 export interface FrontEndOptions {
   iscsi?: { host: string; port: number };
   /** `required: false` (the lab's default address): a port that cannot be bound only logs a warning. */
   api?: { host: string; port: number; required?: boolean };
+  /** NDMP v4 server (port 0 = any free port). */
+  ndmp?: { host: string; port: number; router?: string; auth?: NdmpServerOptions['auth'] };
   log: Logger;
 }
 
 export interface FrontEnds {
   /** Bound addresses, "host:port" (the real port when 0 was asked for). */
-  addresses: { iscsi?: string; api?: string };
+  addresses: { iscsi?: string; api?: string; ndmp?: string };
   /** The running iSCSI target (its sessions, for the management API). */
   iscsi?: IscsiTarget;
   /** Stop accepting, end sessions, wait for in-flight commands. */
@@ -42,6 +45,19 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
       iscsi = target;
       addresses.iscsi = hostPort(target.host, target.port);
       opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
+    }
+    if (opts.ndmp) {
+      const ndmp = await startNdmpServer({
+        runtime,
+        host: opts.ndmp.host,
+        port: opts.ndmp.port,
+        ...(opts.ndmp.router ? { router: opts.ndmp.router } : {}),
+        ...(opts.ndmp.auth ? { auth: opts.ndmp.auth } : {}),
+        log: opts.log.child({ part: 'ndmp' }),
+      });
+      closers.push(() => ndmp.close());
+      addresses.ndmp = hostPort(ndmp.host, ndmp.port);
+      opts.log.info({ ndmp: addresses.ndmp }, 'NDMP server listening');
     }
     if (opts.api) {
       const api = await buildApi(runtime, {

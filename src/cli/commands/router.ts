@@ -19,6 +19,11 @@ const USAGE = `usage: dmsim router [options]
   --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
   --api HOST:PORT     management API and dashboard address, or "off" (default: the lab's api.listen,
                       127.0.0.1:8080; if that port is taken the router runs without the API)
+  --ndmp HOST:PORT    NDMP v4 server (DMAs such as ndmjob), or "off" (default: off); port 0 = any free port
+  --ndmp-router NAME  router whose drives, changers and data mover view NDMP uses (default: the lab's first)
+  --ndmp-user USER    NDMP TEXT/MD5 user (default: ndmp; env DMSIM_NDMP_USER)
+  --ndmp-password PW  NDMP TEXT/MD5 password (default: ndmp; env DMSIM_NDMP_PASSWORD)
+  --ndmp-allow-no-auth  accept AUTH_NONE
   --data DIR          data directory for disk and cartridge images (default: ./data)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
   --log-pretty        human-readable log lines instead of JSON
@@ -28,6 +33,11 @@ const OPTIONS = {
   lab: { type: 'string' },
   iscsi: { type: 'string' },
   api: { type: 'string' },
+  ndmp: { type: 'string' },
+  'ndmp-router': { type: 'string' },
+  'ndmp-user': { type: 'string' },
+  'ndmp-password': { type: 'string' },
+  'ndmp-allow-no-auth': { type: 'boolean', default: false },
   data: { type: 'string', default: 'data' },
   'log-level': { type: 'string', default: 'info' },
   'log-pretty': { type: 'boolean', default: false },
@@ -46,6 +56,19 @@ export async function run(argv: string[]): Promise<number> {
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
+  const ndmp =
+    values.ndmp === undefined || values.ndmp === 'off'
+      ? undefined
+      : {
+          ...parseHostPort(values.ndmp, '--ndmp'),
+          ...(values['ndmp-router'] ? { router: values['ndmp-router'] } : {}),
+          auth: {
+            user: values['ndmp-user'] ?? process.env.DMSIM_NDMP_USER ?? 'ndmp',
+            password: values['ndmp-password'] ?? process.env.DMSIM_NDMP_PASSWORD ?? 'ndmp',
+            allowNoAuth: values['ndmp-allow-no-auth'],
+          },
+        };
+
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
   // Process warnings (an LU's internal error, a leaked listener) become log records too, so stderr
   // stays one JSON object per line.
@@ -58,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     runtime = await buildLab(config, { dataDir: values.data, log });
     if (!stopping.received) {
-      frontEnds = await startFrontEnds(runtime, { iscsi, api, log });
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, ...(ndmp ? { ndmp } : {}), log });
       log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
     }
     const signal = await stopping.promise;
