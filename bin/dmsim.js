@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// Thin launcher: run the TypeScript CLI through tsx so no build step is needed.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// The installed `dmsim`: runs the JavaScript compiled at install time (npm's `prepare` runs
+// `npm run build`, tsc into dist/) in this same process, so it works from any directory, starts
+// without a TypeScript loader and receives signals itself (no child left running under init).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('dmsim: the compiled CLI (dist/) is missing; run `npm run build` (or `npm install`) in the dmsim checkout\n');
+  process.exit(1);
+}
+const { runAsProcess } = await import(entry.href);
+await runAsProcess(process.argv.slice(2));

@@ -6,7 +6,7 @@
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
-import { decodeBlockLimits, encodeLocate10, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
+import { decodeBlockLimits, encodeLocate10, encodeLocate16, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
 import { encodeRwCdb } from '../../src/scsi/cdb.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
@@ -176,12 +176,15 @@ export class CscdDevice {
     await this.send('destination', encodeWriteFilemarks6({ count, immed, wsmk }));
   }
 
+  /** SPACE(6) while the count fits its signed 24 bits (what every drive knows), SPACE(16) beyond. */
   async space(code: number, count: number): Promise<void> {
-    await this.send('destination', encodeSpace6({ code, count }));
+    const fits = count >= -0x800000 && count <= 0x7fffff;
+    await this.send('destination', fits ? encodeSpace6({ code, count }) : encodeSpace16({ code, count }));
   }
 
+  /** LOCATE(10) for 32-bit object numbers, LOCATE(16) beyond. */
   async locate(logicalId: number): Promise<void> {
-    await this.send('destination', encodeLocate10({ logicalId }));
+    await this.send('destination', logicalId <= 0xffffffff ? encodeLocate10({ logicalId }) : encodeLocate16({ logicalId }));
   }
 
   async testUnitReady(role: Role): Promise<void> {

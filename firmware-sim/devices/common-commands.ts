@@ -14,6 +14,7 @@ import {
   encodeStandardInquiry,
   encodeSupportedPages,
   encodeUnitSerial,
+  labNameDesignator,
   ProtocolId,
   VpdPage,
   type Designator,
@@ -120,6 +121,8 @@ function vpdPages(lu: ScsiLogicalUnit, ctx: CommandContext): Map<number, () => B
 function deviceIdDesignators(lu: ScsiLogicalUnit, ctx: CommandContext): Designator[] {
   const id = lu.identity;
   const ds: Designator[] = [designators.luNaa(id.naa), designators.t10VendorId(id.vendor, `${id.product.trim()} ${id.serial}`)];
+  // The lab's name for the LU, so initiators over iSCSI can use it (src/scsi/inquiry.ts labNameDesignator).
+  if (id.name) ds.push(labNameDesignator(id.name));
   const port = ctx.task.port;
   if (port) {
     ds.push(designators.relativeTargetPort(port.relativeId, ProtocolId.FC));

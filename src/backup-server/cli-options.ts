@@ -1,7 +1,14 @@
-/** Options shared by the backup-server CLI commands (backup, restore, verify). */
+/**
+ * Options shared by the backup-server CLI commands (backup, restore, verify).
+ *
+ * The catalog: in process it is DIR/catalog.sqlite of the lab's data directory. With --router it
+ * is the router's own (the one its dashboard and /api/backups show): the CLI asks the router's
+ * management API for its path (GET /api/catalog) and opens that file, so it must run on the
+ * router's machine or see its data directory; --catalog FILE overrides both.
+ */
 import { join } from 'node:path';
 import { Catalog } from './catalog.js';
-import { openSession, type Session } from './session.js';
+import { openSession, parseRouterUrl, type Session } from './session.js';
 
 export const SESSION_OPTIONS = {
   lab: { type: 'string' },
@@ -12,6 +19,8 @@ export const SESSION_OPTIONS = {
   'data-mover-port': { type: 'string' },
   'initiator-name': { type: 'string' },
   api: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'log-level': { type: 'string' },
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -20,11 +29,15 @@ export const SESSION_USAGE = `  --lab FILE               lab file to run in proc
   --data DIR               data directory of the in-process lab (default: ./data)
   --router iscsi://HOST[:PORT]  drive a remote dmsim router over iSCSI instead
   --host NAME              lab host whose port the backup server uses (default: the first host)
-  --catalog FILE           catalog database (default: DIR/catalog.sqlite)
+  --catalog FILE           catalog database (default: DIR/catalog.sqlite; with --router the
+                           router's own, whose path its management API reports)
   --data-mover-port WWPN   data mover's initiator port for third-party reservations (iSCSI mode)
   --initiator-name IQN     iSCSI initiator name with --router (default: the default lab's backup1)
-  --api http://HOST:PORT   the remote router's management API, for incremental/differential
-                           with --router (bearer token from $DMSIM_API_TOKEN)
+  --api http://HOST:PORT   the remote router's management API (default: http://ROUTERHOST:8080):
+                           its catalog, and the change maps of incremental/differential
+                           (bearer token from $DMSIM_API_TOKEN)
+  --json                   print the result as one JSON document on stdout
+  --log-level debug        also print the stack trace of an error
   --quiet                  no progress output
   -h, --help               this text`;
 
@@ -39,7 +52,37 @@ export interface SessionValues {
   api?: string;
 }
 
+/** The router's management API: --api, else the lab's default API port on the router's host. */
+export function apiUrlFor(v: SessionValues): string | undefined {
+  if (v.api) return v.api.replace(/\/+$/, '');
+  if (!v.router) return undefined;
+  const { host } = parseRouterUrl(v.router);
+  return `http://${host.includes(':') ? `[${host}]` : host}:8080`;
+}
+
+/** The router's catalog path, from its API; a sentence saying what to do when it cannot be asked. */
+export async function routerCatalogPath(api: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${api}/api/catalog`, { signal: AbortSignal.timeout(5000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new CatalogLocationError(`with --router the catalog is the router's own, but its management API at ${api} did not answer (${cause}): give --api http://HOST:PORT (the router's --api address) or --catalog FILE`);
+  }
+  const body = res.ok ? ((await res.json()) as { path?: string | null }) : undefined;
+  if (!body?.path) throw new CatalogLocationError(`the management API at ${api} did not report a catalog (HTTP ${res.status}): give --catalog FILE`);
+  return body.path;
+}
+
+/** Where the catalog is could not be settled from the options: exit 2, like a bad flag. */
+export class CatalogLocationError extends Error {
+  override name = 'CatalogLocationError';
+}
+
 export async function openFromOptions(v: SessionValues): Promise<{ session: Session; catalog: Catalog }> {
+  // Settle the catalog first: a wrong --api should fail before any iSCSI login.
+  const api = apiUrlFor(v);
+  const catalogPath = v.catalog ?? (v.router ? await routerCatalogPath(api!) : join(v.data ?? 'data', 'catalog.sqlite'));
   const session = await openSession({
     ...(v.lab ? { lab: v.lab } : {}),
     ...(v.data ? { dataDir: v.data } : {}),
@@ -47,9 +90,16 @@ export async function openFromOptions(v: SessionValues): Promise<{ session: Sess
     ...(v.host ? { host: v.host } : {}),
     ...(v['data-mover-port'] ? { dataMoverPort: v['data-mover-port'] } : {}),
     ...(v['initiator-name'] ? { initiatorName: v['initiator-name'] } : {}),
-    ...(v.api ? { api: v.api } : {}),
+    // The API that answered for the catalog also serves the change maps.
+    ...(v.api ? { api: v.api } : v.router && !v.catalog && api ? { api } : {}),
   });
-  const catalog = new Catalog(v.catalog ?? join(v.data ?? 'data', 'catalog.sqlite'));
+  let catalog: Catalog;
+  try {
+    catalog = new Catalog(catalogPath);
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
   catalog.failOrphans();
   return { session, catalog };
 }

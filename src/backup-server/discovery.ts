@@ -3,7 +3,7 @@
  * managers (3PC=1) VPD 8Fh + OPERATING PARAMETERS. Classifies LUs into data movers (3PC and
  * stream segment types), disks and tape drives.
  */
-import { Association, DesignatorType } from '../scsi/inquiry.js';
+import { Association, DesignatorType, labNameOf } from '../scsi/inquiry.js';
 import type { OperatingParameters } from '../scsi/receive-copy-results.js';
 import type { ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { CommandFailed, ScsiClient } from './scsi-client.js';
@@ -20,6 +20,8 @@ export interface DiscoveredLu {
   threePC: boolean;
   /** NAA designator (association LU), hex. */
   naa?: string;
+  /** The router's own name for the LU ("array1/fat"), from its VPD 83h lab-name designator. */
+  labName?: string;
   kind: 'disk' | 'tape' | 'data-mover' | 'other';
   blocks?: number;
   blockSize?: number;
@@ -52,10 +54,11 @@ export async function discover(client: ScsiClient): Promise<DiscoveryReport> {
         if (inq.qualifier !== 0) continue;
         const ids = await client.deviceIds(t.id, lun).catch(() => []);
         const naa = ids.find((d) => d.association === Association.LU && d.type === DesignatorType.NAA)?.value.toString('hex');
+        const labName = labNameOf(ids);
         const lu: DiscoveredLu = {
           target: t.id, ...(t.label !== undefined ? { targetLabel: t.label } : {}), lun, deviceType: inq.deviceType,
           vendor: inq.vendor.trim(), product: inq.product.trim(), revision: inq.revision.trim(), threePC: inq.threePC,
-          ...(naa !== undefined ? { naa } : {}), kind: inq.deviceType === 0 ? 'disk' : inq.deviceType === 1 ? 'tape' : 'other',
+          ...(naa !== undefined ? { naa } : {}), ...(labName !== undefined ? { labName } : {}), kind: inq.deviceType === 0 ? 'disk' : inq.deviceType === 1 ? 'tape' : 'other',
         };
         if (inq.deviceType === 0) Object.assign(lu, await client.readCapacity(t.id, lun).catch(() => ({})));
         if (inq.threePC) {

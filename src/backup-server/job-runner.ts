@@ -5,7 +5,7 @@
  * target's forwarded sense; the caller resumes from the failed segment (see resume.ts).
  */
 import { CopyManagerStatus } from '../scsi/receive-copy-results.js';
-import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { decodeSense, meansTapeFull, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus } from '../scsi/status.js';
 import type { CompiledCommand } from './plan/compile.js';
 import { describeSense, ScsiClient } from './scsi-client.js';
@@ -51,14 +51,18 @@ function unitsToBytes(units: number, count: number): number {
 }
 
 export function describeFailure(f: JobFailure): string {
+  let full = f.sense ? meansTapeFull(f.sense) : false;
   const fwd = f.sense?.forwarded?.map((x) => {
     try {
-      return `${x.source} ${describeSense(decodeSense(x.sense))}`;
+      const s = decodeSense(x.sense);
+      full ||= meansTapeFull(s);
+      return `${x.source} ${describeSense(s)}`;
     } catch {
       return `${x.source} (undecodable sense)`;
     }
   });
-  return `${f.message}${fwd?.length ? `; copy target said: ${fwd.join('; ')}` : ''}`;
+  // A full cartridge is the one failure an operator fixes without reading sense codes.
+  return `${full ? 'the tape is full (end of medium): ' : ''}${f.message}${fwd?.length ? `; copy target said: ${fwd.join('; ')}` : ''}`;
 }
 
 export async function runJob(client: ScsiClient, dm: DataMoverRef, commands: CompiledCommand[], opts: RunOptions = {}): Promise<JobResult> {

@@ -40,6 +40,8 @@ export interface RestoreOutcome {
   error?: string;
 }
 
+const formatBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
 const portBytes = (c: ScsiClient) => c.transport.stats.bytesIn + c.transport.stats.bytesOut;
 
 /** The backups to replay for an image restore of `id`: its base image and incrementals up to it. */
@@ -99,7 +101,10 @@ export async function restoreImage(p: RestoreParams, backupId: number): Promise<
   const chain = restoreChain(p.catalog, backupId);
   const t0 = Date.now();
   const port0 = portBytes(p.client);
-  if (chain[0]!.source_blocks > p.target.blocks! || chain[0]!.block_size !== p.target.blockSize) throw new Error('target LU is smaller than the source or has another block size');
+  const src = chain[0]!;
+  const bytes = (blocks: number, bs: number) => `${blocks} blocks of ${bs} bytes (${formatBytes(blocks * bs)})`;
+  if (src.block_size !== p.target.blockSize) throw new Error(`target LU has ${p.target.blockSize}-byte blocks, the backup's source had ${src.block_size}-byte blocks: restore to an LU with the source's block size`);
+  if (src.source_blocks > p.target.blocks!) throw new Error(`target LU is smaller than the source: it has ${bytes(p.target.blocks!, p.target.blockSize!)}, backup ${src.id} needs ${bytes(src.source_blocks, src.block_size)}`);
   const session = await openTape(p.client, p.tape, chain[0]!.barcode, false);
   await reserveForDataMover(p.client, p.tape, session, reservationContext(p.client, p.reservation ?? 'spc2', p.dataMover, p.target, p.tape, p.dataMoverPort));
   let moved = 0;

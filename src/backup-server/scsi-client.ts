@@ -9,7 +9,7 @@ import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capa
 import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
 import { SbcOp } from '../scsi/sbc.js';
-import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { ascName, decodeSense, meansTapeFull, SenseKey, senseKeyName, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus } from '../scsi/status.js';
 import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
@@ -39,9 +39,11 @@ export class CommandFailed extends Error {
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
 
+/** "sense 0A/0D/01 (COPY ABORTED: THIRD PARTY DEVICE FAILURE)": the hex, then the standard names. */
 export function describeSense(s: SenseInfo): string {
   const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
-  return `sense ${hex2(s.key)}/${hex2(s.asc)}/${hex2(s.ascq)}${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}`;
+  const asc = ascName(s.asc, s.ascq);
+  return `sense ${hex2(s.key)}/${hex2(s.asc)}/${hex2(s.ascq)} (${senseKeyName(s.key)}${asc ? `: ${asc}` : ''})${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}${meansTapeFull(s) ? ' — the tape is full' : ''}`;
 }
 
 export class ScsiClient {

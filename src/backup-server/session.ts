@@ -23,8 +23,9 @@ export interface Session {
   transport: ScsiTransport;
   client: ScsiClient;
   discovery: DiscoveryReport;
-  /** Lab name ("array1/fat") of a discovered LU when the lab is in process. */
+  /** Lab name ("array1/fat") of a discovered LU: from the lab in process, or the router's VPD 83h. */
   nameOf(lu: DiscoveredLu): string | undefined;
+  /** Throws LuNameError (listing the names that would work) when no LU of that kind has the name. */
   find(name: string, kind?: DiscoveredLu['kind']): DiscoveredLu;
   dataMover(): DiscoveredLu;
   /** The data mover's initiator port (for third-party reservations), when known. */
@@ -51,6 +52,18 @@ export interface SessionOptions {
   apiToken?: string;
   /** Use this running lab (e.g. the one `dmsim router` serves) instead of building one; close() leaves it running. */
   runtime?: LabRuntime;
+}
+
+/** An LU name that matches nothing discovered: the CLI prints it and exits 2, like a bad flag. */
+export class LuNameError extends Error {
+  override name = 'LuNameError';
+  constructor(
+    message: string,
+    /** The names that would have worked. */
+    readonly names: string[],
+  ) {
+    super(message);
+  }
 }
 
 export const DEFAULT_INITIATOR_NAME = 'iqn.2026-11.dev.dmsim.hosts:backup1';
@@ -88,7 +101,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   }
   const names = new Map<string, string>();
   for (const e of runtime?.lus() ?? []) names.set(e.lu.identity.naa.toString('hex'), e.name);
-  const nameOf = (lu: DiscoveredLu) => (lu.naa ? names.get(lu.naa) : undefined);
+  const nameOf = (lu: DiscoveredLu) => (lu.naa ? names.get(lu.naa) : undefined) ?? lu.labName;
   const dmPort =
     opts.dataMoverPort ??
     (runtime
@@ -110,7 +123,10 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
           const m = /^(.+)\/(\d+)$/.exec(name);
           return (m && l.lun === Number(m[2]) && (l.target === m[1] || l.target.endsWith(`:${m[1]}`))) || l.naa === name.replace(/^naa\./, '');
         });
-      if (!hit) throw new Error(`no ${kind ?? 'LU'} named "${name}" among the discovered LUs (${cands.map((l) => nameOf(l) ?? `${l.target}/${l.lun}`).join(', ')})`);
+      if (!hit) {
+        const valid = cands.map((l) => nameOf(l) ?? `${l.target.replace(/^.*:/, '')}/${l.lun}`);
+        throw new LuNameError(`no ${kind ?? 'LU'} named "${name}"; ${valid.length ? `the ${kind ?? 'LU'}s ${opts.router ? `${opts.router} offers` : 'in the lab'} are: ${valid.join(', ')}` : `discovery found no ${kind ?? 'LU'} at all`}`, valid);
+      }
       return hit;
     },
     dataMover() {

@@ -1,15 +1,20 @@
 /**
- * What a `dmsim` subcommand is: a module under src/cli/commands/ exporting `name`, `summary` and
- * `run(argv)`. main.ts keeps the table; a new command is one file plus one line there.
+ * What a `dmsim` subcommand is: a module under src/cli/commands/ exporting `run(argv)`. main.ts
+ * keeps the table (name, summary, how to load the module); a new command is one file plus one
+ * line there. Modules load only when their command runs, so `dmsim --help` starts fast.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface CommandModule {
+  /** Resolves to the process exit code (undefined = 0). Throw UsageError for bad arguments (exit 2). */
+  run(argv: string[]): Promise<number | void> | number | void;
+}
 
 export interface Command {
   readonly name: string;
   /** One line for `dmsim --help`. */
   readonly summary: string;
-  /** Resolves to the process exit code (undefined = 0). Throw UsageError for bad arguments (exit 2). */
-  run(argv: string[]): Promise<number | void> | number | void;
+  load(): Promise<CommandModule>;
 }
 
 /** Bad command-line input: main prints the message (and the usage when given) and exits 2. */
@@ -43,4 +48,11 @@ export function parseHostPort(s: string, flag: string): { host: string; port: nu
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new UsageError(`${flag}: expected HOST:PORT, got "${s}"`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** `--help` given: prints the usage to stdout and says so, for the command to exit 0. */
+export function helpShown(values: { help?: boolean | undefined }, usage: string): boolean {
+  if (!values.help) return false;
+  process.stdout.write(usage + '\n');
+  return true;
 }

@@ -261,6 +261,28 @@ export const designators = {
   }),
 } as const;
 
+/**
+ * dmsim's lab name of an LU ("array1/fat", "router1/tape0") as a T10 vendor ID based designator
+ * (SPC-4 §7.8.6.4, association LU, ASCII): T10 VENDOR IDENTIFICATION "DMSIM", then a vendor
+ * specific identifier "lab:" + the name. A second designator of that type beside the
+ * "PRODUCT SERIAL" one, so an initiator over iSCSI can call LUs by the names the lab uses.
+ */
+export const LAB_NAME_VENDOR = 'DMSIM';
+const LAB_NAME_PREFIX = 'lab:';
+
+export const labNameDesignator = (name: string): Designator => designators.t10VendorId(LAB_NAME_VENDOR, `${LAB_NAME_PREFIX}${name}`);
+
+/** The lab name among an LU's designators, if the device reports one. */
+export function labNameOf(ds: readonly Designator[]): string | undefined {
+  for (const d of ds) {
+    if (d.type !== DesignatorType.T10_VENDOR_ID || d.association !== Association.LU || d.value.length < 8) continue;
+    if (d.value.subarray(0, 8).toString('ascii').trimEnd() !== LAB_NAME_VENDOR) continue;
+    const rest = d.value.subarray(8).toString('ascii');
+    if (rest.startsWith(LAB_NAME_PREFIX)) return rest.slice(LAB_NAME_PREFIX.length);
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------- 86h Extended INQUIRY Data
 
 export interface ExtendedInquiry {

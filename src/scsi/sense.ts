@@ -341,3 +341,103 @@ export const UA = {
   REPORTED_LUNS_CHANGED: [0x3f, 0x0e],
   COMMANDS_CLEARED_BY_ANOTHER_INITIATOR: [0x2f, 0x00],
 } as const satisfies Record<string, readonly [number, number]>;
+
+// ---- Names for people: sense keys (SPC-4 Table 49) and the ASC/ASCQ pairs dmsim meets (Annex D). ----
+
+export const SENSE_KEY_NAMES: readonly string[] = [
+  'NO SENSE', 'RECOVERED ERROR', 'NOT READY', 'MEDIUM ERROR', 'HARDWARE ERROR', 'ILLEGAL REQUEST', 'UNIT ATTENTION', 'DATA PROTECT',
+  'BLANK CHECK', 'VENDOR SPECIFIC', 'COPY ABORTED', 'ABORTED COMMAND', 'RESERVED (0Ch)', 'VOLUME OVERFLOW', 'MISCOMPARE', 'COMPLETED',
+];
+
+/** Keyed by (ASC << 8) | ASCQ. */
+const ASC_NAMES = new Map<number, string>(
+  (
+    [
+      [0x00, 0x00, 'NO ADDITIONAL SENSE INFORMATION'],
+      [0x00, 0x01, 'FILEMARK DETECTED'],
+      [0x00, 0x02, 'END-OF-PARTITION/MEDIUM DETECTED'],
+      [0x00, 0x04, 'BEGINNING-OF-PARTITION/MEDIUM DETECTED'],
+      [0x00, 0x05, 'END-OF-DATA DETECTED'],
+      [0x00, 0x16, 'OPERATION IN PROGRESS'],
+      [0x04, 0x00, 'LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE'],
+      [0x04, 0x01, 'LOGICAL UNIT IS IN PROCESS OF BECOMING READY'],
+      [0x04, 0x02, 'LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED'],
+      [0x04, 0x03, 'LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED'],
+      [0x04, 0x07, 'LOGICAL UNIT NOT READY, OPERATION IN PROGRESS'],
+      [0x0c, 0x00, 'WRITE ERROR'],
+      [0x0d, 0x00, 'ERROR DETECTED BY THIRD PARTY TEMPORARY INITIATOR'],
+      [0x0d, 0x01, 'THIRD PARTY DEVICE FAILURE'],
+      [0x0d, 0x02, 'COPY TARGET DEVICE NOT REACHABLE'],
+      [0x0d, 0x03, 'INCORRECT COPY TARGET DEVICE TYPE'],
+      [0x0d, 0x04, 'COPY TARGET DEVICE DATA UNDERRUN'],
+      [0x0d, 0x05, 'COPY TARGET DEVICE DATA OVERRUN'],
+      [0x0e, 0x03, 'INVALID FIELD IN COMMAND INFORMATION UNIT'],
+      [0x11, 0x00, 'UNRECOVERED READ ERROR'],
+      [0x14, 0x00, 'RECORDED ENTITY NOT FOUND'],
+      [0x14, 0x01, 'RECORD NOT FOUND'],
+      [0x1a, 0x00, 'PARAMETER LIST LENGTH ERROR'],
+      [0x1d, 0x00, 'MISCOMPARE DURING VERIFY OPERATION'],
+      [0x20, 0x00, 'INVALID COMMAND OPERATION CODE'],
+      [0x21, 0x00, 'LOGICAL BLOCK ADDRESS OUT OF RANGE'],
+      [0x24, 0x00, 'INVALID FIELD IN CDB'],
+      [0x25, 0x00, 'LOGICAL UNIT NOT SUPPORTED'],
+      [0x26, 0x00, 'INVALID FIELD IN PARAMETER LIST'],
+      [0x26, 0x01, 'PARAMETER NOT SUPPORTED'],
+      [0x26, 0x02, 'PARAMETER VALUE INVALID'],
+      [0x26, 0x04, 'INVALID RELEASE OF PERSISTENT RESERVATION'],
+      [0x26, 0x06, 'TOO MANY TARGET DESCRIPTORS'],
+      [0x26, 0x07, 'UNSUPPORTED TARGET DESCRIPTOR TYPE CODE'],
+      [0x26, 0x08, 'TOO MANY SEGMENT DESCRIPTORS'],
+      [0x26, 0x09, 'UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE'],
+      [0x26, 0x0a, 'UNEXPECTED INEXACT SEGMENT'],
+      [0x26, 0x0b, 'INLINE DATA LENGTH EXCEEDED'],
+      [0x26, 0x0c, 'INVALID OPERATION FOR COPY SOURCE OR DESTINATION'],
+      [0x26, 0x0d, 'COPY SEGMENT GRANULARITY VIOLATION'],
+      [0x27, 0x00, 'WRITE PROTECTED'],
+      [0x27, 0x02, 'SOFTWARE WRITE PROTECTED'],
+      [0x28, 0x00, 'NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED'],
+      [0x29, 0x00, 'POWER ON, RESET, OR BUS DEVICE RESET OCCURRED'],
+      [0x29, 0x01, 'POWER ON OCCURRED'],
+      [0x29, 0x03, 'BUS DEVICE RESET FUNCTION OCCURRED'],
+      [0x29, 0x07, 'I_T NEXUS LOSS OCCURRED'],
+      [0x2a, 0x00, 'PARAMETERS CHANGED'],
+      [0x2a, 0x01, 'MODE PARAMETERS CHANGED'],
+      [0x2a, 0x03, 'RESERVATIONS PREEMPTED'],
+      [0x2a, 0x04, 'RESERVATIONS RELEASED'],
+      [0x2a, 0x05, 'REGISTRATIONS PREEMPTED'],
+      [0x2a, 0x09, 'CAPACITY DATA HAS CHANGED'],
+      [0x2c, 0x00, 'COMMAND SEQUENCE ERROR'],
+      [0x2f, 0x00, 'COMMANDS CLEARED BY ANOTHER INITIATOR'],
+      [0x30, 0x00, 'INCOMPATIBLE MEDIUM INSTALLED'],
+      [0x30, 0x01, 'CANNOT READ MEDIUM - UNKNOWN FORMAT'],
+      [0x39, 0x00, 'SAVING PARAMETERS NOT SUPPORTED'],
+      [0x3a, 0x00, 'MEDIUM NOT PRESENT'],
+      [0x3b, 0x00, 'SEQUENTIAL POSITIONING ERROR'],
+      [0x3b, 0x0d, 'MEDIUM DESTINATION ELEMENT FULL'],
+      [0x3b, 0x0e, 'MEDIUM SOURCE ELEMENT EMPTY'],
+      [0x3f, 0x03, 'INQUIRY DATA HAS CHANGED'],
+      [0x3f, 0x0e, 'REPORTED LUNS DATA HAS CHANGED'],
+      [0x44, 0x00, 'INTERNAL TARGET FAILURE'],
+      [0x4b, 0x00, 'DATA PHASE ERROR'],
+      [0x50, 0x00, 'WRITE APPEND ERROR'],
+      [0x53, 0x00, 'MEDIA LOAD OR EJECT FAILED'],
+      [0x53, 0x02, 'MEDIUM REMOVAL PREVENTED'],
+      [0x55, 0x03, 'INSUFFICIENT RESOURCES'],
+      [0x55, 0x04, 'INSUFFICIENT REGISTRATION RESOURCES'],
+    ] as const
+  ).map(([asc, ascq, name]) => [(asc << 8) | ascq, name]),
+);
+
+export const senseKeyName = (key: number): string => SENSE_KEY_NAMES[key & 0x0f] ?? `SENSE KEY ${key}`;
+
+/** The standard name of an ASC/ASCQ pair, when it is one dmsim knows. */
+export function ascName(asc: number, ascq: number): string | undefined {
+  const n = ASC_NAMES.get((asc << 8) | ascq);
+  if (n) return n;
+  if (asc >= 0x80 || ascq >= 0x80) return 'VENDOR SPECIFIC';
+  return undefined;
+}
+
+/** Full tape, as a drive says it: VOLUME OVERFLOW, or the EOM bit with END-OF-PARTITION/MEDIUM DETECTED. */
+export const meansTapeFull = (s: Pick<SenseInfo, 'key' | 'asc' | 'ascq' | 'eom'>): boolean =>
+  s.key === SenseKey.VOLUME_OVERFLOW || (!!s.eom && s.asc === 0x00 && s.ascq === 0x02);

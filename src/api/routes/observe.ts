@@ -1,8 +1,9 @@
 /** Sessions, catalog backups, server-sent events and Prometheus metrics. */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Catalog } from '../../backup-server/catalog.js';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { luView } from '../state.js';
 import type { LabEvent } from '../events.js';
 
@@ -20,6 +21,13 @@ export async function observeRoutes(app: FastifyInstance): Promise<void> {
       c.close();
     }
   };
+
+  // Where this router keeps the catalog its dashboard shows: `dmsim backup --router … --api …`
+  // on the same machine opens the same file, so CLI and dashboard agree by default.
+  app.get('/api/catalog', { schema: { summary: 'Path of the catalog database the router and its dashboard use' } }, async () => {
+    const p = app.lab.catalogPath ? path.resolve(app.lab.catalogPath) : undefined;
+    return { path: p ?? null, exists: !!p && existsSync(p) };
+  });
 
   app.get('/api/backups', { schema: { summary: 'Backups recorded in the catalog' } }, async () => withCatalog((c) => c?.backups() ?? []));
 

@@ -4,9 +4,7 @@ import { progressSink } from '../../backup-server/progress.js';
 import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { restoreFile, restoreImage } from '../../backup-server/restore.js';
 import { parseCommandArgs, UsageError } from '../command.js';
-
-export const name = 'restore';
-export const summary = 'server-free restore: a whole image to a disk LU, or one file (to a scratch LU and optionally a local file)';
+import { writeJson } from '../json.js';
 
 const USAGE = `usage: dmsim restore --backup ID --target LU --tape DRIVE [--file PATH [--lba N] [--out FILE]]
   --backup ID     catalog backup id (an image backup; incrementals replay their chain)
@@ -34,11 +32,13 @@ export async function run(argv: string[]): Promise<number> {
     const p = { client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}), tape: session.find(values.tape, 'tape'), target: session.find(values.target, 'disk'), progress: progressSink('restore', process.stderr, values.quiet), reservation };
     if (values.file) {
       const r = await restoreFile(p, id, values.file, lba, values.out);
-      process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} ${r.file.path} (${r.file.size} bytes) to LBA ${lba}${r.verified !== undefined ? `, SHA-256 ${r.verified ? 'matches' : 'DIFFERS from'} the catalog` : ''}${values.out ? `, written to ${values.out}` : ''}${r.error ? `\n${r.error}` : ''}\n`);
+      if (values.json) writeJson({ ...r, backupId: id, target: values.target, ...(values.out ? { out: values.out } : {}) });
+      else process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} ${r.file.path} (${r.file.size} bytes) to LBA ${lba}${r.verified !== undefined ? `, SHA-256 ${r.verified ? 'matches' : 'DIFFERS from'} the catalog` : ''}${values.out ? `, written to ${values.out}` : ''}${r.error ? `\n${r.error}` : ''}\n`);
       return r.ok && r.verified !== false ? 0 : 1;
     }
     const r = await restoreImage(p, id);
-    process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} backup chain ${r.backups.join(' → ')}: ${r.bytesMoved} bytes in ${r.elapsedMs} ms, server port ${r.portBytes} bytes${r.error ? `\n${r.error}` : ''}\n`);
+    if (values.json) writeJson({ ...r, backupId: id, target: values.target });
+    else process.stdout.write(`${r.ok ? 'restored' : 'FAILED'} backup chain ${r.backups.join(' → ')}: ${r.bytesMoved} bytes in ${r.elapsedMs} ms, server port ${r.portBytes} bytes${r.error ? `\n${r.error}` : ''}\n`);
     return r.ok ? 0 : 1;
   } finally {
     catalog.close();

@@ -7,11 +7,9 @@
 import { loadLabFile } from '../../../firmware-sim/lab/load.js';
 import { buildLab } from '../../../firmware-sim/lab/build.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
-import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
+import { helpShown, parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
-
-export const name = 'router';
-export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
+import { ISNS_PORT } from '../../isns/constants.js';
 
 const USAGE = `usage: dmsim router [options]
 
@@ -24,6 +22,8 @@ const USAGE = `usage: dmsim router [options]
   --ndmp-user USER    NDMP TEXT/MD5 user (default: ndmp; env DMSIM_NDMP_USER)
   --ndmp-password PW  NDMP TEXT/MD5 password (default: ndmp; env DMSIM_NDMP_PASSWORD)
   --ndmp-allow-no-auth  accept AUTH_NONE
+  --isns HOST[:PORT]  register the lab's targets, data movers and zones with this iSNS server
+                      (default port 3205); the router starts even when the server is down
   --data DIR          data directory for disk and cartridge images (default: ./data)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
   --log-pretty        human-readable log lines instead of JSON
@@ -38,6 +38,7 @@ const OPTIONS = {
   'ndmp-user': { type: 'string' },
   'ndmp-password': { type: 'string' },
   'ndmp-allow-no-auth': { type: 'boolean', default: false },
+  isns: { type: 'string' },
   data: { type: 'string', default: 'data' },
   'log-level': { type: 'string', default: 'info' },
   'log-pretty': { type: 'boolean', default: false },
@@ -46,10 +47,7 @@ const OPTIONS = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (helpShown(values, USAGE)) return 0;
   const level = values['log-level'];
   if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
   const config = await loadLabFile(values.lab);
@@ -68,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
             allowNoAuth: values['ndmp-allow-no-auth'],
           },
         };
+  const isns = values.isns === undefined ? undefined : parseIsnsServer(values.isns);
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
   // Process warnings (an LU's internal error, a leaked listener) become log records too, so stderr
@@ -81,8 +80,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     runtime = await buildLab(config, { dataDir: values.data, log });
     if (!stopping.received) {
-      frontEnds = await startFrontEnds(runtime, { iscsi, api, ...(ndmp ? { ndmp } : {}), log });
-      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}), ...(ndmp ? { ndmp } : {}) });
+      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
     log.info({ signal }, 'stopping');
@@ -103,6 +102,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   log.info('stopped');
   return 0;
+}
+
+/** HOST[:PORT] of an iSNS server; the port defaults to 3205 (RFC 4171). */
+function parseIsnsServer(v: string): { host: string; port: number } {
+  return parseHostPort(/^(\[[^\]]*\]|[^:]+):\d+$/.test(v) ? v : `${v}:${ISNS_PORT}`, '--isns');
 }
 
 function waitForSignal(): { promise: Promise<NodeJS.Signals>; readonly received: boolean; dispose(): void } {

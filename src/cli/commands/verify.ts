@@ -2,9 +2,7 @@
 import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
 import { verifyBackup } from '../../backup-server/verify.js';
 import { parseCommandArgs, UsageError } from '../command.js';
-
-export const name = 'verify';
-export const summary = 'read a backup back from tape and check it against the catalog checksums';
+import { writeJson } from '../json.js';
 
 const USAGE = `usage: dmsim verify --backup ID --tape DRIVE
 ${SESSION_USAGE}`;
@@ -20,7 +18,8 @@ export async function run(argv: string[]): Promise<number> {
   const { session, catalog } = await openFromOptions(values);
   try {
     const v = await verifyBackup(session.client, catalog, session.find(values.tape, 'tape'), id);
-    process.stdout.write(`backup ${id}: ${v.ok ? 'OK' : 'FAILED'}, ${v.checked} checked, ${v.bytesRead} bytes read back${v.mismatches.length ? `\n  ${v.mismatches.join('\n  ')}` : ''}\n`);
+    if (values.json) writeJson({ backupId: id, ...v });
+    else process.stdout.write(`backup ${id}: ${v.ok ? 'OK' : 'FAILED'}, ${v.checked} checked, ${v.bytesRead} bytes read back${v.mismatches.length ? `\n  ${v.mismatches.join('\n  ')}` : ''}\n`);
     return v.ok ? 0 : 1;
   } finally {
     catalog.close();
