@@ -10,7 +10,8 @@ import { ScsiClient } from '../backup-server/scsi-client.js';
 import { TransportBlockReader } from '../backup-server/block-reader.js';
 import { readBytes } from '../fs/fat/block-reader.js';
 import { FatVolume } from '../fs/fat/volume.js';
-import { AddrType, DataHaltReason, DataOperation, DataState, DataStateUns, Err, LogType, MoverMode, MoverState, Msg } from './constants.js';
+import { FatWriter, type BlockDevice } from '../fs/fat/writer.js';
+import { AddrType, DataHaltReason, DataOperation, DataState, DataStateUns, Err, LogType, MoverMode, MoverState, Msg, RecoveryStatus } from './constants.js';
 import type { NdmpDevices, NdmpDisk } from './devices.js';
 import { ConnReader, LocalPipe, type ImageConn } from './image-conn.js';
 import { planImage, readTarStream, rootEntry, statOf, type HistoryEntry } from './image.js';
@@ -25,6 +26,14 @@ export interface OpenedFs {
   disk: NdmpDisk;
   volume: FatVolume;
   sub: string;
+}
+
+/** A disk LU as a block device (READ/WRITE through the NDMP port) for the FAT writer. */
+export async function scsiBlockDevice(devices: NdmpDevices, disk: NdmpDisk): Promise<BlockDevice> {
+  const client = new ScsiClient(new InProcessTransport(devices.port));
+  const { blocks, blockSize } = await client.readCapacity(disk.targetPort, disk.lun);
+  const reader = new TransportBlockReader(client, disk.targetPort, disk.lun, blockSize, blocks);
+  return { blockSize, blockCount: blocks, readBlocks: (l, n) => reader.readBlocks(l, n), writeBlocks: (l, d) => client.write(disk.targetPort, disk.lun, l, d, blockSize) };
 }
 
 /** Open the FAT volume of a disk LU through the NDMP port. */
@@ -281,14 +290,79 @@ export class DataService {
     return Err.NO_ERR;
   }
 
-  /** START_RECOVER: extract the named members into a FAT volume. */
+  /**
+   * START_RECOVER: read the image sequentially and write every member an nlist entry names (the
+   * entry itself, or everything below a directory entry) to its destination, which must lie on a
+   * /fat/<volume> device; one LOG_FILE per nlist entry (ndmp.md §6).
+   */
   async startRecover(butype: string, env: Pval[], nlist: NameEntry[]): Promise<number> {
     void env;
-    void nlist;
     const e = this.startCheck(butype, MoverMode.WRITE);
     if (e) return e;
-    this.ctx.log(LogType.ERROR, 'recover into a FAT volume is not implemented yet');
-    return Err.ILLEGAL_ARGS_ERR;
+    const clean = (p: string) => '/' + p.split('/').filter((x) => x && x !== '.').join('/');
+    const targets: Array<{ orig: string; dest: string[]; vol: string; hits: number; failed?: number }> = [];
+    for (const n of nlist) {
+      const dest = clean(n.name ? `${n.destination_path}/${n.name}` : n.destination_path || n.original_path).split('/').filter(Boolean);
+      if (dest[0] !== 'fat' || dest.length < 2) {
+        this.ctx.log(LogType.ERROR, `destination ${n.destination_path} is not on a /fat/<volume> device`);
+        return Err.ILLEGAL_ARGS_ERR;
+      }
+      targets.push({ orig: clean(n.original_path), dest: dest.slice(2), vol: dest[1]!, hits: 0 });
+    }
+    const writers = new Map<string, FatWriter>();
+    for (const t of targets) {
+      if (writers.has(t.vol)) continue;
+      const disk = this.devices.disks().find((d) => d.name === t.vol);
+      if (!disk) {
+        this.ctx.log(LogType.ERROR, `no FAT volume ${t.vol}`);
+        return Err.ILLEGAL_ARGS_ERR;
+      }
+      try {
+        writers.set(t.vol, await FatWriter.open(await scsiBlockDevice(this.devices, disk)));
+      } catch (err) {
+        this.ctx.log(LogType.ERROR, `${disk.ref}: ${(err as Error).message}`);
+        return Err.ILLEGAL_ARGS_ERR;
+      }
+    }
+    this.operation = DataOperation.RECOVER;
+    this.state = DataState.ACTIVE;
+    const conn = this.conn!;
+    this.requestStream(conn);
+    const reader = new ConnReader(conn);
+    void (async () => {
+      try {
+        const r = await readTarStream(
+          (n) => reader.take(n),
+          async (m, body) => {
+            const name = `/${m.path}`;
+            for (const t of targets) {
+              const under = t.orig === '/' ? name.slice(1) : name === t.orig ? '' : name.startsWith(`${t.orig}/`) ? name.slice(t.orig.length + 1) : undefined;
+              if (under === undefined) continue;
+              t.hits++;
+              const dest = [...t.dest, ...under.split('/').filter(Boolean)].join('/');
+              try {
+                const w = writers.get(t.vol)!;
+                if (m.isDir) await w.mkdirp(dest, m.mtime);
+                else await w.writeFile(dest, await body(m.size), { mtime: m.mtime, readOnly: (m.mode & 0o200) === 0 });
+              } catch (err) {
+                t.failed = RecoveryStatus.FAILED_IO_ERROR;
+                this.ctx.log(LogType.ERROR, `restoring ${name} to /fat/${t.vol}/${dest}: ${(err as Error).message}`);
+              }
+            }
+          },
+        );
+        this.bytesProcessed = BigInt(r.bytes);
+        await reader.drain();
+        for (const t of targets) this.ctx.post(Msg.LOG_FILE, { name: t.orig, recovery_status: t.failed ?? (t.hits ? RecoveryStatus.SUCCESSFUL : RecoveryStatus.FAILED_NOT_FOUND) });
+        if (this.state === DataState.ACTIVE) this.halt(DataHaltReason.SUCCESSFUL);
+      } catch (err) {
+        if (this.state === DataState.ACTIVE) {
+          this.ctx.log(LogType.ERROR, `restore failed: ${(err as Error).message}`);
+          this.halt(DataHaltReason.INTERNAL_ERROR);
+        }
+      }
+    })();
+    return Err.NO_ERR;
   }
 
   /** Over TCP the DATA side asks the DMA for the stream (NOTIFY_DATA_READ → MOVER_READ). */

@@ -114,7 +114,7 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
     expect(raw.length % 10240).toBe(0);
   }
 
-  it('-c backs up /fat/fat to a labelled tape (LOCAL), the tape holds a tar GNU tar extracts identical to mtools, -t lists the same file history', async () => {
+  it('-c backs up /fat/fat to a labelled tape (LOCAL), the tape holds a tar GNU tar extracts identical to mtools, -t lists the same file history, -x restores a file and a directory byte-identical', async () => {
     let r = await ndmjob(['-o', 'init-labels', '-T', agent, '-f', 'tape0', '-m', 'DMSIM001'], dataDir);
     expect(r.code).toBe(0);
     r = await ndmjob(['-l', '-T', agent, '-f', 'tape0'], dataDir);
@@ -134,9 +134,28 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
     r = await ndmjob(['-t', '-D', agent, '-f', 'tape0', '-m', 'DMSIM001', '-I', list, '-v'], dataDir);
     expect(r.out).toContain('Operation ended OKAY');
     expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(index));
+
+    // -x: a single file and a whole directory into /fat/fat/RESTORE, with the backup's index.
+    r = await ndmjob(['-x', '-D', agent, '-f', 'tape0', '-m', 'DMSIM001', '-J', idx, '-C', '/fat/fat/RESTORE', '/README.TXT', '/DOCS', '-v'], dataDir);
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(r.out).toContain('LOG_FILE messages: 2 OK, 0 ERROR, total 2 of 2');
+    compareRestored(['README.TXT', 'DOCS'], 'RESTORE', 'x1');
   }, 180_000);
 
-  it('-c and -t with a separate tape connection (TCP data connection, MD5 on the tape side)', async () => {
+  function compareRestored(names: string[], under: string, tag: string): void {
+    const vol = `${path.join(dataDir, 'array1', 'fat.img')}@@1048576`;
+    const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
+    const src = path.join(dataDir, `src-${tag}`);
+    const got = path.join(dataDir, `got-${tag}`);
+    execFileSync('mkdir', ['-p', src, got]);
+    for (const n of names) {
+      execFileSync('mcopy', ['-s', '-n', '-m', '-i', vol, `::/${n}`, src], { env });
+      execFileSync('mcopy', ['-s', '-n', '-m', '-i', vol, `::/${under}/${n}`, got], { env });
+    }
+    execFileSync('diff', ['-r', src, got]);
+  }
+
+  it('-c, -t and -x with a separate tape connection (TCP data connection, MD5 on the tape side)', async () => {
     const idx = path.join(dataDir, 'tcp.idx');
     const tapeAgent = `${hp}/4m,ndmp,ndmp`;
     let r = await ndmjob(['-c', '-D', agent, '-T', tapeAgent, '-f', 'tape1', '-C', '/fat/fat', '-I', idx, '-b', '8', '-v'], dataDir);
@@ -147,5 +166,9 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
     const index = await readFile(idx, 'utf8');
     expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(index));
     expect(dhLines(index).split('\n').length).toBeGreaterThan(100);
+    r = await ndmjob(['-x', '-D', agent, '-T', tapeAgent, '-f', 'tape1', '-J', idx, '-C', '/fat/fat/RESTCP', '/A_Long_File_Name.txt', '-b', '8', '-v'], dataDir);
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(r.out).toContain('LOG_FILE messages: 1 OK, 0 ERROR, total 1 of 1');
+    compareRestored(['A_Long_File_Name.txt'], 'RESTCP', 'x2');
   }, 180_000);
 });
