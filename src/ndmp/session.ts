@@ -200,7 +200,10 @@ export class Session implements SessionContext {
           avail_size: BigInt(u.free) * cb,
           total_inodes: 0n,
           used_inodes: 0n,
-          fs_env: [{ name: 'LOCAL', value: 'y' }],
+          fs_env: [
+            { name: 'VOLUME_LABEL', value: g.volumeLabel.trim() },
+            { name: 'VOLUME_SERIAL', value: g.volumeSerial.toString(16).padStart(8, '0').toUpperCase() },
+          ],
           fs_status: 'online',
         });
       } catch {

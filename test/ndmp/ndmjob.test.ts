@@ -20,8 +20,14 @@ interface Run {
   out: string;
 }
 
-function ndmjob(args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
+function ndmjob(args: string[], cwd: string, timeoutMs = 120_000, onOutput?: (text: string) => void): Promise<Run> {
   const child = spawn(NDMJOB, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (onOutput) {
+    let text = '';
+    const on = (d: Buffer) => onOutput((text += d.toString()));
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+  }
   const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return collect(child).then((r) => {
     clearTimeout(t);
@@ -170,5 +176,31 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
     expect(r.out).toContain('Operation ended OKAY');
     expect(r.out).toContain('LOG_FILE messages: 1 OK, 0 ERROR, total 1 of 1');
     compareRestored(['A_Long_File_Name.txt'], 'RESTCP', 'x2');
+  }, 180_000);
+
+  it('SIGKILL of the router mid-backup: ndmjob fails cleanly, the restarted router cuts the tape back to whole records and the next backup works', async () => {
+    const idx = path.join(dataDir, 'killed.idx');
+    // Kill as soon as ndmjob sees DATA and MOVER active (the backup takes seconds).
+    let started!: () => void;
+    const active = new Promise<void>((res) => (started = res));
+    const job = ndmjob(['-c', '-D', agent, '-f', 'tape1', '-C', '/fat/fat', '-I', idx, '-b', '20', '-v'], dataDir, 120_000, (t) => {
+      if (t.includes('Operation started')) started();
+    });
+    await active;
+    await new Promise((res) => setTimeout(res, 300));
+    router.kill('SIGKILL');
+    await new Promise((res) => router.once('exit', res));
+    const r = await job;
+    expect(r.out).not.toContain('Operation ended OKAY');
+    expect(r.code).not.toBe(0);
+
+    router = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', 'off', '--ndmp', '127.0.0.1:0', '--data', dataDir]);
+    const ready = await waitForLog(router, 'router ready', 60_000);
+    const agent2 = `${String(ready.ndmp)}/4,ndmp,ndmp`;
+    const idx2 = path.join(dataDir, 'after-kill.idx');
+    const again = await ndmjob(['-c', '-D', agent2, '-f', 'tape1', '-C', '/fat/fat', '-I', idx2, '-b', '20', '-v'], dataDir);
+    expect(again.out).toContain('Operation ended OKAY');
+    // The unlabelled tape's image is file 0 again, and every record on it is whole.
+    await checkImage('DM0002L3', 0, 'after-kill');
   }, 180_000);
 });
