@@ -10,9 +10,9 @@
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import type { Logger } from '../../src/log.js';
-import { decodeSense, ScsiError, Sense, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
+import { decodeSense, hexByte, ScsiError, Sense, SenseKey, senseCode, type SenseInfo } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
-import { decodeParameterList, decodeXcopyCdb, ListIdUsage } from '../../src/scsi/xcopy.js';
+import { decodeParameterList, decodeXcopyCdb, ListIdUsage, segmentOf } from '../../src/scsi/xcopy.js';
 import {
   CopyManagerStatus,
   decodeRcrCdb,
@@ -28,7 +28,7 @@ import type { ITNexus } from '../router/task.js';
 import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
 import type { CscdScope, InitiatorPort } from './environment.js';
 import { CopyAbort } from './errors.js';
-import { EXECUTORS } from './executors/index.js';
+import { executorFor } from './executors/index.js';
 import { ListTable, type CopyEntry } from './list-table.js';
 import { operatingParameters, type CopyProfile } from './profile.js';
 import { CscdResolver } from './resolve.js';
@@ -67,24 +67,35 @@ export interface CopyProgress {
   bytesWritten: number;
 }
 
+/** Where one copy stands: what the lab summary and the management API's copy views show. */
+export function copyProgress(e: CopyEntry): CopyProgress {
+  return {
+    lu: e.lu,
+    initiator: e.nexusKey,
+    listId: e.listId,
+    state: e.state,
+    segmentsProcessed: e.run.segmentsProcessed,
+    segments: e.run.list.segments.length,
+    bytesWritten: e.run.bytesWritten,
+  };
+}
+
 const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
-const senseText = (s: SenseInfo): string => `${s.key.toString(16)}/${hex2(s.asc)}/${hex2(s.ascq)}`;
 
 /** Sense key/ASC/ASCQ of the failure and of each forwarded sense, for the copy's failure line. */
 function failureFields(sense: SenseInfo): Record<string, unknown> {
   return {
-    sense: senseText(sense),
+    sense: senseCode(sense),
     ...(sense.information !== undefined ? { residual: String(sense.information) } : {}),
     forwarded: (sense.forwarded ?? []).map((f) => {
       let text: string;
       try {
-        text = senseText(decodeSense(f.sense));
+        text = senseCode(decodeSense(f.sense));
       } catch {
         text = f.sense.toString('hex');
       }
-      return { source: f.source, status: `0x${hex2(f.status)}`, sense: text };
+      return { source: f.source, status: `0x${hexByte(f.status)}`, sense: text };
     }),
   };
 }
@@ -105,15 +116,7 @@ export class CopyManager {
   }
 
   progress(): CopyProgress[] {
-    return this.table.all().map((e) => ({
-      lu: e.lu,
-      initiator: e.nexusKey,
-      listId: e.listId,
-      state: e.state,
-      segmentsProcessed: e.run.segmentsProcessed,
-      segments: e.run.list.segments.length,
-      bytesWritten: e.run.bytesWritten,
-    }));
+    return this.table.all().map(copyProgress);
   }
 
   // ---------------------------------------------------------------- EXTENDED COPY
@@ -157,10 +160,10 @@ export class CopyManager {
         run.segExpected = 0;
         run.segWritten = 0;
         run.segUnit = 1;
-        const exec = EXECUTORS.get(seg.type);
+        const exec = executorFor(seg.type);
         // Profiles only list executable types, so the codec has already refused anything else.
         if (!exec) throw new CopyAbort(0x26, 0x09, seg.offset);
-        await exec({ run, seg, index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
+        await exec({ run, seg: segmentOf(seg), index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
       }
       for (const f of run.finally.splice(0)) {
         index = f.segment;
@@ -246,6 +249,17 @@ export class CopyManager {
   }
 
   // ---------------------------------------------------------------- task management
+
+  /**
+   * Abort one copy from outside SCSI (the management API). Only a running copy is aborted; the
+   * answer is the state the copy was in, undefined when there is no such copy.
+   */
+  abort(lu: string, nexusKey: string, listId: number, why: string): CopyEntry['state'] | undefined {
+    const e = this.table.get(lu, nexusKey, listId);
+    const state = e?.state;
+    if (state === 'running') e!.abort.abort(new DOMException(why, 'AbortError'));
+    return state;
+  }
 
   /** I_T nexus loss: abort that nexus's copies and discard their results (extended-copy.md §7.5). */
   nexusLost(nexus: ITNexus): void {

@@ -5,9 +5,12 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { exists } from './exists.js';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
+import { RemoteTarget } from '../remote/remote-target.js';
+import { RoutedPort, remoteScope } from '../remote/remote-scope.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
@@ -21,19 +24,27 @@ import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
-import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
+import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
+import { dataMoverIqn, type ArrayConfig, type DiskLuConfig, type HostConfig, type LabConfig, type LibraryConfig, type RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
-import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
+import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, mappedWwpn, maskAllows, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
 import { Vault } from './vault.js';
+import { CowOrigin } from '../devices/snapshot/cow-origin.js';
+import { SnapshotError, Snapshots, type SnapshotEntry } from './snapshots.js';
 
 export interface BuildOptions {
   /** Where disk and cartridge images live (default ./data); created when missing. */
   dataDir?: string;
   log?: Logger;
+  /**
+   * The arrays and routers this process serves (`dmsim router --serve`); default all. The others
+   * are reached as remote targets at their lab `portal` (or the one iSNS reports), with the same
+   * IQNs, WWPNs, LUNs and designators as when one process serves everything.
+   */
+  served?: readonly string[];
 }
 
 /** One LU of the lab with the object that implements it. */
@@ -67,6 +78,10 @@ export interface DriveEntry {
 
 export interface LabRuntime {
   readonly config: LabConfig;
+  /** Arrays and routers this process serves (all unless `--serve` said otherwise). */
+  readonly served: ReadonlySet<string>;
+  /** The data movers' sessions to targets elsewhere (the lab's remoteTargets, nodes served by other processes). */
+  readonly remoteTargets: readonly RemoteTarget[];
   readonly topology: Topology;
   /** Absolute data directory. */
   readonly dataDir: string;
@@ -78,6 +93,8 @@ export interface LabRuntime {
   readonly vault: Vault;
   /** Copy managers (one per router's data mover, one per array hosting copy-capable disk LUs). */
   readonly copyManagers: ReadonlyMap<string, CopyManager>;
+  /** The arrays' snapshot provider (snapshot LUs are listed by lus() too, named "array/lu@set"). */
+  readonly snapshots: Snapshots;
   devices(): TargetDevice[];
   device(name: string): TargetDevice | undefined;
   lus(): LuEntry[];
@@ -131,7 +148,7 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
   const log = opts.log ?? silentLogger();
   const dataDir = path.resolve(opts.dataDir ?? 'data');
   await mkdir(dataDir, { recursive: true });
-  const lab = new Lab(config, dataDir, log);
+  const lab = new Lab(config, dataDir, log, opts.served);
   try {
     await lab.start();
   } catch (e) {
@@ -146,27 +163,55 @@ class Lab implements LabRuntime {
   readonly vault: Vault;
   readonly directory: LabDirectory;
   readonly copyManagers = new Map<string, CopyManager>();
+  readonly snapshots: Snapshots;
+  /** Copy-on-write wrappers of the disk LUs' stores, by "array/lu". */
+  private readonly origins = new Map<string, CowOrigin>();
   private current: LabConfig;
   private topo: Topology;
   private readonly devs = new Map<string, TargetDevice>();
   private readonly entries = new Map<string, LuEntry>();
   private readonly driveEntries = new Map<string, DriveEntry>();
   private readonly inProcess = new Map<string, InProcessPort>();
+  /** Every router data mover's sessions to the lab's remote targets. */
+  readonly remoteTargets: RemoteTarget[] = [];
   private readonly extraPorts: PortInfo[] = [];
   /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
   private closed: Promise<void> | undefined;
 
+  /** Arrays and routers built in this process; the rest are remote targets. */
+  readonly served: ReadonlySet<string>;
+
   constructor(
     config: LabConfig,
     readonly dataDir: string,
     readonly log: Logger,
+    served?: readonly string[],
   ) {
     this.current = config;
+    this.served = new Set(served ?? [...config.arrays.map((a) => a.name), ...config.routers.map((r) => r.name)]);
     this.topo = resolveTopology(config);
     this.fabric = new Fabric({ defaultZone: config.fabric.defaultZone });
     this.vault = new Vault(dataDir, log.child({ part: 'vault' }));
-    this.directory = new LabDirectory(config, this.topo, (wwpn, name) => this.admit(wwpn, name));
+    this.directory = new LabDirectory(config, this.topo, (wwpn, name) => this.admit(wwpn, name), this.served);
+    this.snapshots = new Snapshots({
+      dataDir,
+      log: log.child({ part: 'snapshots' }),
+      origin: (name) => {
+        const cow = this.origins.get(name);
+        const e = this.entries.get(name);
+        const a = this.current.arrays.find((x) => x.name === e?.device);
+        if (!cow || !e?.disk || !a) return undefined;
+        return { disk: e.disk, cow, device: this.devs.get(a.name)!, array: a.name, wwnn: a.wwnn };
+      },
+      defaultMapTo: (array) => [...this.current.routers.map((r) => r.dataMover.initiator.wwpn), ...(this.copyManagers.has(array) ? [arrayCopyPortWwpn(array)] : [])],
+      resolveInitiator: (ref) => this.initiatorWwpns(ref),
+      attached: (s) => this.attachSnapshot(s),
+      detached: (s) => {
+        this.devs.get(s.array)?.detach(s.meta.lun);
+        this.entries.delete(s.name);
+      },
+    });
   }
 
   get config(): LabConfig {
@@ -181,6 +226,7 @@ class Lab implements LabRuntime {
     const { config, fabric, topo } = this;
     for (const [name, members] of topo.zones) fabric.zoning.setZone(name, members);
     for (const a of config.arrays) {
+      if (!this.served.has(a.name)) continue;
       const dev = targetDevice(a.name, a.wwnn, a.ports, topo, 'VIRTUAL ARRAY');
       this.devs.set(a.name, dev);
       fabric.addDevice(dev);
@@ -188,6 +234,12 @@ class Lab implements LabRuntime {
       for (const l of a.lus) await this.attachDisk(a, l, cm);
     }
     for (const r of config.routers) {
+      if (!this.served.has(r.name)) {
+        // A data mover served elsewhere logs in here over iSCSI as its own lab port (zoning and masking apply to it).
+        const dm = r.dataMover.initiator;
+        fabric.loginInitiator({ wwpn: dm.wwpn, wwnn: r.wwnn, owner: `${r.name}/${r.dataMover.name}` });
+        continue;
+      }
       const dev = targetDevice(r.name, r.wwnn, r.ports, topo, 'FC-SCSI ROUTER');
       this.devs.set(r.name, dev);
       fabric.addDevice(dev);
@@ -197,14 +249,18 @@ class Lab implements LabRuntime {
     for (const p of topo.ports) if (p.owner === 'host') fabric.loginInitiator({ wwpn: p.wwpn, wwnn: p.wwnn, owner: p.node });
     // iSCSI initiators the lab does not name get a zone of their own (members join on admission).
     const defaults = this.defaultLus();
-    if (defaults.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set(defaults.flatMap((l) => l.targetPorts))]);
+    // Remote targets no zone names belong to the default zone too, so unknown initiators reach them as they reach local LUs.
+    const unzonedRemotes = config.iscsi.unknownInitiators === 'default-zone' ? config.remoteTargets.filter((t) => !fabric.zoning.isZoned(t.wwpn)).map((t) => t.wwpn) : [];
+    if (defaults.length || unzonedRemotes.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set([...defaults.flatMap((l) => l.targetPorts), ...unzonedRemotes])]);
     this.applyMasking();
     for (const r of config.routers) {
+      if (!this.served.has(r.name)) continue;
       for (const c of r.vault) await this.vault.add(r.name, c);
       // Library cartridges go where the library's persisted inventory says, not where the lab file first put them.
       for (const c of r.vault) if (c.loadedIn && c.library === undefined) await this.vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
       for (const l of r.libraries) await this.attachLibrary(r, l);
     }
+    await this.snapshots.start();
     this.log.info(
       { lab: config.name, dataDir: this.dataDir, devices: this.devs.size, lus: this.entries.size, cartridges: this.vault.list().length, ports: fabric.nameServer.entries.length },
       'lab built',
@@ -310,9 +366,12 @@ class Lab implements LabRuntime {
     const e = this.entries.get(name);
     if (!e) throw new LabChangeError(`no LU "${name}"`, 'not-found');
     if (e.kind !== 'disk' || !e.disk) throw new LabChangeError(`"${name}" is not a disk LU`, 'conflict');
+    if (this.snapshots.get(name)) throw new LabChangeError(`"${name}" is a snapshot: delete it through the snapshot API`, 'conflict');
+    if (this.snapshots.list().some((s) => s.origin === name)) throw new LabChangeError(`"${name}" has snapshots: delete them first`, 'conflict');
     const cfg = this.current.arrays.find((a) => a.name === e.device)!.lus.find((l) => `${e.device}/${l.name}` === name)!;
     this.devs.get(e.device)!.detach(e.lun);
     this.entries.delete(name);
+    this.origins.delete(name);
     await e.disk.close();
     this.adopt(this.without(name));
     this.applyMasking();
@@ -368,8 +427,10 @@ class Lab implements LabRuntime {
         this.log.warn({ copies: running }, 'copies aborted by shutdown');
         await new Promise((r) => setTimeout(r, 50));
       }
+      await Promise.all(this.remoteTargets.map((t) => t.close()));
       await this.vault.close();
       for (const e of this.entries.values()) if (e.disk) await e.disk.close();
+      await this.snapshots.close();
       this.log.info('lab media flushed');
     })());
   }
@@ -458,9 +519,27 @@ class Lab implements LabRuntime {
     return cm;
   }
 
+  /** A snapshot LU joins its array, seen only by the initiators it was mapped to. */
+  private attachSnapshot(s: SnapshotEntry): void {
+    const dev = this.devs.get(s.array)!;
+    dev.attachRestricted(s.meta.lun, s.disk, s.meta.mapTo, { aptplPath: path.join(this.dataDir, 'snapshots', `${s.meta.id}.aptpl.json`) });
+    this.entries.set(s.name, { name: s.name, device: s.array, lun: s.meta.lun, kind: 'disk', targetPorts: dev.ports.map((p) => p.wwpn), lu: s.disk, disk: s.disk });
+  }
+
+  /** Initiator WWPNs for a reference: "host/port", "host" (all its ports), a WWPN, an iSCSI name. */
+  private initiatorWwpns(ref: string): string[] {
+    const byRef = this.ports().filter((p) => p.role === 'initiator' && (p.ref === ref || p.node === ref));
+    if (byRef.length) return byRef.map((p) => p.wwpn);
+    const hex = ref.replace(/:/g, '').toLowerCase();
+    if (/^[0-9a-f]{16}$/.test(hex)) return [hex];
+    if (/^(iqn\.|eui\.|naa\.)/i.test(ref)) return [mappedWwpn(this.current, ref) ?? generatedWwpn(ref)];
+    throw new SnapshotError(`mapTo: no initiator "${ref}" (write "host/port", "host", a WWPN or an iSCSI name)`, 'not-found');
+  }
+
   private async attachDisk(a: ArrayConfig, l: DiskLuConfig, cm: CopyManager | undefined): Promise<void> {
     const name = `${a.name}/${l.name}`;
     const disk = await openDisk(a, l, this.dataDir, cm, this.log);
+    if (disk.store instanceof CowOrigin) this.origins.set(name, disk.store);
     try {
       this.devs.get(a.name)!.attach(l.lun, disk, { aptplPath: aptplPath(this.dataDir, name) });
     } catch (e) {
@@ -516,11 +595,65 @@ class Lab implements LabRuntime {
     this.entries.set(name, { ...this.topo.lus.find((x) => x.name === name)!, lu: changer, changer });
   }
 
+  /** Target ports of arrays and routers another process serves, as remote targets of router r's data mover. */
+  private labNodesElsewhere(r: RouterConfig): RemoteTarget[] {
+    const out: RemoteTarget[] = [];
+    for (const n of [...this.config.arrays, ...this.config.routers]) {
+      if (this.served.has(n.name)) continue;
+      const portal = n.portal ? hostPortOf(n.portal) : undefined;
+      for (const p of n.ports)
+        out.push(
+          new RemoteTarget({
+            name: `${n.name}/${p.name}`,
+            ...(portal ? { portal } : {}),
+            iqn: p.iqn,
+            wwpn: p.wwpn,
+            initiatorName: dataMoverIqn(r.name),
+            luName: (lun) => this.topo.lus.find((l) => l.device === n.name && l.lun === lun)?.name,
+            log: this.log.child({ part: 'remote', router: r.name }),
+          }),
+        );
+    }
+    return out;
+  }
+
+  /**
+   * LUN masking for an LU of a lab node another process serves, judged here as that process would
+   * (it judges again when the data mover logs in, but by the data mover's port, not the requester's).
+   */
+  private remoteLuVisible(requester: string, t: RemoteTarget, lun: number): boolean {
+    const node = t.name.split('/')[0]!;
+    const lu = this.topo.lus.find((l) => l.device === node && l.lun === lun);
+    if (!lu) return true; // a remote target outside the lab: its own masking applies
+    if (this.topo.ports.some((p) => p.wwpn === requester)) return maskAllows(this.topo, requester, lu);
+    // An initiator admitted through the default zone sees the default-zone LUs.
+    return this.defaultLus().some((l) => l.name === lu.name);
+  }
+
   private buildRouter(r: RouterConfig, dev: TargetDevice): void {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     this.inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn), log: this.log.child({ part: 'copy-manager', name: r.name }) });
+    // The data mover logs in to the lab's remote targets with its own iSCSI name (one session each).
+    const remotes = this.config.remoteTargets.map((t) => {
+      return new RemoteTarget({
+        name: t.name,
+        portal: hostPortOf(t.portal),
+        iqn: t.iqn,
+        wwpn: t.wwpn,
+        initiatorName: dataMoverIqn(r.name),
+        ...(t.chap ? { chap: { user: t.chap.user, secret: t.chap.secret, ...(t.chap.targetUser ? { targetUser: t.chap.targetUser, targetSecret: t.chap.targetSecret! } : {}) } } : {}),
+        log: this.log.child({ part: 'remote', router: r.name }),
+      });
+    });
+    remotes.push(...this.labNodesElsewhere(r));
+    this.remoteTargets.push(...remotes);
+    const local = fabricScope(this.fabric, dmPort.wwpn);
+    const cm = new CopyManager({
+      port: remotes.length ? new RoutedPort(dmPort, remotes) : dmPort,
+      scope: remotes.length ? remoteScope(local, remotes, this.fabric.zoning, (who, t, lun) => this.remoteLuVisible(who, t, lun)) : local,
+      log: this.log.child({ part: 'copy-manager', name: r.name }),
+    });
     this.copyManagers.set(r.name, cm);
     const info = (name: string) => this.topo.lus.find((x) => x.name === name)!;
     const dmName = `${r.name}/${dm.name}`;
@@ -582,6 +715,8 @@ async function openDisk(a: ArrayConfig, l: DiskLuConfig, dataDir: string, cm: Co
     }
     store = await FileStore.open(file, { size: l.size });
   }
+  // Copy-on-write for snapshots: with none taken a write is a plain call to the image's store.
+  store = new CowOrigin(store);
   return new DiskLu({
     identity: luIdentity('disk', name, a.wwnn, l),
     store,
@@ -609,11 +744,8 @@ async function fill(store: BlockStore, l: DiskLuConfig, log: Logger, name: strin
   log.info({ lu: name, generator: `fat:${l.content!.fat}`, bytes: written, ms: Math.round(performance.now() - t0) }, 'disk image generated');
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
+/** "host:port" / "[v6]:port" of a validated lab portal. */
+function hostPortOf(portal: string): { host: string; port: number } {
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(portal)!;
+  return { host: host!, port: Number(port) };
 }

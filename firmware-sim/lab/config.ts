@@ -62,7 +62,12 @@ export interface DiskLuConfig {
   physicalBlockExponent: number;
 }
 
-export interface ArrayConfig {
+/** Where another process serves this node (`dmsim router --serve`): its iSCSI portal, "host:port". */
+interface ServedElsewhere {
+  portal?: string;
+}
+
+export interface ArrayConfig extends ServedElsewhere {
   name: string;
   wwnn: string;
   ports: TargetPortConfig[];
@@ -131,7 +136,7 @@ export interface LibraryConfig {
   strictUnload: boolean;
 }
 
-export interface RouterConfig {
+export interface RouterConfig extends ServedElsewhere {
   name: string;
   wwnn: string;
   ports: TargetPortConfig[];
@@ -139,6 +144,21 @@ export interface RouterConfig {
   buses: ScsiBusConfig[];
   vault: CartridgeConfig[];
   libraries: LibraryConfig[];
+}
+
+/**
+ * A target on another iSCSI box (tgtd, a real array, another dmsim process): the data movers log in
+ * to it with their own initiator names and may copy to and from its LUs (issue 17).
+ */
+export interface RemoteTargetConfig {
+  name: string;
+  /** "host:port" of its iSCSI portal. */
+  portal: string;
+  iqn: string;
+  /** CHAP the data mover proves when it logs in. */
+  chap?: ChapConfig;
+  /** The port's WWPN on the lab fabric (zoning); default derived from the IQN. Its reference is "<name>/target". */
+  wwpn: string;
 }
 
 export interface ZoneConfig {
@@ -173,6 +193,7 @@ export interface LabConfig {
   hosts: HostConfig[];
   arrays: ArrayConfig[];
   routers: RouterConfig[];
+  remoteTargets: RemoteTargetConfig[];
   zones: ZoneConfig[];
   masking: MaskingConfig[];
   iscsi: IscsiConfig;
@@ -181,3 +202,6 @@ export interface LabConfig {
 
 /** The prefix of every IQN dmsim derives for a target port. */
 export const IQN_PREFIX = 'iqn.2026-11.dev.dmsim:';
+
+/** A router's data mover as an iSCSI initiator (remote targets, other dmsim processes, iSNS). */
+export const dataMoverIqn = (router: string): string => `${IQN_PREFIX}${router}.dm`.toLowerCase();

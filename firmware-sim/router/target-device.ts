@@ -95,6 +95,11 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   readonly defaultAccess: 'all' | 'none';
   private readonly portsByWwpn = new Map<string, TargetPortInfo>();
   private readonly lus = new Map<number, LogicalUnit>();
+  /**
+   * LUNs only some initiators may see, whatever their LUN map or the default access says (a
+   * snapshot LU mapped at creation to the data mover and chosen hosts): device LUN → initiator WWPNs.
+   */
+  private readonly restricted = new Map<number, ReadonlySet<string>>();
   /** Initiator WWPN → (LUN the initiator uses → device LUN). */
   private readonly maps = new Map<string, Map<number, number>>();
   /** visibleLus() answers, dropped whenever an LU is attached or detached or a LUN map changes. */
@@ -150,8 +155,27 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
 
   detach(lun: number): LogicalUnit | undefined {
     const lu = this.lus.get(lun);
-    if (lu) this.withLunChange(() => this.lus.delete(lun));
+    if (lu)
+      this.withLunChange(() => {
+        this.lus.delete(lun);
+        this.restricted.delete(lun);
+      });
     return lu;
+  }
+
+  /**
+   * Attach an LU that only `initiators` (WWPNs) see, at the same LUN, added to whatever their LUN
+   * maps give them; every other initiator never sees it, even under default access 'all'.
+   */
+  attachRestricted(lun: number, lu: LogicalUnit, initiators: Iterable<string>, opts: ReservationOptions = {}): void {
+    if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
+    this.restricted.set(lun, new Set(initiators));
+    try {
+      this.attach(lun, lu, opts);
+    } catch (e) {
+      this.restricted.delete(lun);
+      throw e;
+    }
   }
 
   /** Device LUN → LU, every LU attached. */
@@ -200,10 +224,14 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     if (m) {
       for (const [ilun, dlun] of m) {
         const lu = this.lus.get(dlun);
-        if (lu) out.set(ilun, lu);
+        if (lu && !this.restricted.has(dlun)) out.set(ilun, lu);
       }
     } else if (this.defaultAccess === 'all') {
-      for (const [lun, lu] of this.lus) out.set(lun, lu);
+      for (const [lun, lu] of this.lus) if (!this.restricted.has(lun)) out.set(lun, lu);
+    }
+    for (const [lun, who] of this.restricted) {
+      const lu = this.lus.get(lun);
+      if (lu && who.has(initiator) && !out.has(lun)) out.set(lun, lu);
     }
     return out;
   }

@@ -22,6 +22,8 @@ import { faultRoutes } from './routes/faults.js';
 import { observeRoutes } from './routes/observe.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
+import { HttpError } from './http-error.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 
 export interface ApiOptions {
   /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
@@ -54,15 +56,6 @@ export interface Api {
 }
 
 /** An error a route throws to answer with a status and message. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Promise<Api> {
   const token = opts.token ?? runtime.config.api.token ?? process.env.DMSIM_API_TOKEN ?? randomBytes(18).toString('base64url');
   const app = Fastify({
@@ -113,6 +106,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   await app.register(copyRoutes);
   await app.register(faultRoutes);
   await app.register(jobRoutes);
+  await app.register(snapshotRoutes);
   await app.register(observeRoutes);
   await app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

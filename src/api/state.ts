@@ -5,8 +5,9 @@
 import type { LabRuntime, LuEntry } from '../../firmware-sim/lab/build.js';
 import { Reservations } from '../../firmware-sim/router/reservations.js';
 import type { ScsiLogicalUnit } from '../../firmware-sim/devices/logical-unit.js';
-import { decodeSense } from '../scsi/sense.js';
+import { decodeSense, hexByte, senseKeyName } from '../scsi/sense.js';
 import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
+import { copyProgress } from '../../firmware-sim/copy-manager/copy-manager.js';
 
 export interface LuView {
   name: string;
@@ -78,15 +79,14 @@ export interface CopyView {
   failure?: string;
 }
 
-const KEY_NAMES = ['NO SENSE', 'RECOVERED ERROR', 'NOT READY', 'MEDIUM ERROR', 'HARDWARE ERROR', 'ILLEGAL REQUEST', 'UNIT ATTENTION', 'DATA PROTECT', 'BLANK CHECK', 'VENDOR SPECIFIC', 'COPY ABORTED', 'ABORTED COMMAND', 'RESERVED', 'VOLUME OVERFLOW', 'MISCOMPARE'];
-const hx = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
+const hx = (n: number) => hexByte(n, true);
 
 /** "COPY ABORTED 0Dh/01h in segment 3; destination: MEDIUM ERROR 0Ch/00h" */
 export function describeFailure(status: number, sense: Buffer | undefined): string {
   if (!sense) return `status ${hx(status)}h`;
   try {
     const s = decodeSense(sense);
-    const part = (k: number, asc: number, ascq: number) => `${KEY_NAMES[k] ?? `key ${k}`} ${hx(asc)}h/${hx(ascq)}h`;
+    const part = (k: number, asc: number, ascq: number) => `${senseKeyName(k)} ${hx(asc)}h/${hx(ascq)}h`;
     let text = part(s.key, s.asc, s.ascq);
     if (s.commandSpecific !== undefined && s.key === 0x0a) text += ` in segment ${s.commandSpecific}`;
     for (const f of s.forwarded ?? []) {
@@ -105,13 +105,7 @@ export function describeFailure(status: number, sense: Buffer | undefined): stri
 export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate'> {
   return {
     copyManager,
-    lu: e.lu,
-    initiator: e.nexusKey,
-    listId: e.listId,
-    state: e.state,
-    segmentsProcessed: e.run.segmentsProcessed,
-    segments: e.run.list.segments.length,
-    bytesWritten: e.run.bytesWritten,
+    ...copyProgress(e),
     ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
   };
 }

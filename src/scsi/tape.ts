@@ -5,6 +5,7 @@
  * manager encode CDBs and decode responses with the same functions.
  */
 import { bit, field, pack, struct, u8, u16, u24, u32, u64, blob, asciiField } from './layout.js';
+import type { CdbRequest } from './cdb.js';
 
 export const TapeOp = {
   TEST_UNIT_READY: 0x00,
@@ -22,12 +23,19 @@ export const TapeOp = {
   LOCATE_10: 0x2b,
   READ_POSITION: 0x34,
   REPORT_DENSITY_SUPPORT: 0x44,
+  LOG_SELECT: 0x4c,
   LOG_SENSE: 0x4d,
   MODE_SELECT_10: 0x55,
   MODE_SENSE_10: 0x5a,
   WRITE_FILEMARKS_16: 0x80,
+  READ_16: 0x88,
+  WRITE_16: 0x8a,
+  READ_ATTRIBUTE: 0x8c,
+  WRITE_ATTRIBUTE: 0x8d,
   SPACE_16: 0x91,
   LOCATE_16: 0x92,
+  /** SERVICE ACTION IN(12); SA 01h = READ MEDIA SERIAL NUMBER. */
+  SERVICE_ACTION_IN_12: 0xab,
 } as const;
 
 /** SPACE CODE field (byte 1 bits 3..0). 2 (sequential filemarks) and 4/5 (setmarks) are not offered by dmsim. */
@@ -66,6 +74,13 @@ export function decodeReadWrite6(cdb: Buffer): ReadWrite6Cdb {
 export function encodeRead6(v: ReadWrite6Cdb): Buffer {
   return cdb6.encode({ opcode: TapeOp.READ_6, flags: pack([v.fixed, 0], [v.sili, 1]), len: v.transferLength, control: 0 });
 }
+
+/** READ(6) of one variable-length record of up to `max` bytes (FIXED=0), SILI as given. */
+export const readRecord6 = (max: number, sili: boolean): CdbRequest => ({
+  cdb: encodeRead6({ fixed: false, sili, transferLength: max }),
+  direction: 'in',
+  length: max,
+});
 
 export function encodeWrite6(v: Omit<ReadWrite6Cdb, 'sili'>): Buffer {
   return cdb6.encode({ opcode: TapeOp.WRITE_6, flags: pack([v.fixed, 0]), len: v.transferLength, control: 0 });
@@ -851,7 +866,16 @@ export function decodeMediumPartitionPage(b: Buffer): MediumPartitionPage {
 
 // ---------------------------------------------------------------- LOG SENSE (the tape's pages)
 
-export const TapeLogPage = { SUPPORTED: 0x00, SEQUENTIAL_ACCESS: 0x0c, TAPE_ALERT: 0x2e } as const;
+export const TapeLogPage = {
+  SUPPORTED: 0x00,
+  WRITE_ERRORS: 0x02,
+  READ_ERRORS: 0x03,
+  SEQUENTIAL_ACCESS: 0x0c,
+  TAPE_ALERT_RESPONSE: 0x12,
+  VOLUME_STATISTICS: 0x17,
+  TAPE_ALERT: 0x2e,
+  TAPE_CAPACITY: 0x31,
+} as const;
 
 /** LOG SENSE CDB (4Dh): SP byte 1 bit 0, PC byte 2 bits 7..6, page code 5..0, subpage byte 3, pointer 5–6, allocation 7–8. */
 export interface LogSenseCdb {
@@ -939,4 +963,169 @@ export function encodeSupportedLogPages(codes: readonly number[]): Buffer {
 export function decodeSupportedLogPages(b: Buffer): number[] {
   if (b.length < 4) throw new RangeError('log page shorter than its header');
   return [...b.subarray(4, Math.min(b.length, 4 + b.readUInt16BE(2)))];
+}
+
+/** Supported log pages and subpages (00h/FFh): page/subpage byte pairs, header SPF=1 subpage FFh. */
+export function encodeSupportedLogSubpages(pairs: ReadonlyArray<readonly [number, number]>): Buffer {
+  const out = Buffer.alloc(4 + 2 * pairs.length);
+  out[0] = 0x40;
+  out[1] = 0xff;
+  out.writeUInt16BE(2 * pairs.length, 2);
+  pairs.forEach(([p, sp], i) => {
+    out[4 + 2 * i] = p;
+    out[5 + 2 * i] = sp;
+  });
+  return out;
+}
+
+/** LOG SELECT CDB (4Ch): PCR byte 1 bit 1, SP bit 0, PC byte 2 bits 7..6, page code, subpage, list length 7–8. */
+export interface LogSelectCdb {
+  pcr: boolean;
+  sp: boolean;
+  pc: number;
+  pageCode: number;
+  subpage: number;
+  parameterListLength: number;
+}
+
+interface LogSelectRaw {
+  opcode: number;
+  b1: number;
+  b2: number;
+  subpage: number;
+  r4: number;
+  r5: number;
+  r6: number;
+  len: number;
+  control: number;
+}
+const logSelectCdb = struct<LogSelectRaw>([u8('opcode'), u8('b1'), u8('b2'), u8('subpage'), u8('r4'), u8('r5'), u8('r6'), u16('len'), u8('control')]);
+
+export function decodeLogSelectCdb(cdb: Buffer): LogSelectCdb {
+  const r = logSelectCdb.decode(cdb);
+  return { pcr: bit(r.b1, 1), sp: bit(r.b1, 0), pc: field(r.b2, 6, 2), pageCode: field(r.b2, 0, 6), subpage: r.subpage, parameterListLength: r.len };
+}
+
+export function encodeLogSelectCdb(v: Partial<LogSelectCdb>): Buffer {
+  return logSelectCdb.encode({
+    opcode: TapeOp.LOG_SELECT,
+    b1: pack([!!v.pcr, 1], [!!v.sp, 0]),
+    b2: pack([v.pc ?? 3, 6, 2], [v.pageCode ?? 0, 0, 6]),
+    subpage: v.subpage ?? 0,
+    r4: 0,
+    r5: 0,
+    r6: 0,
+    len: v.parameterListLength ?? 0,
+    control: 0,
+  });
+}
+
+// ---------------------------------------------------------------- explicit-address commands (16-byte)
+
+/**
+ * READ(16) 88h / WRITE(16) 8Ah: FCS byte 1 bit 3, LCS bit 2, SILI bit 1 (READ only), FIXED bit 0;
+ * PARTITION byte 3; LOGICAL OBJECT IDENTIFIER 4–11; TRANSFER LENGTH 12–14 (smc.md §5.1).
+ */
+export interface ReadWrite16Cdb extends ReadWrite6Cdb {
+  fcs: boolean;
+  lcs: boolean;
+  partition: number;
+  logicalId: number;
+}
+
+interface Cdb16Raw {
+  opcode: number;
+  flags: number;
+  r2: number;
+  partition: number;
+  id: number;
+  len: number;
+  control: number;
+}
+const cdb16 = struct<Cdb16Raw>([u8('opcode'), u8('flags'), u8('r2'), u8('partition'), u64('id'), u24('len'), u8('control')]);
+
+export function decodeReadWrite16(cdb: Buffer): ReadWrite16Cdb {
+  const r = cdb16.decode(cdb);
+  return { fixed: bit(r.flags, 0), sili: bit(r.flags, 1), lcs: bit(r.flags, 2), fcs: bit(r.flags, 3), partition: r.partition, logicalId: r.id, transferLength: r.len };
+}
+
+export function encodeRead16(v: Partial<ReadWrite16Cdb> & { logicalId: number; transferLength: number }): Buffer {
+  return cdb16.encode({
+    opcode: TapeOp.READ_16,
+    flags: pack([!!v.fixed, 0], [!!v.sili, 1], [!!v.lcs, 2], [!!v.fcs, 3]),
+    r2: 0,
+    partition: v.partition ?? 0,
+    id: v.logicalId,
+    len: v.transferLength,
+    control: 0,
+  });
+}
+
+export function encodeWrite16(v: Partial<Omit<ReadWrite16Cdb, 'sili'>> & { logicalId: number; transferLength: number }): Buffer {
+  return cdb16.encode({
+    opcode: TapeOp.WRITE_16,
+    flags: pack([!!v.fixed, 0], [!!v.lcs, 2], [!!v.fcs, 3]),
+    r2: 0,
+    partition: v.partition ?? 0,
+    id: v.logicalId,
+    len: v.transferLength,
+    control: 0,
+  });
+}
+
+/** WRITE FILEMARKS(16) 80h: FCS bit 3, LCS bit 2, IMMED bit 0; PARTITION byte 3; LOI 4–11; COUNT 12–14. */
+export interface WriteFilemarks16Cdb {
+  immed: boolean;
+  fcs: boolean;
+  lcs: boolean;
+  partition: number;
+  logicalId: number;
+  count: number;
+}
+
+export function decodeWriteFilemarks16(cdb: Buffer): WriteFilemarks16Cdb {
+  const r = cdb16.decode(cdb);
+  return { immed: bit(r.flags, 0), lcs: bit(r.flags, 2), fcs: bit(r.flags, 3), partition: r.partition, logicalId: r.id, count: r.len };
+}
+
+export function encodeWriteFilemarks16(v: Partial<WriteFilemarks16Cdb> & { logicalId: number; count: number }): Buffer {
+  return cdb16.encode({
+    opcode: TapeOp.WRITE_FILEMARKS_16,
+    flags: pack([!!v.immed, 0], [!!v.lcs, 2], [!!v.fcs, 3]),
+    r2: 0,
+    partition: v.partition ?? 0,
+    id: v.logicalId,
+    len: v.count,
+    control: 0,
+  });
+}
+
+// ---------------------------------------------------------------- READ MEDIA SERIAL NUMBER (ABh/01h)
+
+export const READ_MEDIA_SERIAL_NUMBER_SA = 0x01;
+
+export function encodeReadMediaSerialCdb(allocationLength: number, serviceAction = READ_MEDIA_SERIAL_NUMBER_SA): Buffer {
+  const b = Buffer.alloc(12);
+  b[0] = TapeOp.SERVICE_ACTION_IN_12;
+  b[1] = field(serviceAction, 0, 5);
+  b.writeUInt32BE(allocationLength, 6);
+  return b;
+}
+
+export function decodeReadMediaSerialCdb(cdb: Buffer): { serviceAction: number; allocationLength: number } {
+  return { serviceAction: field(cdb[1]!, 0, 5), allocationLength: cdb.readUInt32BE(6) };
+}
+
+/** Response: MEDIA SERIAL NUMBER LENGTH (bytes after the header, a multiple of 4), then the serial padded with spaces. */
+export function encodeMediaSerial(serial: string): Buffer {
+  const n = Math.ceil(Buffer.byteLength(serial, 'ascii') / 4) * 4;
+  const out = Buffer.alloc(4 + n, 0x20);
+  out.writeUInt32BE(n, 0);
+  out.write(serial, 4, 'ascii');
+  return out;
+}
+
+export function decodeMediaSerial(b: Buffer): string {
+  if (b.length < 4) throw new RangeError('media serial number shorter than its header');
+  return b.subarray(4, Math.min(b.length, 4 + b.readUInt32BE(0))).toString('ascii');
 }

@@ -20,7 +20,8 @@
 import { open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InlineIo } from '../backing/inline-io.js';
-import { classifyWord, ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
+import { ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
+import { walkSimhImage } from './simh-scan.js';
 
 export interface CartridgeMeta {
   barcode: string;
@@ -36,6 +37,21 @@ export interface CartridgeMeta {
   /** Image length known to be on stable storage (after the last sync). */
   syncedLength: number;
   events: CartridgeEvent[];
+  /** Medium serial number (MAM 0401h, READ MEDIA SERIAL NUMBER). */
+  serial: string;
+  /** Manufacture date, YYYYMMDD (MAM 0406h). */
+  manufactured: string;
+  /** Threads in the cartridge's life (MAM 0003h, log page 17h 0001h). */
+  loadCount: number;
+  /** Bytes written / read in the cartridge's life (MAM 0220h/0221h, log page 17h). */
+  lifetimeWritten: number;
+  lifetimeRead: number;
+  /** MAM 0009h: +1 on every write-type change of the medium. */
+  volumeChangeRef: number;
+  /** MAM 020Ah–020Dh: the drives of the last four loads, newest first, 8-char vendor + 32-char serial. */
+  loadHistory: string[];
+  /** Host-written MAM attributes (0800h–0BFFh, 1400h–17FFh): 4-hex-digit id → {format, value hex}. */
+  attributes: Record<string, { format: number; value: string }>;
 }
 
 export interface CartridgeEvent {
@@ -99,8 +115,11 @@ export class Cartridge {
   /** Make a blank cartridge (overwrites an existing image). */
   static async create(path: string, opts: Partial<Omit<CartridgeMeta, 'syncedLength' | 'events'>> & { capacity: number }): Promise<Cartridge> {
     if (!Number.isSafeInteger(opts.capacity) || opts.capacity <= 0) throw new RangeError(`cartridge capacity must be a positive byte count, not ${opts.capacity}`);
+    const barcode = opts.barcode ?? basename(path).replace(/\.tap$/i, '');
     const meta: CartridgeMeta = {
-      barcode: opts.barcode ?? basename(path).replace(/\.tap$/i, ''),
+      ...lifeDefaults({}, barcode),
+      ...opts,
+      barcode,
       capacity: opts.capacity,
       earlyWarning: opts.earlyWarning ?? Math.min(DEFAULT_EW_SIZE, Math.floor(opts.capacity / 2)),
       programmableEarlyWarning: opts.programmableEarlyWarning ?? 0,
@@ -348,6 +367,18 @@ export class Cartridge {
     await this.flushMeta();
   }
 
+  /** Change sidecar-only metadata (MAM, life counters) and make it durable before returning. */
+  async updateMeta(fn: (m: CartridgeMeta) => void): Promise<void> {
+    fn(this.meta);
+    this.metaDirty = true;
+    await this.flushMeta();
+  }
+
+  /** Note sidecar changes to be written at the next sync point (counters updated per command). */
+  touchMeta(): void {
+    this.metaDirty = true;
+  }
+
   event(what: string, extra: Omit<CartridgeEvent, 'at' | 'what'> = {}): void {
     this.meta.events.push({ at: new Date().toISOString(), what, ...extra });
     if (this.meta.events.length > MAX_EVENTS) this.meta.events.splice(0, this.meta.events.length - MAX_EVENTS);
@@ -384,53 +415,36 @@ export class Cartridge {
 
   /** Build the index; cut a torn or unacknowledged tail (tape-ssc.md §8.4 "Recovery on load"). */
   private async scan(size: number): Promise<void> {
-    const r = new WindowReader(this.handle(), size);
     const synced = this.meta.syncedLength;
-    let p = 0;
-    let cutReason: string | undefined;
-    while (p < size) {
-      if (size - p < 4) {
-        cutReason = 'torn length word';
-        break;
-      }
-      const w = r.peek(p) ?? (await r.u32(p));
-      const kind = classifyWord(w);
-      if (kind === 'mark') {
+    const walk = await walkSimhImage(this.handle(), size, {
+      mark: (p) => {
         this.marks.push(this.offs.length);
         this.offs.push(p);
         this.lens.push(0);
-        p += MARK_SPAN;
-        continue;
-      }
-      if (kind === 'record' || kind === 'bad-record') {
-        const n = w & MAX_RECORD_LENGTH;
-        const span = recordSpan(n);
-        if (p + span > size) {
-          cutReason = 'torn record (image ends inside it)';
-          break;
-        }
-        const t = r.peek(p + span - 4) ?? (await r.u32(p + span - 4));
-        if (t !== w) {
-          if (p < synced) throw new CartridgeFormatError(`record at ${p}: trailer ${hex(t)} != header ${hex(w)} inside synced data`, 0x31, 0x00);
-          cutReason = 'torn record (trailer does not match header)';
-          break;
-        }
-        if (kind === 'bad-record') this.bad.add(this.offs.length);
+      },
+      record: (p, n, bad) => {
+        if (bad) this.bad.add(this.offs.length);
         this.offs.push(p);
         this.lens.push(n);
-        p += span;
-        continue;
+      },
+    });
+    let p = walk.end;
+    let cutReason: string | undefined;
+    const stop = walk.stop;
+    if (stop) {
+      if (stop.reason === 'torn-word') cutReason = 'torn length word';
+      else if (stop.reason === 'torn-record') cutReason = 'torn record (image ends inside it)';
+      else if (stop.reason === 'trailer-mismatch') {
+        if (p < synced) throw new CartridgeFormatError(`record at ${p}: trailer ${hex(stop.trailer)} != header ${hex(stop.word)} inside synced data`, 0x31, 0x00);
+        cutReason = 'torn record (trailer does not match header)';
+      } else if (stop.reason === 'eom') cutReason = 'end-of-medium marker';
+      else {
+        if (p < synced) {
+          if (p === 0) throw new CartridgeFormatError(`not a SIMH tape image (first word ${hex(stop.word)})`, 0x30, 0x01);
+          throw new CartridgeFormatError(`word ${hex(stop.word)} at ${p} is not one dmsim writes`, 0x31, 0x00);
+        }
+        cutReason = `unexpected word ${hex(stop.word)}`;
       }
-      if (kind === 'eom') {
-        cutReason = 'end-of-medium marker';
-        break;
-      }
-      if (p < synced) {
-        if (p === 0) throw new CartridgeFormatError(`not a SIMH tape image (first word ${hex(w)})`, 0x30, 0x01);
-        throw new CartridgeFormatError(`word ${hex(w)} at ${p} is not one dmsim writes`, 0x31, 0x00);
-      }
-      cutReason = `unexpected word ${hex(w)}`;
-      break;
     }
     // Zero-filled blocks left by a power loss read as tape marks: marks past the synced length are
     // not acknowledged data, drop them.
@@ -471,6 +485,23 @@ function normalizeMeta(m: Partial<CartridgeMeta>, path: string, size: number): C
     density: typeof m.density === 'number' ? m.density : DEFAULT_DENSITY,
     syncedLength: typeof m.syncedLength === 'number' ? m.syncedLength : size,
     events: Array.isArray(m.events) ? m.events : [],
+    ...lifeDefaults(m, typeof m.barcode === 'string' ? m.barcode : basename(path).replace(/\.tap$/i, '')),
+  };
+}
+
+/** MAM-related sidecar fields; sidecars written before they existed get them on first load. */
+function lifeDefaults(m: Partial<CartridgeMeta>, barcode: string): Pick<CartridgeMeta, 'serial' | 'manufactured' | 'loadCount' | 'lifetimeWritten' | 'lifetimeRead' | 'volumeChangeRef' | 'loadHistory' | 'attributes'> {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
+  return {
+    // Barcodes are unique in a lab, so a serial derived from one is unique too.
+    serial: typeof m.serial === 'string' && m.serial ? m.serial : `DMSIM${barcode}`.slice(0, 32),
+    manufactured: typeof m.manufactured === 'string' && /^\d{8}$/.test(m.manufactured) ? m.manufactured : new Date().toISOString().slice(0, 10).replace(/-/g, ''),
+    loadCount: num(m.loadCount),
+    lifetimeWritten: num(m.lifetimeWritten),
+    lifetimeRead: num(m.lifetimeRead),
+    volumeChangeRef: num(m.volumeChangeRef),
+    loadHistory: Array.isArray(m.loadHistory) ? m.loadHistory.filter((x): x is string => typeof x === 'string').slice(0, 4) : [],
+    attributes: m.attributes && typeof m.attributes === 'object' ? m.attributes : {},
   };
 }
 
@@ -495,27 +526,3 @@ function lowerBound(a: readonly number[], x: number): number {
 
 const hex = (w: number) => `0x${w.toString(16).padStart(8, '0')}`;
 
-/** Sequential-ish reads of 4-byte words through a 1 MiB window, for the load-time scan. */
-class WindowReader {
-  private buf = Buffer.allocUnsafe(1 << 20);
-  private start = 0;
-  private len = 0;
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly size: number,
-  ) {}
-  /** The word at p when it is in the window (no await on the common path), else undefined. */
-  peek(p: number): number | undefined {
-    return p >= this.start && p + 4 <= this.start + this.len ? this.buf.readUInt32LE(p - this.start) : undefined;
-  }
-  async u32(p: number): Promise<number> {
-    const w = this.peek(p);
-    if (w !== undefined) return w;
-    this.start = p;
-    const want = Math.min(this.buf.length, this.size - p);
-    const { bytesRead } = await this.fh.read(this.buf, 0, want, p);
-    this.len = bytesRead;
-    if (bytesRead < 4) throw new Error(`short read at ${p}`);
-    return this.buf.readUInt32LE(0);
-  }
-}

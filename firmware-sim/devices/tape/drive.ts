@@ -9,15 +9,12 @@ import { Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../../src/scs
 import {
   decodeErase6,
   decodeLoadUnload,
-  decodeLogSenseCdb,
-  encodeLogPage,
-  encodeSupportedLogPages,
-  TapeLogPage,
-  type LogParameter,
   decodeLocate10,
   decodeLocate16,
   decodeReadPositionCdb,
   decodeReadWrite6,
+  decodeReadWrite16,
+  decodeWriteFilemarks16,
   decodeReportDensityCdb,
   decodeSpace16,
   decodeSpace6,
@@ -34,6 +31,8 @@ import {
   TapeOp,
   type DensityDescriptor,
   type LocateCdb,
+  type ReadWrite6Cdb,
+  type WriteFilemarksCdb,
   type MediumTypeDescriptor,
   type TapePosition,
 } from '../../../src/scsi/tape.js';
@@ -46,9 +45,11 @@ import type { TapeFaults } from './faults.js';
 import { FaultPlan } from '../faults.js';
 import { MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
 import { tapeModeCommands, TapeModeState } from './mode.js';
+import { TapeAlerts, tapeLogCommands } from './log-pages.js';
+import { mamCommands } from './mam.js';
 
 export interface TapeDriveOptions {
-  /** Largest block READ BLOCK LIMITS reports (default 256 KiB, hard cap 0xFFFFFF). */
+  /** Largest block READ BLOCK LIMITS reports (default FFFFFFh as LTO drives report it, smc.md §6; hard cap 0xFFFFFF). */
   maxBlockLength?: number;
   /** Milliseconds a freshly inserted cartridge answers 2/04/01 before it is ready (default 0). */
   loadDelayMs?: number;
@@ -92,6 +93,12 @@ type Ctx = CommandContext<TapeDrive>;
 /** Largest data transfer of one READ/WRITE in fixed mode; beyond it the TRANSFER LENGTH is refused (5/24/00). */
 export const MAX_TRANSFER = 64 * 1024 * 1024;
 
+/** The (PARTITION, LOGICAL OBJECT IDENTIFIER) of an explicit-address command: READ(16), WRITE(16), WRITE FILEMARKS(16). */
+export interface ExplicitAddress {
+  partition: number;
+  logicalId: number;
+}
+
 /** Something a queued command checks before it runs: an AbortSignal, or the router's TaskAbort. */
 interface AbortCheck {
   throwIfAborted(): void;
@@ -126,15 +133,20 @@ export class TapeDrive extends ScsiLogicalUnit {
   private dirty = false;
   private readonly prevented = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
-  /** Sequential-access log page counters (bytes), since the cartridge was loaded. */
-  private readonly counters = { hostWritten: 0, mediaWritten: 0, mediaRead: 0, hostRead: 0 };
+  /**
+   * Counters since the cartridge was loaded (or LOG SELECT reset them): bytes for the
+   * sequential-access page 0Ch, uncorrected errors for pages 02h/03h and 17h.
+   */
+  readonly counters = { hostWritten: 0, mediaWritten: 0, mediaRead: 0, hostRead: 0, writeErrors: 0, readErrors: 0, blocksWritten: 0, blocksRead: 0 };
+  /** TapeAlert flags (log pages 2Eh / 12h, MAM 0002h), raised from the sense this drive reports. */
+  readonly alerts = new TapeAlerts();
 
   constructor(
     identity: LuIdentity,
     private readonly opts: TapeDriveOptions = {},
   ) {
-    super(identity, [...commonCommands(), ...tapeCommands(), ...tapeModeCommands()] as CommandDef[] as never);
-    this.maxBlockLength = Math.min(opts.maxBlockLength ?? 0x40000, MAX_RECORD_LENGTH);
+    super(identity, [...commonCommands(), ...tapeCommands(), ...tapeModeCommands(), ...tapeLogCommands(), ...mamCommands()] as CommandDef[] as never);
+    this.maxBlockLength = Math.min(opts.maxBlockLength ?? MAX_RECORD_LENGTH, MAX_RECORD_LENGTH);
     this.faults = opts.faults ?? new FaultPlan();
     this.mode = new TapeModeState((on) => (this.dSense = on));
   }
@@ -192,11 +204,51 @@ export class TapeDrive extends ScsiLogicalUnit {
       this.positionLost = false;
       this.dirty = false;
       this.mode.density = 0;
-      this.counters.hostWritten = this.counters.mediaWritten = this.counters.mediaRead = this.counters.hostRead = 0;
+      this.resetCounters();
+      this.alerts.loaded(c.barcode.startsWith('CLN'));
+      this.recordLoad(c);
       this.becomingReadyUntil = Date.now() + (opts.delayMs ?? this.opts.loadDelayMs ?? 0);
       c.event(`loaded in ${this.identity.name}`);
       this.queueUnitAttention(UA.MEDIUM_CHANGED);
     });
+  }
+
+  /** LOG SELECT PCR=1 and every load start the per-load counters again. */
+  resetCounters(): void {
+    for (const k of Object.keys(this.counters) as Array<keyof TapeDrive['counters']>) this.counters[k] = 0;
+  }
+
+  /** MAM 0003h load count and 020Ah–020Dh load history: this drive becomes "device at last load". */
+  private recordLoad(c: Cartridge): void {
+    c.meta.loadCount++;
+    const me = this.identity.vendor.padEnd(8).slice(0, 8) + this.identity.serial.padEnd(32).slice(0, 32);
+    c.meta.loadHistory = [me, ...c.meta.loadHistory].slice(0, 4);
+    c.touchMeta();
+  }
+
+  /**
+   * Every CHECK CONDITION this drive reports passes here (not REQUEST SENSE, which repeats one); TapeAlert flags are raised from it (smc.md §5.3
+   * table), so a fault injected anywhere sets its flag without each handler knowing about alerts.
+   */
+  override checkCondition(s: SenseInfo): ScsiResult {
+    this.noteSense(s);
+    return super.checkCondition(s);
+  }
+
+  override resultOf(e: unknown, nexus?: ITNexus): ScsiResult {
+    if (e instanceof ScsiError) this.noteSense(e.sense);
+    return super.resultOf(e, nexus);
+  }
+
+  private noteSense(s: SenseInfo): void {
+    this.alerts.fromSense(s);
+    if (s.key === SenseKey.MEDIUM_ERROR && s.asc === 0x11) this.counters.readErrors++;
+    if (s.key === SenseKey.MEDIUM_ERROR && s.asc === 0x0c) this.counters.writeErrors++;
+  }
+
+  /** Power-on / reset: TapeAlert flags are cleared (smc.md §6 "Power cycle"). */
+  resetAlerts(): void {
+    this.alerts.clear();
   }
 
   /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */
@@ -266,6 +318,7 @@ export class TapeDrive extends ScsiLogicalUnit {
     const c = this.cart;
     this.cart = undefined;
     this.mediumFault = undefined;
+    this.alerts.unloaded();
     if (c) {
       c.event(`ejected from ${this.identity.name}`);
       await c.close();
@@ -376,18 +429,47 @@ export class TapeDrive extends ScsiLogicalUnit {
 
   // ------------------------------------------------------------ command bodies
 
-  async read(ctx: Ctx): Promise<HandlerOutput> {
-    const { fixed, sili, transferLength: n } = decodeReadWrite6(ctx.cdb);
+  /**
+   * The positioning half of READ(16)/WRITE(16)/WRITE FILEMARKS(16): exactly LOCATE(16) DEST_TYPE
+   * 000b (smc.md §5.1, dmsim decision), run inside the command's queue slot. Returns the sense that
+   * ends the command (object beyond EOD: 8/00/05, at EOD) or undefined when positioned.
+   */
+  private async explicitLocate(at: ExplicitAddress): Promise<SenseInfo | undefined> {
+    const c = this.medium();
+    await this.flushIfDirty(c);
+    this.positionLost = false;
+    this.tapeFaults.losePosition = false;
+    if (at.logicalId > c.count) {
+      this.pos = c.count;
+      return { key: SenseKey.BLANK_CHECK, asc: 0x00, ascq: 0x05, ...(this.eodPastEw(c) ? { eom: true } : {}) };
+    }
+    this.pos = at.logicalId;
+    return undefined;
+  }
+
+  /** Single partition: PARTITION (CDB byte 3 of the 16-byte forms) other than 0 → 5/24/00. */
+  private checkPartition(at: ExplicitAddress | undefined): void {
+    if (at && at.partition !== 0) throw Sense.invalidFieldInCdb(3);
+  }
+
+  async read(ctx: Ctx, cdb: ReadWrite6Cdb = decodeReadWrite6(ctx.cdb), at?: ExplicitAddress): Promise<HandlerOutput> {
+    const { fixed, sili, transferLength: n } = cdb;
     const bl = this.mode.blockLength;
     if (fixed && sili) throw Sense.invalidFieldInCdb(1, 1);
     if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
-    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
-    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(2);
-    if (n === 0) {
+    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(at ? 12 : 2);
+    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(at ? 12 : 2);
+    this.checkPartition(at);
+    if (n === 0 && !at) {
       this.medium();
       return undefined;
     }
     return this.serial(abortOf(ctx), async () => {
+      if (at) {
+        const stop = await this.explicitLocate(at);
+        if (stop) return cc(this, stop);
+        if (n === 0) return undefined;
+      }
       const c = this.positioned();
       await this.flushIfDirty(c);
       const from = this.pos;
@@ -430,8 +512,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       return cc(this, { key: SenseKey.MEDIUM_ERROR, asc: 0x11, ascq: 0x00, information: n });
     }
     const data = await c.readRecord(i, n);
-    this.counters.mediaRead += len;
-    this.counters.hostRead += data.length;
+    this.countRead(c, len, data.length, 1);
     if (this.faults.armed) await this.faults.pace(data.length, signal);
     if (len === n) return data;
     if (len < n) return sili ? data : cc(this, noSense(0x00, 0x00, { ili: true, information: n - len }), data);
@@ -471,23 +552,30 @@ export class TapeDrive extends ScsiLogicalUnit {
       }
     }
     if (k > 0) await c.readRecords(start, k, bl, out);
-    this.counters.mediaRead += k * bl;
-    this.counters.hostRead += k * bl;
+    this.countRead(c, k * bl, k * bl, k);
     this.pos = start + k + (stop && passed ? 1 : 0);
     if (this.faults.armed) await this.faults.pace(k * bl, signal);
     return stop ? cc(this, stop, out.subarray(0, k * bl)) : out;
   }
 
-  async write(ctx: Ctx): Promise<HandlerOutput> {
-    const { fixed, transferLength: n } = decodeReadWrite6(ctx.cdb);
+  private countRead(c: Cartridge, media: number, host: number, blocks: number): void {
+    this.counters.mediaRead += media;
+    this.counters.hostRead += host;
+    this.counters.blocksRead += blocks;
+    c.meta.lifetimeRead += media;
+  }
+
+  async write(ctx: Ctx, cdb: Omit<ReadWrite6Cdb, 'sili'> = decodeReadWrite6(ctx.cdb), at?: ExplicitAddress): Promise<HandlerOutput> {
+    const { fixed, transferLength: n } = cdb;
     const bl = this.mode.blockLength;
     if (fixed && bl === 0) throw Sense.invalidFieldInCdb(1, 0);
-    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(2);
-    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(2);
+    if (!fixed && n > this.maxBlockLength) throw Sense.invalidFieldInCdb(at ? 12 : 2);
+    if (fixed && n * bl > MAX_TRANSFER) throw Sense.invalidFieldInCdb(at ? 12 : 2);
+    this.checkPartition(at);
     const recLen = fixed ? bl : n;
     const blocks = fixed ? n : 1;
     const bytes = recLen * blocks;
-    if (n === 0) {
+    if (n === 0 && !at) {
       this.medium();
       return undefined;
     }
@@ -497,6 +585,11 @@ export class TapeDrive extends ScsiLogicalUnit {
       throw new ScsiError({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x00 });
     }
     return this.serial(abortOf(ctx), async () => {
+      if (at) {
+        const stop = await this.explicitLocate(at);
+        if (stop) return cc(this, stop);
+        if (n === 0) return undefined;
+      }
       const c = this.writable();
       const { peop } = this.points(c);
       const span = recordSpan(recLen);
@@ -510,6 +603,9 @@ export class TapeDrive extends ScsiLogicalUnit {
         await c.writeRecords(this.pos, data, recLen, fit);
         this.counters.hostWritten += fit * recLen;
         this.counters.mediaWritten += fit * recLen;
+        this.counters.blocksWritten += fit;
+        c.meta.lifetimeWritten += fit * recLen;
+        c.meta.volumeChangeRef++;
         this.pos = c.count;
         this.dirty = true;
       }
@@ -528,12 +624,17 @@ export class TapeDrive extends ScsiLogicalUnit {
     });
   }
 
-  async writeFilemarks(ctx: Ctx): Promise<HandlerOutput> {
-    const { wsmk, count, immed } = decodeWriteFilemarks6(ctx.cdb);
+  async writeFilemarks(ctx: Ctx, cdb: WriteFilemarksCdb = decodeWriteFilemarks6(ctx.cdb), at?: ExplicitAddress): Promise<HandlerOutput> {
+    const { wsmk, count, immed } = cdb;
     if (wsmk) throw Sense.invalidFieldInCdb(1, 1);
     // IMMED only makes sense with a buffer to return early from.
     if (immed && this.mode.bufferedMode === 0) throw Sense.invalidFieldInCdb(1, 0);
+    this.checkPartition(at);
     return this.serial(abortOf(ctx), async () => {
+      if (at) {
+        const stop = await this.explicitLocate(at);
+        if (stop) return cc(this, stop);
+      }
       if (count === 0) {
         // Flush only: a sync point, legal on a protected cartridge.
         const c = this.positioned();
@@ -547,6 +648,7 @@ export class TapeDrive extends ScsiLogicalUnit {
       const fit = Math.max(0, Math.min(count, Math.floor(room / MARK_SPAN)));
       if (fit > 0) await c.writeFilemarks(this.pos, fit);
       else await c.truncateAt(this.pos);
+      c.meta.volumeChangeRef++;
       this.pos = c.count;
       await c.sync();
       this.dirty = false;
@@ -756,38 +858,6 @@ export class TapeDrive extends ScsiLogicalUnit {
     return encodeDensityReport(d ? [{ ...d, deflt: true }] : []);
   }
 
-  /** LOG SENSE: supported pages (00h), sequential-access counters (0Ch), TapeAlert (2Eh, all flags clear). */
-  logSense(ctx: Ctx): HandlerOutput {
-    const v = decodeLogSenseCdb(ctx.cdb);
-    if (v.sp) throw Sense.invalidFieldInCdb(1, 0);
-    if (v.subpage !== 0) throw Sense.invalidFieldInCdb(3);
-    // Default cumulative values (PC=11b) are the counters' reset values; thresholds are not kept.
-    const zero = v.pc !== 1;
-    const u64 = (n: number) => {
-      const b = Buffer.alloc(8);
-      b.writeBigUInt64BE(BigInt(zero ? 0 : n));
-      return b;
-    };
-    let params: LogParameter[];
-    switch (v.pageCode) {
-      case TapeLogPage.SUPPORTED:
-        return encodeSupportedLogPages([TapeLogPage.SUPPORTED, TapeLogPage.SEQUENTIAL_ACCESS, TapeLogPage.TAPE_ALERT]);
-      case TapeLogPage.SEQUENTIAL_ACCESS: {
-        const k = this.counters;
-        params = [k.hostWritten, k.mediaWritten, k.mediaRead, k.hostRead].map((n, code) => ({ code, control: 0, value: u64(n) }));
-        break;
-      }
-      case TapeLogPage.TAPE_ALERT:
-        params = Array.from({ length: 64 }, (_, i) => ({ code: i + 1, control: 0, value: Buffer.alloc(1) }));
-        break;
-      default:
-        throw Sense.invalidFieldInCdb(2, 5);
-    }
-    const from = params.filter((p) => p.code >= v.parameterPointer);
-    if (!from.length) throw Sense.invalidFieldInCdb(5);
-    return encodeLogPage(v.pageCode, from);
-  }
-
   testUnitReady(): HandlerOutput {
     this.medium();
     return undefined;
@@ -812,8 +882,40 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
     { opcode: TapeOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
     { opcode: TapeOp.LOCATE_10, name: 'LOCATE(10)', cdbLength: 10, rsv: 'read', usage: [0xff, 0x07, 0, 0xff, 0xff, 0xff, 0xff, 0, 0xff, CTRL], handler: (c) => c.lu.locate(c, decodeLocate10(c.cdb), 8) },
     { opcode: TapeOp.READ_POSITION, name: 'READ POSITION', cdbLength: 10, rsv: 'read', usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.readPosition(c) },
-    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', usage: [0xff, 0x01, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.logSense(c) },
     { opcode: TapeOp.REPORT_DENSITY_SUPPORT, name: 'REPORT DENSITY SUPPORT', cdbLength: 10, rsv: 'read', usage: [0xff, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.reportDensity(c) },
+    {
+      opcode: TapeOp.WRITE_FILEMARKS_16,
+      name: 'WRITE FILEMARKS(16)',
+      cdbLength: 16,
+      rsv: 'write',
+      usage: [0xff, 0x0d, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      handler: (c) => {
+        const v = decodeWriteFilemarks16(c.cdb);
+        return c.lu.writeFilemarks(c, { immed: v.immed, wsmk: false, count: v.count }, v);
+      },
+    },
+    {
+      opcode: TapeOp.READ_16,
+      name: 'READ(16)',
+      cdbLength: 16,
+      rsv: 'read',
+      usage: [0xff, 0x0f, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      handler: (c) => {
+        const v = decodeReadWrite16(c.cdb);
+        return c.lu.read(c, v, v);
+      },
+    },
+    {
+      opcode: TapeOp.WRITE_16,
+      name: 'WRITE(16)',
+      cdbLength: 16,
+      rsv: 'write',
+      usage: [0xff, 0x0d, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      handler: (c) => {
+        const v = decodeReadWrite16(c.cdb);
+        return c.lu.write(c, v, v);
+      },
+    },
     {
       opcode: TapeOp.SPACE_16,
       name: 'SPACE(16)',

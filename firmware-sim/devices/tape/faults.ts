@@ -11,4 +11,6 @@ export interface TapeFaults {
   endOfMediumAt?: number;
   /** The next medium-access command loses the position (3/3B/00, READ POSITION LOLU) until REWIND/LOCATE/LOAD. */
   losePosition?: boolean;
+  /** The cartridge memory fails: READ ATTRIBUTE 3/11/12, WRITE ATTRIBUTE 3/0C/0B, TapeAlert 0Fh. */
+  mamFailure?: boolean;
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FaultPlan } from '../../../firmware-sim/devices/faults.js';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { luView } from '../state.js';
 import { luParams, secure } from '../schemas.js';
 
@@ -18,6 +18,7 @@ interface FaultBody {
   earlyWarningAt?: number;
   endOfMediumAt?: number;
   losePosition?: boolean;
+  mamFailure?: boolean;
 }
 
 export async function faultRoutes(app: FastifyInstance): Promise<void> {
@@ -59,6 +60,7 @@ export async function faultRoutes(app: FastifyInstance): Promise<void> {
             earlyWarningAt: u(2 ** 50),
             endOfMediumAt: u(2 ** 50),
             losePosition: { type: 'boolean' },
+            mamFailure: { type: 'boolean' },
           },
         },
       },
@@ -66,8 +68,8 @@ export async function faultRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const { e, plan } = target(req.params.device, req.params.lu);
       const b = req.body;
-      const tapeOnly = b.earlyWarningAt !== undefined || b.endOfMediumAt !== undefined || b.losePosition !== undefined;
-      if (tapeOnly && !e.drive) throw new HttpError(400, 'earlyWarningAt, endOfMediumAt and losePosition apply to tape LUs only');
+      const tapeOnly = b.earlyWarningAt !== undefined || b.endOfMediumAt !== undefined || b.losePosition !== undefined || b.mamFailure !== undefined;
+      if (tapeOnly && !e.drive) throw new HttpError(400, 'earlyWarningAt, endOfMediumAt, losePosition and mamFailure apply to tape LUs only');
       if (b.mediumError) plan.addMediumError({ on: 'both', ...b.mediumError });
       if (b.notReadyMs !== undefined) plan.notReadyFor(b.notReadyMs);
       if (b.latencyMs !== undefined) plan.setLatency(b.latencyMs);
@@ -76,6 +78,7 @@ export async function faultRoutes(app: FastifyInstance): Promise<void> {
         if (b.earlyWarningAt !== undefined) e.drive.tapeFaults.earlyWarningAt = b.earlyWarningAt;
         if (b.endOfMediumAt !== undefined) e.drive.tapeFaults.endOfMediumAt = b.endOfMediumAt;
         if (b.losePosition !== undefined) e.drive.tapeFaults.losePosition = b.losePosition;
+        if (b.mamFailure !== undefined) e.drive.tapeFaults.mamFailure = b.mamFailure;
       }
       events.changed(`faults ${e.name}`);
       return luView(e);

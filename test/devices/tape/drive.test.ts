@@ -192,7 +192,8 @@ describe('tape drive: READ / WRITE', () => {
   });
 
   it('FIXED=1 with mode block length 0, FIXED+SILI, and over-long variable lengths are 5/24/00 with field pointers; nothing moves', async () => {
-    const { drive } = await readyDrive(t.dir);
+    // A drive configured below the LTO default of FFFFFFh, so a length can exceed it.
+    const { drive } = await readyDrive(t.dir, {}, { maxBlockLength: 0x40000 });
     expect((await run(drive, write6(1, true), { dataOut: Buffer.alloc(512) })).sense).toMatchObject({ key: 5, asc: 0x24, sks: { kind: 'field', cd: true, byte: 1, bit: 0 } });
     expect((await run(drive, read6(1, { fixed: true }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 0 } });
     drive.mode.blockLength = 512;
@@ -528,10 +529,13 @@ describe('tape drive: positioning', () => {
 });
 
 describe('tape drive: limits, densities, CDB checks', () => {
-  it('READ BLOCK LIMITS: G=0, max 256 KiB, min 1; MLOI form', async () => {
+  it('READ BLOCK LIMITS: G=0, max FFFFFFh (LTO default, smc.md §6) or the configured cap, min 1; MLOI form', async () => {
+    const capped = newDrive({ maxBlockLength: 0x40000 });
+    expect((await run(capped, [0x05, 0, 0, 0, 0, 0])).sense).toMatchObject({ key: 6, asc: 0x29 });
+    expect((await run(capped, [0x05, 0, 0, 0, 0, 0])).data.toString('hex')).toBe('000400000001');
     const { drive } = await readyDrive(t.dir, { capacity: 1 << 20 });
     let r = await run(drive, [0x05, 0, 0, 0, 0, 0]);
-    expect(r.data.toString('hex')).toBe('000400000001');
+    expect(r.data.toString('hex')).toBe('00ffffff0001');
     r = await run(drive, [0x05, 1, 0, 0, 0, 0]);
     expect(r.data.length).toBe(20);
     expect(decodeBlockLimits(r.data, true).maxLogicalObjectId).toBe((1 << 20) / 4);
@@ -557,15 +561,15 @@ describe('tape drive: limits, densities, CDB checks', () => {
     const { drive } = await readyDrive(t.dir);
     await layout(drive);
     await run(drive, read6(100));
-    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0 }))).data.toString('hex')).toBe('00000003000c2e');
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0 }))).data.toString('hex')).toBe('00000008' + '0002030c12172e31');
     const seq = decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c }))).data);
-    expect(seq.params.map((p) => [p.code, Number(p.value.readBigUInt64BE(0))])).toEqual([[0, 1624], [1, 1624], [2, 100], [3, 100]]);
-    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, pc: 3 }))).data).params.every((p) => p.value.readBigUInt64BE(0) === 0n)).toBe(true);
-    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 2 }))).data).params.map((p) => p.code)).toEqual([2, 3]);
+    expect(seq.params.slice(0, 4).map((p) => [p.code, Number(p.value.readBigUInt64BE(0))])).toEqual([[0, 1624], [1, 1624], [2, 100], [3, 100]]);
+    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, pc: 3 }))).data).params.every((p) => p.value.every((b) => b === 0))).toBe(true);
+    expect(decodeLogPage((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 2 }))).data).params.map((p) => p.code)).toEqual([2, 3, 4, 5, 6, 7, 8, 0x100]);
     const ta = await run(drive, encodeLogSenseCdb({ pageCode: 0x2e }));
     expect(ta.data.readUInt16BE(2)).toBe(64 * 5);
     expect(decodeLogPage(ta.data).params.every((p, i) => p.code === i + 1 && p.value.length === 1 && p.value[0] === 0)).toBe(true);
-    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 4 }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 5 } });
+    expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, parameterPointer: 0x101 }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 5 } });
     expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x0c, sp: true }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 1, bit: 0 } });
     expect((await run(drive, encodeLogSenseCdb({ pageCode: 0x33 }))).sense).toMatchObject({ key: 5, asc: 0x24, sks: { byte: 2 } });
   });

@@ -47,7 +47,8 @@ describe('tape drive: MODE SENSE / MODE SELECT', () => {
   });
 
   it('rejects block length outside the limits and unsupported densities with 26/00 pointing into the list', async () => {
-    const { drive } = await readyDrive(t.dir);
+    // Configured below the LTO default FFFFFFh so 50000h is out of range.
+    const { drive } = await readyDrive(t.dir, {}, { maxBlockLength: 0x40000 });
     let list = stSelect(0x50000);
     let r = await run(drive, encodeModeSelect({ ten: false, pf: true, sp: false, parameterListLength: 12 }), { dataOut: list });
     expect(r.sense).toMatchObject({ key: 5, asc: 0x26, ascq: 0, sks: { kind: 'field', cd: false, byte: 9 } });
