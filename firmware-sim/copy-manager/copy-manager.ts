@@ -12,7 +12,7 @@ import PQueue from 'p-queue';
 import type { Logger } from '../../src/log.js';
 import { decodeSense, ScsiError, Sense, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
-import { decodeParameterList, decodeXcopyCdb, ListIdUsage } from '../../src/scsi/xcopy.js';
+import { decodeParameterList, decodeXcopyCdb, ListIdUsage, segmentOf } from '../../src/scsi/xcopy.js';
 import {
   CopyManagerStatus,
   decodeRcrCdb,
@@ -28,7 +28,7 @@ import type { ITNexus } from '../router/task.js';
 import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
 import type { CscdScope, InitiatorPort } from './environment.js';
 import { CopyAbort } from './errors.js';
-import { EXECUTORS } from './executors/index.js';
+import { executorFor } from './executors/index.js';
 import { ListTable, type CopyEntry } from './list-table.js';
 import { operatingParameters, type CopyProfile } from './profile.js';
 import { CscdResolver } from './resolve.js';
@@ -65,6 +65,19 @@ export interface CopyProgress {
   segmentsProcessed: number;
   segments: number;
   bytesWritten: number;
+}
+
+/** Where one copy stands: what the lab summary and the management API's copy views show. */
+export function copyProgress(e: CopyEntry): CopyProgress {
+  return {
+    lu: e.lu,
+    initiator: e.nexusKey,
+    listId: e.listId,
+    state: e.state,
+    segmentsProcessed: e.run.segmentsProcessed,
+    segments: e.run.list.segments.length,
+    bytesWritten: e.run.bytesWritten,
+  };
 }
 
 const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
@@ -105,15 +118,7 @@ export class CopyManager {
   }
 
   progress(): CopyProgress[] {
-    return this.table.all().map((e) => ({
-      lu: e.lu,
-      initiator: e.nexusKey,
-      listId: e.listId,
-      state: e.state,
-      segmentsProcessed: e.run.segmentsProcessed,
-      segments: e.run.list.segments.length,
-      bytesWritten: e.run.bytesWritten,
-    }));
+    return this.table.all().map(copyProgress);
   }
 
   // ---------------------------------------------------------------- EXTENDED COPY
@@ -157,10 +162,10 @@ export class CopyManager {
         run.segExpected = 0;
         run.segWritten = 0;
         run.segUnit = 1;
-        const exec = EXECUTORS.get(seg.type);
+        const exec = executorFor(seg.type);
         // Profiles only list executable types, so the codec has already refused anything else.
         if (!exec) throw new CopyAbort(0x26, 0x09, seg.offset);
-        await exec({ run, seg, index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
+        await exec({ run, seg: segmentOf(seg), index, last: index === list.segments.length - 1, ptr: seg.offset ?? 0 });
       }
       for (const f of run.finally.splice(0)) {
         index = f.segment;
@@ -246,6 +251,17 @@ export class CopyManager {
   }
 
   // ---------------------------------------------------------------- task management
+
+  /**
+   * Abort one copy from outside SCSI (the management API). Only a running copy is aborted; the
+   * answer is the state the copy was in, undefined when there is no such copy.
+   */
+  abort(lu: string, nexusKey: string, listId: number, why: string): CopyEntry['state'] | undefined {
+    const e = this.table.get(lu, nexusKey, listId);
+    const state = e?.state;
+    if (state === 'running') e!.abort.abort(new DOMException(why, 'AbortError'));
+    return state;
+  }
 
   /** I_T nexus loss: abort that nexus's copies and discard their results (extended-copy.md §7.5). */
   nexusLost(nexus: ITNexus): void {

@@ -32,6 +32,16 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 
 const FULL_CODES = [...range(0x00, 0x15), 0xe0, 0xe1, 0xe2, 0xe4];
 
+/** The disk and vmware profiles' shared limits: block segments only, no inline, held or stream data. */
+const BLOCK_ONLY_LIMITS = {
+  maxSegmentLength: 268435456,
+  maxInlineDataLength: 0,
+  heldDataLimit: 0,
+  maxStreamTransferSize: 0,
+  totalConcurrentCopies: 16,
+  maxConcurrentCopies: 16,
+} as const;
+
 export const PROFILES: Record<CopyProfileName, CopyProfile> = {
   full: {
     name: 'full',
@@ -52,12 +62,7 @@ export const PROFILES: Record<CopyProfileName, CopyProfile> = {
     maxCscdCount: 16,
     maxSegmentCount: 256,
     maxDescriptorListLength: 16384,
-    maxSegmentLength: 268435456,
-    maxInlineDataLength: 0,
-    heldDataLimit: 0,
-    maxStreamTransferSize: 0,
-    totalConcurrentCopies: 16,
-    maxConcurrentCopies: 16,
+    ...BLOCK_ONLY_LIMITS,
     supported: new Set([0x02, 0x07, 0x0a, 0xe4]),
     rcrServiceActions: [0x00, 0x03, 0x04],
   },
@@ -66,12 +71,7 @@ export const PROFILES: Record<CopyProfileName, CopyProfile> = {
     maxCscdCount: 2,
     maxSegmentCount: 1,
     maxDescriptorListLength: 1024,
-    maxSegmentLength: 268435456,
-    maxInlineDataLength: 0,
-    heldDataLimit: 0,
-    maxStreamTransferSize: 0,
-    totalConcurrentCopies: 16,
-    maxConcurrentCopies: 16,
+    ...BLOCK_ONLY_LIMITS,
     supported: new Set([0x02, 0xe4]),
     rcrServiceActions: [0x00, 0x03, 0x04],
   },

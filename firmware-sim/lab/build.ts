@@ -5,9 +5,13 @@
  * initiator port, tape drives with their cartridges loaded. The LabRuntime it returns is what the
  * CLI, the iSCSI target, the management API and the backup server's demo share.
  */
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { exists } from './exists.js';
 import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
+import { RemoteTarget } from '../remote/remote-target.js';
+import { RoutedPort, remoteScope } from '../remote/remote-scope.js';
+import { dataMoverIqn } from './isns-entity.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
@@ -21,7 +25,7 @@ import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
-import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
+import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
@@ -159,6 +163,8 @@ class Lab implements LabRuntime {
   private readonly entries = new Map<string, LuEntry>();
   private readonly driveEntries = new Map<string, DriveEntry>();
   private readonly inProcess = new Map<string, InProcessPort>();
+  /** Every router data mover's sessions to the lab's remote targets. */
+  readonly remoteTargets: RemoteTarget[] = [];
   private readonly extraPorts: PortInfo[] = [];
   /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
@@ -222,7 +228,9 @@ class Lab implements LabRuntime {
     for (const p of topo.ports) if (p.owner === 'host') fabric.loginInitiator({ wwpn: p.wwpn, wwnn: p.wwnn, owner: p.node });
     // iSCSI initiators the lab does not name get a zone of their own (members join on admission).
     const defaults = this.defaultLus();
-    if (defaults.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set(defaults.flatMap((l) => l.targetPorts))]);
+    // Remote targets no zone names belong to the default zone too, so unknown initiators reach them as they reach local LUs.
+    const unzonedRemotes = config.iscsi.unknownInitiators === 'default-zone' ? config.remoteTargets.filter((t) => !fabric.zoning.isZoned(t.wwpn)).map((t) => t.wwpn) : [];
+    if (defaults.length || unzonedRemotes.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set([...defaults.flatMap((l) => l.targetPorts), ...unzonedRemotes])]);
     this.applyMasking();
     for (const r of config.routers) {
       for (const c of r.vault) await this.vault.add(r.name, c);
@@ -397,6 +405,7 @@ class Lab implements LabRuntime {
         this.log.warn({ copies: running }, 'copies aborted by shutdown');
         await new Promise((r) => setTimeout(r, 50));
       }
+      await Promise.all(this.remoteTargets.map((t) => t.close()));
       await this.vault.close();
       for (const e of this.entries.values()) if (e.disk) await e.disk.close();
       await this.snapshots.close();
@@ -568,7 +577,27 @@ class Lab implements LabRuntime {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     this.inProcess.set(dmPort.wwpn, dmPort);
-    const cm = new CopyManager({ port: dmPort, scope: fabricScope(this.fabric, dmPort.wwpn), log: this.log.child({ part: 'copy-manager', name: r.name }) });
+    // The data mover logs in to the lab's remote targets with its own iSCSI name (one session each).
+    const remotes = this.config.remoteTargets.map((t) => {
+      const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(t.portal)!;
+      return new RemoteTarget({
+        name: t.name,
+        host: host!,
+        port: Number(port),
+        iqn: t.iqn,
+        wwpn: t.wwpn,
+        initiatorName: dataMoverIqn(r.name),
+        ...(t.chap ? { chap: { user: t.chap.user, secret: t.chap.secret, ...(t.chap.targetUser ? { targetUser: t.chap.targetUser, targetSecret: t.chap.targetSecret! } : {}) } } : {}),
+        log: this.log.child({ part: 'remote', router: r.name }),
+      });
+    });
+    this.remoteTargets.push(...remotes);
+    const local = fabricScope(this.fabric, dmPort.wwpn);
+    const cm = new CopyManager({
+      port: remotes.length ? new RoutedPort(dmPort, remotes) : dmPort,
+      scope: remotes.length ? remoteScope(local, remotes, this.fabric.zoning) : local,
+      log: this.log.child({ part: 'copy-manager', name: r.name }),
+    });
     this.copyManagers.set(r.name, cm);
     const info = (name: string) => this.topo.lus.find((x) => x.name === name)!;
     const dmName = `${r.name}/${dm.name}`;
@@ -657,13 +686,4 @@ async function fill(store: BlockStore, l: DiskLuConfig, log: Logger, name: strin
     written += chunk.length;
   }
   log.info({ lu: name, generator: `fat:${l.content!.fat}`, bytes: written, ms: Math.round(performance.now() - t0) }, 'disk image generated');
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -141,6 +141,21 @@ export interface RouterConfig {
   libraries: LibraryConfig[];
 }
 
+/**
+ * A target on another iSCSI box (tgtd, a real array, another dmsim process): the data movers log in
+ * to it with their own initiator names and may copy to and from its LUs (issue 17).
+ */
+export interface RemoteTargetConfig {
+  name: string;
+  /** "host:port" of its iSCSI portal. */
+  portal: string;
+  iqn: string;
+  /** CHAP the data mover proves when it logs in. */
+  chap?: ChapConfig;
+  /** The port's WWPN on the lab fabric (zoning); default derived from the IQN. Its reference is "<name>/target". */
+  wwpn: string;
+}
+
 export interface ZoneConfig {
   name: string;
   /** Port references ("node/port") or WWPNs, as written in the file. */
@@ -173,6 +188,7 @@ export interface LabConfig {
   hosts: HostConfig[];
   arrays: ArrayConfig[];
   routers: RouterConfig[];
+  remoteTargets: RemoteTargetConfig[];
   zones: ZoneConfig[];
   masking: MaskingConfig[];
   iscsi: IscsiConfig;

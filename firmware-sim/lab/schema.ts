@@ -7,6 +7,7 @@
 import { checkElementMap } from '../devices/changer/inventory.js';
 import { libraryMap } from './library-map.js';
 import path from 'node:path';
+import { derivedWwpn } from './derived-wwpn.js';
 import { Ajv, type ErrorObject } from 'ajv';
 import { PROFILES } from '../copy-manager/profile.js';
 import {
@@ -260,6 +261,22 @@ export const labSchema = {
               },
             },
           },
+        },
+      },
+    },
+    remoteTargets: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'portal', 'iqn'],
+        properties: {
+          name,
+          portal: { type: 'string', pattern: HOSTPORT },
+          iqn: { type: 'string', pattern: ISCSI_NAME, maxLength: 223 },
+          chap,
+          wwpn: wwn,
         },
       },
     },
@@ -657,6 +674,17 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
     }
     return undefined;
   };
+
+  const remoteIqns = new Map<string, string>();
+  lab.remoteTargets.forEach((t, ti) => {
+    const at = `$.remoteTargets[${ti}]`;
+    nodeName(t.name, at);
+    t.wwpn = wwnOf(t.wwpn ?? derivedWwpn(t.iqn), `${at}.wwpn`);
+    addPort(`${t.name}/target`, 'target', t.wwpn);
+    const prev = remoteIqns.get(t.iqn);
+    if (prev) add(`${at}.iqn`, `remote target "${t.iqn}" is already listed at ${prev}`);
+    else remoteIqns.set(t.iqn, at);
+  });
 
   uniqueWithin('zone name', lab.zones.map((z) => z.name), (i) => `$.zones[${i}].name`);
   // dmsim defines these zones itself (unknown iSCSI initiators, arrays' internal copy managers).

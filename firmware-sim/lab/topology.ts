@@ -8,8 +8,8 @@
  * once any masking entry names an LU of a device, that device shows each initiator exactly the LUs
  * listed for it, and nothing to initiators without an entry (arrays usually work so).
  */
-import { createHash } from 'node:crypto';
 import type { ChapConfig, LabConfig } from './config.js';
+import { derivedWwpn } from './derived-wwpn.js';
 import { normalizeWwn } from './schema.js';
 
 export type PortRole = 'initiator' | 'target';
@@ -78,6 +78,8 @@ export function resolveTopology(lab: LabConfig): Topology {
     for (const l of r.libraries) lus.push({ name: `${r.name}/${l.name}`, device: r.name, lun: l.lun, kind: 'changer', targetPorts: tps });
   }
   const byRef = new Map(ports.map((p) => [p.ref, p.wwpn]));
+  // Remote targets are not ports of this fabric's nodes but zones name them ("<name>/target").
+  for (const t of lab.remoteTargets) byRef.set(`${t.name}/target`, t.wwpn);
   const wwpnOf = (m: string) => byRef.get(m) ?? (WWN_RE.test(m) ? normalizeWwn(m) : m);
   const zones = new Map<string, Set<string>>();
   for (const z of lab.zones) zones.set(z.name, new Set(z.members.map(wwpnOf)));
@@ -127,9 +129,7 @@ export function visibleLus(topo: Topology, lab: LabConfig, initiator: string, ta
  * of SHA-256 of the name, so the same initiator gets the same port (and keeps its reservations and
  * PR registrations) across sessions and restarts.
  */
-export function generatedWwpn(initiatorName: string): string {
-  return '3' + createHash('sha256').update(initiatorName).digest('hex').slice(0, 15);
-}
+export const generatedWwpn = derivedWwpn;
 
 /** The lab's CHAP secrets for an initiator name, when its port has them. */
 export function chapFor(lab: LabConfig, initiatorName: string): ChapConfig | undefined {

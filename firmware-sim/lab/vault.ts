@@ -4,7 +4,7 @@
  * restart. Cartridges move only through here (lab start, management API) or through a drive's own
  * LOAD UNLOAD eject, which reports back via the drive's onEject hook.
  */
-import { access } from 'node:fs/promises';
+import { exists } from './exists.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Cartridge } from '../devices/tape/cartridge.js';
@@ -171,14 +171,5 @@ export class Vault {
     const s = this.slots.get(barcode);
     if (!s) throw new VaultError(`no cartridge ${barcode}`, 'not-found');
     return s;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
   }
 }

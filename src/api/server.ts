@@ -23,6 +23,7 @@ import { observeRoutes } from './routes/observe.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
 import { snapshotRoutes } from './routes/snapshots.js';
+import { HttpError } from './http-error.js';
 
 export interface ApiOptions {
   /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
@@ -55,15 +56,6 @@ export interface Api {
 }
 
 /** An error a route throws to answer with a status and message. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Promise<Api> {
   const token = opts.token ?? runtime.config.api.token ?? process.env.DMSIM_API_TOKEN ?? randomBytes(18).toString('base64url');
   const app = Fastify({

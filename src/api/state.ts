@@ -7,6 +7,7 @@ import { Reservations } from '../../firmware-sim/router/reservations.js';
 import type { ScsiLogicalUnit } from '../../firmware-sim/devices/logical-unit.js';
 import { decodeSense } from '../scsi/sense.js';
 import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
+import { copyProgress } from '../../firmware-sim/copy-manager/copy-manager.js';
 
 export interface LuView {
   name: string;
@@ -105,13 +106,7 @@ export function describeFailure(status: number, sense: Buffer | undefined): stri
 export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate'> {
   return {
     copyManager,
-    lu: e.lu,
-    initiator: e.nexusKey,
-    listId: e.listId,
-    state: e.state,
-    segmentsProcessed: e.run.segmentsProcessed,
-    segments: e.run.list.segments.length,
-    bytesWritten: e.run.bytesWritten,
+    ...copyProgress(e),
     ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
   };
 }

@@ -44,3 +44,10 @@ export function parseHostPort(s: string, flag: string): { host: string; port: nu
   if (!m || port > 65535) throw new UsageError(`${flag}: expected HOST:PORT, got "${s}"`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
+
+/** `--help` given: prints the usage to stdout and says so, for the command to exit 0. */
+export function helpShown(values: { help?: boolean | undefined }, usage: string): boolean {
+  if (!values.help) return false;
+  process.stdout.write(usage + '\n');
+  return true;
+}

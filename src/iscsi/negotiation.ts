@@ -9,21 +9,24 @@ import { KEYS, type KeyDef, type OperationalParams } from './keys.js';
 import { formatBoolean, IRRELEVANT, NOT_UNDERSTOOD, parseBoolean, parseList, parseNumber, REJECT } from './text.js';
 
 /** What this side accepts: upper limits for min keys, lower limits for max keys, wishes for booleans. */
-export interface LocalLimits {
+export interface LocalLimits
+  extends Pick<
+    OperationalParams,
+    | 'maxConnections'
+    | 'initialR2T'
+    | 'immediateData'
+    | 'maxBurstLength'
+    | 'firstBurstLength'
+    | 'defaultTime2Wait'
+    | 'defaultTime2Retain'
+    | 'maxOutstandingR2T'
+    | 'dataPDUInOrder'
+    | 'dataSequenceInOrder'
+    | 'errorRecoveryLevel'
+    | 'iscsiProtocolLevel'
+  > {
   /** Digest algorithms this side can do, e.g. ['None', 'CRC32C']. */
   digests: readonly string[];
-  maxConnections: number;
-  initialR2T: boolean;
-  immediateData: boolean;
-  maxBurstLength: number;
-  firstBurstLength: number;
-  defaultTime2Wait: number;
-  defaultTime2Retain: number;
-  maxOutstandingR2T: number;
-  dataPDUInOrder: boolean;
-  dataSequenceInOrder: boolean;
-  errorRecoveryLevel: number;
-  iscsiProtocolLevel: number;
   /** This side's own MaxRecvDataSegmentLength declaration. */
   maxRecvDataSegmentLength: number;
 }

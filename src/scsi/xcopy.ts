@@ -290,9 +290,214 @@ export const SegmentType = {
   POPULATE_ROD_RANGE: 0xbf,
 } as const;
 
+export type SegmentTypeName = keyof typeof SegmentType;
+type Code<N extends SegmentTypeName> = (typeof SegmentType)[N];
+
+/** Fields every segment descriptor has. */
+interface SegmentBase {
+  /** Parameter-list offset of byte 0 (filled by decode). */
+  offset?: number;
+}
+
+/** 00h/01h/0Bh/0Ch: block ↔ stream, in whole blocks. */
+export interface BlockStreamSegment extends SegmentBase {
+  type: Code<'BLOCK_TO_STREAM' | 'STREAM_TO_BLOCK' | 'BLOCK_TO_STREAM_HOLD' | 'STREAM_TO_BLOCK_HOLD'>;
+  cat?: boolean;
+  src: number;
+  dst: number;
+  /** STREAM DEVICE TRANSFER LENGTH. */
+  streamTransferLength: number;
+  /** BLOCK DEVICE NUMBER OF BLOCKS. */
+  blocks: number;
+  lba: number;
+}
+
+/** 02h/0Dh: block → block. */
+export interface BlockBlockSegment extends SegmentBase {
+  type: Code<'BLOCK_TO_BLOCK' | 'BLOCK_TO_BLOCK_HOLD'>;
+  cat?: boolean;
+  dc?: boolean;
+  src: number;
+  dst: number;
+  blocks: number;
+  srcLba: number;
+  dstLba: number;
+}
+
+/** 03h/0Eh: stream → stream. */
+export interface StreamStreamSegment extends SegmentBase {
+  type: Code<'STREAM_TO_STREAM' | 'STREAM_TO_STREAM_HOLD'>;
+  cat?: boolean;
+  src: number;
+  dst: number;
+  srcTransferLength: number;
+  dstTransferLength: number;
+  byteCount: number;
+}
+
+/** 04h: inline data → stream. */
+export interface InlineStreamSegment extends SegmentBase {
+  type: Code<'INLINE_TO_STREAM'>;
+  cat?: boolean;
+  dst: number;
+  streamTransferLength: number;
+  inlineOffset: number;
+  /** INLINE DATA NUMBER OF BYTES. */
+  byteCount: number;
+}
+
+/** 05h: embedded data → stream. */
+export interface EmbeddedStreamSegment extends SegmentBase {
+  type: Code<'EMBEDDED_TO_STREAM'>;
+  cat?: boolean;
+  dst: number;
+  streamTransferLength: number;
+  /** Filled by decode; encode writes the length of `embedded`. */
+  byteCount?: number;
+  /** The embedded bytes (encode pads to a multiple of 4). */
+  embedded: Buffer;
+}
+
+/** 06h/0Fh: stream → discard. */
+export interface StreamDiscardSegment extends SegmentBase {
+  type: Code<'STREAM_TO_DISCARD' | 'STREAM_TO_DISCARD_HOLD'>;
+  cat?: boolean;
+  src: number;
+  streamTransferLength: number;
+  byteCount: number;
+}
+
+/** 07h: verify CSCD. */
+export interface VerifySegment extends SegmentBase {
+  type: Code<'VERIFY_CSCD'>;
+  tur?: boolean;
+  src: number;
+}
+
+/** 08h/09h: block with byte offset ↔ stream. */
+export interface OffsetStreamSegment extends SegmentBase {
+  type: Code<'BLOCK_OFFSET_TO_STREAM' | 'STREAM_TO_BLOCK_OFFSET'>;
+  cat?: boolean;
+  src: number;
+  dst: number;
+  streamTransferLength: number;
+  byteCount: number;
+  lba: number;
+  byteOffset: number;
+}
+
+/** 0Ah: block with byte offset → block with byte offset. */
+export interface OffsetOffsetSegment extends SegmentBase {
+  type: Code<'BLOCK_OFFSET_TO_BLOCK_OFFSET'>;
+  cat?: boolean;
+  src: number;
+  dst: number;
+  byteCount: number;
+  srcLba: number;
+  dstLba: number;
+  srcByteOffset: number;
+  dstByteOffset: number;
+}
+
+/** 10h: write filemarks. */
+export interface WriteFilemarksSegment extends SegmentBase {
+  type: Code<'WRITE_FILEMARKS'>;
+  immed?: boolean;
+  wsmk?: boolean;
+  dst: number;
+  /** FILEMARK COUNT. */
+  count: number;
+}
+
+/** 11h: space. */
+export interface SpaceSegment extends SegmentBase {
+  type: Code<'SPACE'>;
+  dst: number;
+  code: number;
+  /** Signed COUNT. */
+  count: number;
+}
+
+/** 12h: locate. */
+export interface LocateSegment extends SegmentBase {
+  type: Code<'LOCATE'>;
+  dst: number;
+  logicalObjectId: number;
+}
+
+/** 13h: tape image copy. */
+export interface TapeImageSegment extends SegmentBase {
+  type: Code<'TAPE_IMAGE_COPY'>;
+  src: number;
+  dst: number;
+  count: number;
+}
+
+/** 14h: register persistent reservation key (keys 8 bytes each). */
+export interface RegisterKeySegment extends SegmentBase {
+  type: Code<'REGISTER_KEY'>;
+  dst: number;
+  reservationKey: Buffer;
+  serviceActionKey: Buffer;
+}
+
+/** 15h: third-party persistent reservations source I_T nexus. */
+export interface ThirdPartyPrSegment extends SegmentBase {
+  type: Code<'THIRD_PARTY_PR_SOURCE'>;
+  dst: number;
+  reservationKey: Buffer;
+  serviceActionKey: Buffer;
+  unreg?: boolean;
+  aptpl?: boolean;
+  relativeTargetPort: number;
+  transportId: Buffer;
+}
+
+/** 16h: block image copy. */
+export interface BlockImageSegment extends SegmentBase {
+  type: Code<'BLOCK_IMAGE_COPY'>;
+  src: number;
+  dst: number;
+  srcLba: number;
+  dstLba: number;
+  /** NUMBER OF LOGICAL BLOCKS. */
+  blocks: number;
+}
+
+/** BEh/BFh (and any other type without a layout, from decodeSegment): raw bytes after the 4-byte header. */
+export interface RawSegment extends SegmentBase {
+  type: Code<'POPULATE_ROD_RANGES' | 'POPULATE_ROD_RANGE'>;
+  body: Buffer;
+}
+
+/** One segment descriptor, discriminated by `type`: the fields its layout has, and only those. */
+export type Segment =
+  | BlockStreamSegment
+  | BlockBlockSegment
+  | StreamStreamSegment
+  | InlineStreamSegment
+  | EmbeddedStreamSegment
+  | StreamDiscardSegment
+  | VerifySegment
+  | OffsetStreamSegment
+  | OffsetOffsetSegment
+  | WriteFilemarksSegment
+  | SpaceSegment
+  | LocateSegment
+  | TapeImageSegment
+  | RegisterKeySegment
+  | ThirdPartyPrSegment
+  | BlockImageSegment
+  | RawSegment;
+
+/** The descriptor shape of segment type `N` (the member whose type codes include N's). */
+export type SegmentOf<N extends SegmentTypeName> = Segment extends infer S ? (S extends { type: infer T } ? (Code<N> extends T ? S : never) : never) : never;
+
 /**
- * One segment descriptor. Which fields are meaningful depends on `type` (see SEGMENT_LAYOUTS);
- * the codec is driven by that table so each type's byte positions are written down once.
+ * A segment descriptor in its wire form: every field any type has, which of them are meaningful
+ * depending on `type` (see SEGMENT_LAYOUTS). What the codec reads and writes (it is driven by that
+ * table so each type's byte positions are written down once) and what tests build by hand. Code
+ * that acts on a segment reads it as a `Segment` (segmentOf), the union discriminated by type.
  */
 export interface SegmentDescriptor {
   type: number;
@@ -362,104 +567,95 @@ type NumField =
 type FlagField = 'cat' | 'dc' | 'tur' | 'immed' | 'wsmk' | 'unreg' | 'aptpl';
 type KeyField = 'reservationKey' | 'serviceActionKey';
 
-interface SegmentLayout {
+export interface SegmentLayout {
+  name: SegmentTypeName;
   /** Total length (header included) for fixed types; variable types give the minimum. */
   length: number;
   variable?: boolean;
   nums: Array<[NumField, number, number]>;
   flags: Array<[FlagField, number, number]>;
   keys?: Array<[KeyField, number]>;
-  /** Whether a source / destination CSCD is named (for validation and the executors). */
-  hasSrc: boolean;
-  hasDst: boolean;
+  /** The segment keeps what it moves as held data for RECEIVE COPY RESULTS (0Bh–0Fh). */
+  holdsData: boolean;
 }
+
+type Shape = Omit<SegmentLayout, 'name' | 'holdsData'>;
 
 const CAT: [FlagField, number, number] = ['cat', 1, 0];
 const SRC: [NumField, number, number] = ['src', 4, 2];
 const DST: [NumField, number, number] = ['dst', 6, 2];
 
-const blockStream: SegmentLayout = {
-  length: 24,
-  nums: [SRC, DST, ['streamTransferLength', 9, 3], ['blocks', 14, 2], ['lba', 16, 8]],
-  flags: [CAT],
-  hasSrc: true,
-  hasDst: true,
-};
-const blockBlock: SegmentLayout = {
-  length: 28,
-  nums: [SRC, DST, ['blocks', 10, 2], ['srcLba', 12, 8], ['dstLba', 20, 8]],
-  flags: [CAT, ['dc', 1, 1]],
-  hasSrc: true,
-  hasDst: true,
-};
-const streamStream: SegmentLayout = {
+const blockStream: Shape = { length: 24, nums: [SRC, DST, ['streamTransferLength', 9, 3], ['blocks', 14, 2], ['lba', 16, 8]], flags: [CAT] };
+const blockBlock: Shape = { length: 28, nums: [SRC, DST, ['blocks', 10, 2], ['srcLba', 12, 8], ['dstLba', 20, 8]], flags: [CAT, ['dc', 1, 1]] };
+const streamStream: Shape = {
   length: 20,
   nums: [SRC, DST, ['srcTransferLength', 9, 3], ['dstTransferLength', 13, 3], ['byteCount', 16, 4]],
   flags: [CAT],
-  hasSrc: true,
-  hasDst: true,
 };
-const streamDiscard: SegmentLayout = {
-  length: 16,
-  nums: [SRC, ['streamTransferLength', 9, 3], ['byteCount', 12, 4]],
-  flags: [CAT],
-  hasSrc: true,
-  hasDst: false,
-};
-const offsetStream: SegmentLayout = {
+const streamDiscard: Shape = { length: 16, nums: [SRC, ['streamTransferLength', 9, 3], ['byteCount', 12, 4]], flags: [CAT] };
+const offsetStream: Shape = {
   length: 28,
   nums: [SRC, DST, ['streamTransferLength', 9, 3], ['byteCount', 12, 4], ['lba', 16, 8], ['byteOffset', 26, 2]],
   flags: [CAT],
-  hasSrc: true,
-  hasDst: true,
+};
+const keys: Array<[KeyField, number]> = [
+  ['reservationKey', 8],
+  ['serviceActionKey', 16],
+];
+
+/** Byte positions of every segment type dmsim knows, by name (extended-copy.md §5). */
+const SHAPES: { readonly [N in SegmentTypeName]?: Shape } = {
+  BLOCK_TO_STREAM: blockStream,
+  STREAM_TO_BLOCK: blockStream,
+  BLOCK_TO_BLOCK: blockBlock,
+  STREAM_TO_STREAM: streamStream,
+  INLINE_TO_STREAM: { length: 20, nums: [DST, ['streamTransferLength', 9, 3], ['inlineOffset', 12, 4], ['byteCount', 16, 4]], flags: [CAT] },
+  EMBEDDED_TO_STREAM: { length: 16, variable: true, nums: [DST, ['streamTransferLength', 9, 3], ['byteCount', 12, 2]], flags: [CAT] },
+  STREAM_TO_DISCARD: streamDiscard,
+  VERIFY_CSCD: { length: 12, nums: [SRC], flags: [['tur', 8, 0]] },
+  BLOCK_OFFSET_TO_STREAM: offsetStream,
+  STREAM_TO_BLOCK_OFFSET: offsetStream,
+  BLOCK_OFFSET_TO_BLOCK_OFFSET: {
+    length: 32,
+    nums: [SRC, DST, ['byteCount', 8, 4], ['srcLba', 12, 8], ['dstLba', 20, 8], ['srcByteOffset', 28, 2], ['dstByteOffset', 30, 2]],
+    flags: [CAT],
+  },
+  BLOCK_TO_STREAM_HOLD: blockStream,
+  STREAM_TO_BLOCK_HOLD: blockStream,
+  BLOCK_TO_BLOCK_HOLD: blockBlock,
+  STREAM_TO_STREAM_HOLD: streamStream,
+  STREAM_TO_DISCARD_HOLD: streamDiscard,
+  WRITE_FILEMARKS: { length: 12, nums: [DST, ['count', 9, 3]], flags: [['immed', 8, 0], ['wsmk', 8, 1]] },
+  SPACE: { length: 12, nums: [DST, ['code', 8, 1], ['count', 9, 3]], flags: [] },
+  LOCATE: { length: 12, nums: [DST, ['logicalObjectId', 8, 4]], flags: [] },
+  TAPE_IMAGE_COPY: { length: 12, nums: [SRC, DST, ['count', 8, 4]], flags: [] },
+  REGISTER_KEY: { length: 28, nums: [DST], flags: [], keys },
+  THIRD_PARTY_PR_SOURCE: { length: 32, variable: true, nums: [DST, ['relativeTargetPort', 26, 2]], flags: [['unreg', 25, 1], ['aptpl', 25, 0]], keys },
+  BLOCK_IMAGE_COPY: { length: 28, nums: [SRC, DST, ['srcLba', 8, 8], ['dstLba', 16, 8], ['blocks', 24, 4]], flags: [] },
 };
 
-/** Byte positions of every segment type dmsim knows (extended-copy.md §5). */
-export const SEGMENT_LAYOUTS: ReadonlyMap<number, SegmentLayout> = new Map<number, SegmentLayout>([
-  [0x00, blockStream],
-  [0x01, blockStream],
-  [0x02, blockBlock],
-  [0x03, streamStream],
-  [0x04, { length: 20, nums: [DST, ['streamTransferLength', 9, 3], ['inlineOffset', 12, 4], ['byteCount', 16, 4]], flags: [CAT], hasSrc: false, hasDst: true }],
-  [0x05, { length: 16, variable: true, nums: [DST, ['streamTransferLength', 9, 3], ['byteCount', 12, 2]], flags: [CAT], hasSrc: false, hasDst: true }],
-  [0x06, streamDiscard],
-  [0x07, { length: 12, nums: [SRC], flags: [['tur', 8, 0]], hasSrc: true, hasDst: false }],
-  [0x08, offsetStream],
-  [0x09, offsetStream],
-  [
-    0x0a,
-    {
-      length: 32,
-      nums: [SRC, DST, ['byteCount', 8, 4], ['srcLba', 12, 8], ['dstLba', 20, 8], ['srcByteOffset', 28, 2], ['dstByteOffset', 30, 2]],
-      flags: [CAT],
-      hasSrc: true,
-      hasDst: true,
-    },
-  ],
-  [0x0b, blockStream],
-  [0x0c, blockStream],
-  [0x0d, blockBlock],
-  [0x0e, streamStream],
-  [0x0f, streamDiscard],
-  [0x10, { length: 12, nums: [DST, ['count', 9, 3]], flags: [['immed', 8, 0], ['wsmk', 8, 1]], hasSrc: false, hasDst: true }],
-  [0x11, { length: 12, nums: [DST, ['code', 8, 1], ['count', 9, 3]], flags: [], hasSrc: false, hasDst: true }],
-  [0x12, { length: 12, nums: [DST, ['logicalObjectId', 8, 4]], flags: [], hasSrc: false, hasDst: true }],
-  [0x13, { length: 12, nums: [SRC, DST, ['count', 8, 4]], flags: [], hasSrc: true, hasDst: true }],
-  [0x14, { length: 28, nums: [DST], flags: [], keys: [['reservationKey', 8], ['serviceActionKey', 16]], hasSrc: false, hasDst: true }],
-  [
-    0x15,
-    {
-      length: 32,
-      variable: true,
-      nums: [DST, ['relativeTargetPort', 26, 2]],
-      flags: [['unreg', 25, 1], ['aptpl', 25, 0]],
-      keys: [['reservationKey', 8], ['serviceActionKey', 16]],
-      hasSrc: false,
-      hasDst: true,
-    },
-  ],
-  [0x16, { length: 28, nums: [SRC, DST, ['srcLba', 8, 8], ['dstLba', 16, 8], ['blocks', 24, 4]], flags: [], hasSrc: true, hasDst: true }],
+const HOLDING: ReadonlySet<SegmentTypeName> = new Set<SegmentTypeName>([
+  'BLOCK_TO_STREAM_HOLD',
+  'STREAM_TO_BLOCK_HOLD',
+  'BLOCK_TO_BLOCK_HOLD',
+  'STREAM_TO_STREAM_HOLD',
+  'STREAM_TO_DISCARD_HOLD',
 ]);
+
+/** The layouts by type code, for the codec (which meets codes on the wire). */
+export const SEGMENT_LAYOUTS: ReadonlyMap<number, SegmentLayout> = new Map(
+  (Object.entries(SHAPES) as Array<[SegmentTypeName, Shape]>).map(([name, shape]) => [SegmentType[name], { ...shape, name, holdsData: HOLDING.has(name) }]),
+);
+
+/** Whether segment type `type` keeps its data as held data. */
+export const holdsData = (type: number): boolean => SEGMENT_LAYOUTS.get(type)?.holdsData ?? false;
+
+/**
+ * The typed view of a descriptor that decodeParameterList accepted: it checked the length against
+ * the layout and decodeSegment filled every field the layout has, so the wire form is that type's
+ * shape. (Hand-built descriptors are encoded, not read through here.)
+ */
+export const segmentOf = (s: SegmentDescriptor): Segment => s as Segment;
 
 const readNum = (b: Buffer, at: number, w: number): number => (w === 8 ? Number(b.readBigUInt64BE(at)) : b.readUIntBE(at, w));
 function writeNum(b: Buffer, at: number, w: number, v: number): void {
@@ -578,8 +774,6 @@ const illegal = (asc: number, ascq: number, byte?: number, bitNo?: number) =>
   });
 const invalidParam = (byte: number, bitNo?: number) => illegal(0x26, 0x00, byte, bitNo);
 
-export const HOLD_TYPES: ReadonlySet<number> = new Set([0x0b, 0x0c, 0x0d, 0x0e, 0x0f]);
-
 /**
  * Decode and statically validate a parameter list (`buf` = the Data-Out, its length = PARAMETER LIST
  * LENGTH, which must be ≥ 1). Throws ScsiError (ILLEGAL REQUEST, field pointer into the parameter list)
@@ -637,7 +831,7 @@ export function decodeParameterList(buf: Buffer, policy: XcopyPolicy = PERMISSIV
     if (type === 0x05 && (s.byteCount ?? 0) > len - 16) throw invalidParam(at + 12);
     if (type === 0x15 && 32 + (s.transportId?.length ?? 0) > len) throw invalidParam(at + 28);
     if (type === 0x04 && (s.inlineOffset ?? 0) % 4 !== 0) throw invalidParam(at + 12);
-    if (HOLD_TYPES.has(type) && (usage === ListIdUsage.NONE || policy.heldDataLimit === 0)) throw invalidParam(at);
+    if (holdsData(type) && (usage === ListIdUsage.NONE || policy.heldDataLimit === 0)) throw invalidParam(at);
     segments.push(s);
     at += len;
   }

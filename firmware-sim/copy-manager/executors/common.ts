@@ -1,21 +1,21 @@
 /**
  * What every segment executor gets, and the checks several of them share.
  */
-import type { SegmentDescriptor } from '../../../src/scsi/xcopy.js';
+import type { Segment } from '../../../src/scsi/xcopy.js';
 import type { CscdDevice } from '../cscd-device.js';
 import type { CopyRun } from '../engine.js';
 import { Abort } from '../errors.js';
 
-export interface SegmentContext {
+export interface SegmentContext<S extends Segment = Segment> {
   run: CopyRun;
-  seg: SegmentDescriptor;
+  seg: S;
   index: number;
   last: boolean;
   /** Parameter-list offset of the segment descriptor. */
   ptr: number;
 }
 
-export type Executor = (c: SegmentContext) => Promise<void>;
+export type Executor<S extends Segment = Segment> = (c: SegmentContext<S>) => Promise<void>;
 
 /** STREAM DEVICE TRANSFER LENGTH (descriptor byte `at`) must be > 0 when data moves, and within the advertised maximum. */
 export function checkTransferLength(c: SegmentContext, dev: CscdDevice, transferLength: number, at: number, moves: boolean): void {

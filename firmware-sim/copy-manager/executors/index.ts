@@ -1,9 +1,10 @@
 /**
- * Segment type → executor. Only types listed here can be advertised by a profile.
+ * Segment type name → executor. Only types listed here can be advertised by a profile.
  */
 import { blockOffsetToBlockOffset, blockToBlock } from './block-block.js';
 import { blockOffsetToStream, blockToStream } from './block-stream.js';
 import type { Executor } from './common.js';
+import { SEGMENT_LAYOUTS, type SegmentOf, type SegmentTypeName } from '../../../src/scsi/xcopy.js';
 import { inlineToStream } from './inline-stream.js';
 import { registerAndMoveLater, registerKey } from './register-key.js';
 import { streamToBlock, streamToBlockOffset } from './stream-block.js';
@@ -13,29 +14,38 @@ import { tapeImageCopy } from './tape-image.js';
 import { locate, space, writeFilemarks } from './tape-ops.js';
 import { verifyCscd } from './verify.js';
 
-export const EXECUTORS: ReadonlyMap<number, Executor> = new Map<number, Executor>([
-  [0x00, blockToStream],
-  [0x01, streamToBlock],
-  [0x02, blockToBlock],
-  [0x03, streamToStream],
-  [0x04, inlineToStream],
-  [0x05, inlineToStream],
-  [0x06, streamToDiscard],
-  [0x07, verifyCscd],
-  [0x08, blockOffsetToStream],
-  [0x09, streamToBlockOffset],
-  [0x0a, blockOffsetToBlockOffset],
-  [0x0b, blockToStream],
-  [0x0c, streamToBlock],
-  [0x0d, blockToBlock],
-  [0x0e, streamToStream],
-  [0x0f, streamToDiscard],
-  [0x10, writeFilemarks],
-  [0x11, space],
-  [0x12, locate],
-  [0x13, tapeImageCopy],
-  [0x14, registerKey],
-  [0x15, registerAndMoveLater],
-]);
+/** Executors by segment type name; a type without one cannot be advertised by a profile. */
+export const EXECUTORS: { readonly [N in SegmentTypeName]?: Executor<SegmentOf<N>> } = {
+  BLOCK_TO_STREAM: blockToStream,
+  STREAM_TO_BLOCK: streamToBlock,
+  BLOCK_TO_BLOCK: blockToBlock,
+  STREAM_TO_STREAM: streamToStream,
+  INLINE_TO_STREAM: inlineToStream,
+  EMBEDDED_TO_STREAM: inlineToStream,
+  STREAM_TO_DISCARD: streamToDiscard,
+  VERIFY_CSCD: verifyCscd,
+  BLOCK_OFFSET_TO_STREAM: blockOffsetToStream,
+  STREAM_TO_BLOCK_OFFSET: streamToBlockOffset,
+  BLOCK_OFFSET_TO_BLOCK_OFFSET: blockOffsetToBlockOffset,
+  BLOCK_TO_STREAM_HOLD: blockToStream,
+  STREAM_TO_BLOCK_HOLD: streamToBlock,
+  BLOCK_TO_BLOCK_HOLD: blockToBlock,
+  STREAM_TO_STREAM_HOLD: streamToStream,
+  STREAM_TO_DISCARD_HOLD: streamToDiscard,
+  WRITE_FILEMARKS: writeFilemarks,
+  SPACE: space,
+  LOCATE: locate,
+  TAPE_IMAGE_COPY: tapeImageCopy,
+  REGISTER_KEY: registerKey,
+  THIRD_PARTY_PR_SOURCE: registerAndMoveLater,
+};
+
+/** The executor for a decoded segment's type, if there is one. */
+export function executorFor(type: number): Executor | undefined {
+  const name = SEGMENT_LAYOUTS.get(type)?.name;
+  // EXECUTORS pairs each name with the executor of that name's shape; TS cannot follow the pairing
+  // through a name only known at run time.
+  return name ? (EXECUTORS[name] as Executor | undefined) : undefined;
+}
 
 export type { Executor, SegmentContext } from './common.js';

@@ -4,13 +4,14 @@
  * or until COUNT consecutive filemarks were copied (0: never stop on filemarks). Residue is neither
  * used nor changed; on an error no residual is reported (INFORMATION not valid).
  */
+import { type TapeImageSegment } from '../../../src/scsi/xcopy.js';
 import type { SegmentContext } from './common.js';
 
-export async function tapeImageCopy(c: SegmentContext): Promise<void> {
+export async function tapeImageCopy(c: SegmentContext<TapeImageSegment>): Promise<void> {
   const { run, seg, ptr } = c;
-  const src = await run.resolver.device(seg.src!, 'stream', ptr);
-  const dst = await run.resolver.device(seg.dst!, 'stream', ptr);
-  const stopAfter = seg.count ?? 0;
+  const src = await run.resolver.device(seg.src, 'stream', ptr);
+  const dst = await run.resolver.device(seg.dst, 'stream', ptr);
+  const stopAfter = seg.count;
   let marks = 0;
   for (;;) {
     run.signal.throwIfAborted();

@@ -20,7 +20,8 @@
 import { open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InlineIo } from '../backing/inline-io.js';
-import { classifyWord, ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
+import { ERROR_FLAG, MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
+import { walkSimhImage } from './simh-scan.js';
 
 export interface CartridgeMeta {
   barcode: string;
@@ -384,53 +385,36 @@ export class Cartridge {
 
   /** Build the index; cut a torn or unacknowledged tail (tape-ssc.md §8.4 "Recovery on load"). */
   private async scan(size: number): Promise<void> {
-    const r = new WindowReader(this.handle(), size);
     const synced = this.meta.syncedLength;
-    let p = 0;
-    let cutReason: string | undefined;
-    while (p < size) {
-      if (size - p < 4) {
-        cutReason = 'torn length word';
-        break;
-      }
-      const w = r.peek(p) ?? (await r.u32(p));
-      const kind = classifyWord(w);
-      if (kind === 'mark') {
+    const walk = await walkSimhImage(this.handle(), size, {
+      mark: (p) => {
         this.marks.push(this.offs.length);
         this.offs.push(p);
         this.lens.push(0);
-        p += MARK_SPAN;
-        continue;
-      }
-      if (kind === 'record' || kind === 'bad-record') {
-        const n = w & MAX_RECORD_LENGTH;
-        const span = recordSpan(n);
-        if (p + span > size) {
-          cutReason = 'torn record (image ends inside it)';
-          break;
-        }
-        const t = r.peek(p + span - 4) ?? (await r.u32(p + span - 4));
-        if (t !== w) {
-          if (p < synced) throw new CartridgeFormatError(`record at ${p}: trailer ${hex(t)} != header ${hex(w)} inside synced data`, 0x31, 0x00);
-          cutReason = 'torn record (trailer does not match header)';
-          break;
-        }
-        if (kind === 'bad-record') this.bad.add(this.offs.length);
+      },
+      record: (p, n, bad) => {
+        if (bad) this.bad.add(this.offs.length);
         this.offs.push(p);
         this.lens.push(n);
-        p += span;
-        continue;
+      },
+    });
+    let p = walk.end;
+    let cutReason: string | undefined;
+    const stop = walk.stop;
+    if (stop) {
+      if (stop.reason === 'torn-word') cutReason = 'torn length word';
+      else if (stop.reason === 'torn-record') cutReason = 'torn record (image ends inside it)';
+      else if (stop.reason === 'trailer-mismatch') {
+        if (p < synced) throw new CartridgeFormatError(`record at ${p}: trailer ${hex(stop.trailer)} != header ${hex(stop.word)} inside synced data`, 0x31, 0x00);
+        cutReason = 'torn record (trailer does not match header)';
+      } else if (stop.reason === 'eom') cutReason = 'end-of-medium marker';
+      else {
+        if (p < synced) {
+          if (p === 0) throw new CartridgeFormatError(`not a SIMH tape image (first word ${hex(stop.word)})`, 0x30, 0x01);
+          throw new CartridgeFormatError(`word ${hex(stop.word)} at ${p} is not one dmsim writes`, 0x31, 0x00);
+        }
+        cutReason = `unexpected word ${hex(stop.word)}`;
       }
-      if (kind === 'eom') {
-        cutReason = 'end-of-medium marker';
-        break;
-      }
-      if (p < synced) {
-        if (p === 0) throw new CartridgeFormatError(`not a SIMH tape image (first word ${hex(w)})`, 0x30, 0x01);
-        throw new CartridgeFormatError(`word ${hex(w)} at ${p} is not one dmsim writes`, 0x31, 0x00);
-      }
-      cutReason = `unexpected word ${hex(w)}`;
-      break;
     }
     // Zero-filled blocks left by a power loss read as tape marks: marks past the synced length are
     // not acknowledged data, drop them.
@@ -495,27 +479,3 @@ function lowerBound(a: readonly number[], x: number): number {
 
 const hex = (w: number) => `0x${w.toString(16).padStart(8, '0')}`;
 
-/** Sequential-ish reads of 4-byte words through a 1 MiB window, for the load-time scan. */
-class WindowReader {
-  private buf = Buffer.allocUnsafe(1 << 20);
-  private start = 0;
-  private len = 0;
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly size: number,
-  ) {}
-  /** The word at p when it is in the window (no await on the common path), else undefined. */
-  peek(p: number): number | undefined {
-    return p >= this.start && p + 4 <= this.start + this.len ? this.buf.readUInt32LE(p - this.start) : undefined;
-  }
-  async u32(p: number): Promise<number> {
-    const w = this.peek(p);
-    if (w !== undefined) return w;
-    this.start = p;
-    const want = Math.min(this.buf.length, this.size - p);
-    const { bytesRead } = await this.fh.read(this.buf, 0, want, p);
-    this.len = bytesRead;
-    if (bytesRead < 4) throw new Error(`short read at ${p}`);
-    return this.buf.readUInt32LE(0);
-  }
-}

@@ -5,6 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { classifyWord, MAX_RECORD_LENGTH, MARK_SPAN, recordSpan } from './simh.js';
+import { walkSimhImage, type SimhStop } from './simh-scan.js';
 
 export type InspectEntry =
   | { kind: 'record'; object: number; file: number; offset: number; length: number; bad: boolean }
@@ -39,45 +40,20 @@ export async function inspectTape(path: string, opts: { maxEntries?: number } = 
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
-    const word = Buffer.alloc(4);
-    const readWord = async (p: number) => {
-      const { bytesRead } = await fh.read(word, 0, 4, p);
-      return bytesRead === 4 ? word.readUInt32LE(0) : undefined;
-    };
     const rep: InspectReport = { size, end: 0, records: 0, filemarks: 0, dataBytes: 0, entries: [], files: [] };
     let file: TapeFileSummary = { file: 0, records: 0, bytes: 0, minLength: 0, maxLength: 0, closed: false };
-    let p = 0;
     let object = 0;
-    while (p < size) {
-      const w = await readWord(p);
-      if (w === undefined) {
-        rep.problem = `torn length word at ${p}`;
-        break;
-      }
-      const kind = classifyWord(w);
-      if (kind === 'mark') {
+    const walk = await walkSimhImage(fh, size, {
+      mark: (p) => {
         if (rep.entries.length < max) rep.entries.push({ kind: 'filemark', object, file: file.file, offset: p });
         file.closed = true;
         rep.files.push(file);
         file = { file: file.file + 1, records: 0, bytes: 0, minLength: 0, maxLength: 0, closed: false };
         rep.filemarks++;
         object++;
-        p += MARK_SPAN;
-        continue;
-      }
-      if (kind === 'record' || kind === 'bad-record') {
-        const n = w & MAX_RECORD_LENGTH;
-        const span = recordSpan(n);
-        if (p + span > size) {
-          rep.problem = `record at ${p} promises ${n} bytes, image ends first`;
-          break;
-        }
-        const t = await readWord(p + span - 4);
-        if (t !== w) {
-          rep.problem = `record at ${p}: trailer 0x${(t ?? 0).toString(16)} does not match header 0x${w.toString(16)}`;
-          break;
-        }
-        if (rep.entries.length < max) rep.entries.push({ kind: 'record', object, file: file.file, offset: p, length: n, bad: kind === 'bad-record' });
+      },
+      record: (p, n, bad) => {
+        if (rep.entries.length < max) rep.entries.push({ kind: 'record', object, file: file.file, offset: p, length: n, bad });
         file.minLength = file.records ? Math.min(file.minLength, n) : n;
         file.maxLength = Math.max(file.maxLength, n);
         file.records++;
@@ -85,17 +61,32 @@ export async function inspectTape(path: string, opts: { maxEntries?: number } = 
         rep.records++;
         rep.dataBytes += n;
         object++;
-        p += span;
-        continue;
-      }
-      rep.problem = kind === 'eom' ? `end-of-medium marker at ${p}` : `unexpected word 0x${w.toString(16)} (${kind}) at ${p}`;
-      break;
-    }
+      },
+    });
+    const p = walk.end;
+    const stop = walk.stop;
+    if (stop) rep.problem = problemOf(stop);
     rep.end = p;
     if (file.records) rep.files.push(file);
     return rep;
   } finally {
     await fh.close();
+  }
+}
+
+function problemOf(stop: SimhStop): string {
+  const p = stop.offset;
+  switch (stop.reason) {
+    case 'torn-word':
+      return `torn length word at ${p}`;
+    case 'torn-record':
+      return `record at ${p} promises ${stop.length} bytes, image ends first`;
+    case 'trailer-mismatch':
+      return `record at ${p}: trailer 0x${stop.trailer.toString(16)} does not match header 0x${stop.word.toString(16)}`;
+    case 'eom':
+      return `end-of-medium marker at ${p}`;
+    case 'unexpected':
+      return `unexpected word 0x${stop.word.toString(16)} (${stop.kind}) at ${p}`;
   }
 }
 

@@ -1,6 +1,6 @@
 /** Copy jobs (EXTENDED COPY lists) with live progress, and aborting one. */
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { secure } from '../schemas.js';
 
 
@@ -32,10 +32,9 @@ export async function copyRoutes(app: FastifyInstance): Promise<void> {
       const { copyManager, lu, initiator, listId } = req.body;
       const cm = runtime.copyManagers.get(copyManager);
       if (!cm) throw new HttpError(404, `no copy manager "${copyManager}"`);
-      const e = cm.table.get(lu, initiator, listId);
-      if (!e) throw new HttpError(404, `no copy list ${listId} of ${initiator} on ${lu}`);
-      if (e.state !== 'running') throw new HttpError(409, `copy list ${listId} is ${e.state}, not running`);
-      e.abort.abort(new DOMException('aborted through the management API', 'AbortError'));
+      const state = cm.abort(lu, initiator, listId, 'aborted through the management API');
+      if (!state) throw new HttpError(404, `no copy list ${listId} of ${initiator} on ${lu}`);
+      if (state !== 'running') throw new HttpError(409, `copy list ${listId} is ${state}, not running`);
       events.changed(`copy ${listId} aborted`);
       return { ok: true };
     },

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FaultPlan } from '../../../firmware-sim/devices/faults.js';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { luView } from '../state.js';
 import { luParams, secure } from '../schemas.js';
 

@@ -1,6 +1,6 @@
 /** Topology, LUs, zones and LUN masking: read, and change with the unit attentions SPC asks for. */
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { luView, topologyView } from '../state.js';
 import { name, luParams, secure } from '../schemas.js';
 

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Catalog } from '../../backup-server/catalog.js';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { luView } from '../state.js';
 import type { LabEvent } from '../events.js';
 

@@ -4,7 +4,7 @@
  * 409 a limit or another set being created, 422 a bad field value, 504 the commit window expired.
  */
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { secure } from '../schemas.js';
 import { SnapshotError, type SnapshotRequest } from '../../../firmware-sim/lab/snapshots.js';
 

@@ -1,7 +1,7 @@
 /** Tape drives and the vault: load, eject, add and remove cartridges, write-protect tabs. */
 import type { FastifyInstance } from 'fastify';
 import { isInsideDataDir } from '../../../firmware-sim/lab/schema.js';
-import { HttpError } from '../server.js';
+import { HttpError } from '../http-error.js';
 import { name, secure } from '../schemas.js';
 
 const barcode = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9._-]+$' } as const;

@@ -9,7 +9,7 @@ import { Catalog } from '../../backup-server/catalog.js';
 import { runDemo } from '../../backup-server/demo.js';
 import { openSession } from '../../backup-server/session.js';
 import { createLogger } from '../../log.js';
-import { parseCommandArgs, parseHostPort } from '../command.js';
+import { helpShown, parseCommandArgs, parseHostPort } from '../command.js';
 import { startFrontEnds } from '../serve.js';
 
 export const name = 'demo';
@@ -36,10 +36,7 @@ const OPTIONS = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, OPTIONS, USAGE);
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (helpShown(values, USAGE)) return 0;
   const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), 'dmsim-demo-')));
   const t0 = Date.now();
   process.stdout.write(`dmsim demo: building the ${values.lab ? `lab ${values.lab}` : 'default lab'} in ${dataDir} (generating the FAT disk the first time)\n`);
