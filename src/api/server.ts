@@ -24,6 +24,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
 import { HttpError } from './http-error.js';
 import { snapshotRoutes } from './routes/snapshots.js';
+import { remoteRoutes } from './routes/remotes.js';
 
 export interface ApiOptions {
   /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
@@ -107,6 +108,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   await app.register(faultRoutes);
   await app.register(jobRoutes);
   await app.register(snapshotRoutes);
+  await app.register(remoteRoutes);
   await app.register(observeRoutes);
   await app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

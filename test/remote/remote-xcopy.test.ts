@@ -34,7 +34,14 @@ const ROUTER = 'iqn.2026-11.dev.dmsim:router1';
 interface Lab {
   router: ChildProcess;
   port: number;
+  api: string;
 }
+
+interface RemotesView {
+  served: string[];
+  targets: Array<{ name: string; iqn: string; state: string; initiator: string; lastError?: string }>;
+}
+const remotes = async (l: Lab): Promise<RemotesView> => (await fetch(`http://${l.api}/api/remotes`)).json() as Promise<RemotesView>;
 
 async function startRouter(remote: Record<string, unknown>, zones?: unknown[]): Promise<Lab> {
   const lab = JSON.parse(readFileSync(path.join(root, 'fixtures/labs/default.json'), 'utf8')) as Record<string, unknown>;
@@ -43,9 +50,9 @@ async function startRouter(remote: Record<string, unknown>, zones?: unknown[]): 
   if (zones) lab.zones = [...(lab.zones as unknown[]), ...zones];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'remote-lab-'));
   writeFileSync(path.join(dir, 'lab.json'), JSON.stringify(lab));
-  const router = spawnCliWatched(['router', '--lab', path.join(dir, 'lab.json'), '--iscsi', '127.0.0.1:0', '--api', 'off', '--data', path.join(dir, 'data')]);
+  const router = spawnCliWatched(['router', '--lab', path.join(dir, 'lab.json'), '--iscsi', '127.0.0.1:0', '--api', '127.0.0.1:0', '--data', path.join(dir, 'data')]);
   const ready = await waitForLog(router, 'router ready');
-  return { router, port: Number(String(ready.iscsi).split(':').pop()) };
+  return { router, port: Number(String(ready.iscsi).split(':').pop()), api: String(ready.api) };
 }
 
 async function stopRouter(l: Lab | undefined): Promise<void> {
@@ -154,6 +161,10 @@ describe.skipIf(!ok)('remote LUs: the data mover copies to and from a tgtd disk'
       const r = await xcopy(toRouter, diskNaa, tapeNaa, SegmentType.STREAM_TO_BLOCK, records, 2);
       expect(r.status, r.sense ? senseOf(r).join('/') : '').toBe(ScsiStatus.GOOD);
       expect(readFileSync(tgtd.backingFiles[0]!).equals(data)).toBe(true);
+      // The API shows the remote target and the data mover's session to it.
+      const view = await remotes(lab);
+      expect(view.served).toEqual(['array1', 'router1']);
+      expect(view.targets).toEqual([expect.objectContaining({ name: 'tgt1', iqn: tgtd.targetName, state: 'up', initiator: 'iqn.2026-11.dev.dmsim:router1.dm' })]);
     } finally {
       await toTgt.close();
       await toRouter.close();
@@ -224,6 +235,7 @@ describe.skipIf(!ok)('remote LUs: the remote target dies mid-copy', () => {
       expect(got.length).toBeGreaterThanOrEqual(2);
       expect(got.length).toBeLessThan(SIZE / BIG);
       for (const [i, rec] of got.entries()) expect(rec.equals(data.subarray(i * BIG, (i + 1) * BIG)), `record ${i}`).toBe(true);
+      expect((await remotes(lab)).targets[0]).toMatchObject({ name: 'tgt1', state: 'down' });
     } finally {
       await toRouter.close().catch(() => undefined);
       await stopRouter(lab);
