@@ -45,7 +45,7 @@ import {
   type ElementStatusPage,
 } from '../../../src/scsi/smc.js';
 import { asciiField } from '../../../src/scsi/layout.js';
-import type { ITNexus, LuIdentity } from '../../router/task.js';
+import type { ITNexus, LuIdentity, ResetKind } from '../../router/task.js';
 import { commonCommands } from '../../lu/common-commands.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import type { TapeDrive } from '../tape/drive.js';
@@ -92,7 +92,6 @@ export interface ChangerOptions {
 }
 
 /** 29h/00h power on or reset, 29h/01h power on, 29h/03h LU reset: what clears prevents and alerts. */
-const RESET_UAS: ReadonlySet<number> = new Set([0x00, 0x01, 0x03]);
 
 /** Library TapeAlert flags dmsim can raise by fault injection (smc.md §2.13; numbering unconfirmed there). */
 export const LibraryAlert = { DOOR: 0x10, MAILSLOT: 0x11 } as const;
@@ -207,15 +206,13 @@ export class ChangerLu extends ScsiLogicalUnit {
   }
 
   /**
-   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus;
+   * LU reset, target reset and power on (the router calls reset(kind)):
    * prevents and TapeAlert flags end there (smc.md §6 "Power cycle", §2.13).
    */
-  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
-    if (ua[0] === 0x29 && RESET_UAS.has(ua[1]) && !opts.only) {
-      this.prevented.clear();
-      this.alerts.clear();
-    }
-    super.queueUnitAttention(ua, opts);
+  protected override onReset(kind: ResetKind): void {
+    super.onReset(kind);
+    this.prevented.clear();
+    this.alerts.clear();
   }
 
   private sleep(step: keyof ChangerTiming, ms = this.timing[step]): Promise<void> {

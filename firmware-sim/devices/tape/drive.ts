@@ -37,7 +37,7 @@ import {
   type MediumTypeDescriptor,
   type TapePosition,
 } from '../../../src/scsi/tape.js';
-import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
+import type { ITNexus, LuIdentity, ResetKind, ScsiResult } from '../../router/task.js';
 import { commonCommands } from '../../lu/common-commands.js';
 import { vpdPage } from '../../../src/scsi/inquiry.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
@@ -248,15 +248,13 @@ export class TapeDrive extends ScsiLogicalUnit {
   }
 
   /**
-   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus:
+   * LU reset, target reset and power on (the router calls reset(kind)):
    * SPC ends every PREVENT there, and TapeAlert flags clear (smc.md §6 "Power cycle").
    */
-  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
-    if (ua[0] === 0x29 && (ua[1] === 0x00 || ua[1] === 0x01 || ua[1] === 0x03) && !opts.only) {
-      this.prevented.clear();
-      this.alerts.clear();
-    }
-    super.queueUnitAttention(ua, opts);
+  protected override onReset(kind: ResetKind): void {
+    super.onReset(kind);
+    this.prevented.clear();
+    this.alerts.clear();
   }
 
   /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */
