@@ -180,7 +180,23 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
 
   it('SIGKILL of the router mid-backup: ndmjob fails cleanly, the restarted router cuts the tape back to whole records and the next backup works', async () => {
     const idx = path.join(dataDir, 'killed.idx');
-    // Kill as soon as ndmjob sees DATA and MOVER active (the backup takes seconds).
+    // A router whose tape1 takes 2 MiB/s (a fault through its management API), so the ~19 MB
+    // backup runs for seconds and the kill lands mid-stream however fast the machine is.
+    const stopped = new Promise((res) => router.once('exit', res));
+    router.kill('SIGTERM');
+    await stopped;
+    process.env.DMSIM_API_TOKEN = 'ndmp-kill-test-token-0123';
+    router = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', '127.0.0.1:0', '--ndmp', '127.0.0.1:0', '--data', dataDir]);
+    const slow = await waitForLog(router, 'router ready', 60_000);
+    delete process.env.DMSIM_API_TOKEN;
+    agent = `${String(slow.ndmp)}/4,ndmp,ndmp`;
+    const cap = await fetch(`http://${String(slow.api)}/api/lus/router1/tape1/faults`, {
+      method: 'PATCH',
+      headers: { authorization: 'Bearer ndmp-kill-test-token-0123', 'content-type': 'application/json' },
+      body: JSON.stringify({ throughputBytesPerSec: 2 << 20 }),
+    });
+    expect(cap.status).toBe(200);
+    // Kill as soon as ndmjob sees DATA and MOVER active.
     let started!: () => void;
     const active = new Promise<void>((res) => (started = res));
     const job = ndmjob(['-c', '-D', agent, '-f', 'tape1', '-C', '/fat/fat', '-I', idx, '-b', '20', '-v'], dataDir, 120_000, (t) => {
