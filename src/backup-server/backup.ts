@@ -10,7 +10,7 @@ import { FatVolume } from '../fs/fat/volume.js';
 import { TAR_RECORD } from '../fs/tar.js';
 import { encodeBackupRecord, type BackupHeader } from './backup-record.js';
 import { TransportBlockReader } from './block-reader.js';
-import type { BackupMode, Catalog, FileRow } from './catalog.js';
+import type { BackupMode, BackupRow, Catalog, FileRow } from './catalog.js';
 import { copyLimits, type DiscoveredLu } from './discovery.js';
 import { describeFailure, runJob, type JobFailure } from './job-runner.js';
 import { compile, type TapeOp } from './plan/compile.js';
@@ -18,7 +18,7 @@ import { bitmapRunsFromExtents, fullRuns, mergeRuns, runPieces, sparseRuns, type
 import { planTar } from './plan/tar-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
-import { closeTape, encodeLabel, openTape, reserveForDataMover, type ReservationMode } from './tape-handling.js';
+import { closeTape, encodeLabel, openTape, requireDataMoverPort, reserveForDataMover, type ReservationMode } from './tape-handling.js';
 import { reservationContext } from './reservation.js';
 import { objectWindow, readFailure, remainingOps } from './resume.js';
 
@@ -40,6 +40,10 @@ export interface BackupParams {
   tape: DiscoveredLu;
   mode: BackupMode;
   barcode?: string;
+  /** Why `barcode` is not known (said when a blank cartridge would need a label). */
+  barcodeProblem?: string;
+  /** Why `dataMoverPort` is not known (said when the job refuses to run unreserved). */
+  dataMoverPortProblem?: string;
   changes?: ChangeSource;
   progress?: ProgressSink;
   /** Read the source over the transport to record SHA-256 (counted separately). Default true. */
@@ -69,6 +73,26 @@ export interface BackupOutcome {
   failure?: JobFailure;
   error?: string;
   notes: string[];
+  /** What the operator must hear (e.g. why an incremental copied every block). */
+  warnings: string[];
+}
+
+/**
+ * Why the change map a take returns now cannot be trusted to hold every block changed since the
+ * previous backup of this chain (undefined when it can): the previous image backup did not take
+ * the map (no change tracking then: the epoch began at some older take), or a later backup took
+ * it and then failed (those changes were taken away and never reached tape).
+ */
+function changeMapGap(catalog: Catalog, naa: string, base: BackupRow): string | undefined {
+  const ofSource = catalog.backups().filter((x) => x.source_naa === naa && x.id >= base.id);
+  const chain = ofSource.filter((x) => x.status === 'complete' && (x.id === base.id || x.mode === 'incremental' || x.mode === 'differential'));
+  // The map holds the changes since the last take; the chain's newest backup must have made it.
+  // (A differential adds the maps of the incrementals since the base, which the catalog keeps.)
+  const prev = chain[chain.length - 1]!;
+  const lost = ofSource.find((x) => x.id > prev.id && x.status !== 'complete' && x.change_epoch === 1);
+  if (lost) return `backup ${lost.id} (${lost.mode}) took the change map and then ${lost.status === 'running' ? 'did not finish' : 'failed'}, so the changes it took reached no tape`;
+  if (prev.change_epoch !== 1) return `backup ${prev.id} (${prev.mode}) was taken without change tracking, so no change epoch began with it`;
+  return undefined;
 }
 
 const portBytes = (c: ScsiClient) => c.transport.stats.bytesIn + c.transport.stats.bytesOut;
@@ -78,8 +102,18 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
   const bs = source.blockSize!, blocks = source.blocks!;
   if (!source.naa || !tape.naa) throw new Error('source and tape need an NAA designator (VPD 83h) to be named in a CSCD');
   const limits = copyLimits(p.dataMover.copy!);
-  const session = await openTape(client, tape, p.barcode);
+  const reservation = p.reservation ?? 'spc2';
+  let chainBase: BackupRow | undefined;
+  if (mode === 'incremental' || mode === 'differential') {
+    chainBase = catalog.latest(source.naa, ['full', 'sparse']);
+    if (!chainBase) throw new Error(`${mode} backup needs a complete full or sparse backup of this source first`);
+    if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking (over iSCSI: the router's management API, --api)`);
+  }
+  requireDataMoverPort(reservation, p.dataMoverPort, p.dataMoverPortProblem);
+  const session = await openTape(client, tape, p.barcode, true, p.barcodeProblem);
   const notes = [...session.notes];
+  /** What the operator must hear about this backup (printed with the result, kept as catalog events). */
+  const warnings: string[] = [];
   let backupId = -1;
   try {
     const readStart = portBytes(client);
@@ -91,6 +125,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     let baseId: number | null = null;
     let sha: string | null = null;
     const skipped: string[] = [];
+    let tookChanges = false;
     let checksumFailed = false;
     const reader = new TransportBlockReader(client, source.target, source.lun, bs, blocks);
     if (mode === 'files') {
@@ -126,18 +161,26 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       if (mode === 'full') runs = fullRuns(blocks);
       else if (mode === 'sparse') runs = sparseRuns((await FatVolume.open(reader)).regions());
       else {
-        const base = catalog.latest(source.naa, ['full', 'sparse']);
-        if (!base) throw new Error(`${mode} backup needs a complete full or sparse backup of this source first`);
-        baseId = base.id;
-        if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking (over iSCSI: the router's management API, --api)`);
-        let changed = bitmapRunsFromExtents(await p.changes.take());
-        if (mode === 'differential') {
-          for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential')))
+        const b0 = chainBase!;
+        baseId = b0.id;
+        let changed = bitmapRunsFromExtents(await p.changes!.take());
+        tookChanges = true;
+        const untrusted = changeMapGap(catalog, source.naa, b0);
+        if (untrusted) {
+          // The map covers only changes since the last take, and that take did not belong to this
+          // chain: copying just those blocks could leave changes out. Copy every block instead.
+          changed = fullRuns(blocks);
+          warnings.push(`${mode} copies every block of the source: ${untrusted}; this backup starts a change epoch, so the next ${mode} carries only changed blocks`);
+        } else if (mode === 'differential') {
+          for (const b of catalog.backups().filter((x) => x.id > b0.id && x.source_naa === source.naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential')))
             changed = mergeRuns([...changed, ...(JSON.parse(b.map_json ?? '[]') as Run[])]);
         }
         runs = changed;
       }
-      if (mode === 'full' || mode === 'sparse') await p.changes?.take(); // new change epoch starts with this base
+      if ((mode === 'full' || mode === 'sparse') && p.changes) {
+        await p.changes.take(); // new change epoch starts with this base
+        tookChanges = true;
+      }
       pieces = runPieces(runs, bs);
       if (p.checksums !== false) {
         try {
@@ -160,9 +203,11 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     backupId = catalog.begin({
       mode, source_target: source.target, source_lun: source.lun, source_naa: source.naa, block_size: bs, source_blocks: blocks,
       barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
-      record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null,
+      record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: tookChanges ? 1 : 0,
     });
+    if (!tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}): an incremental or differential based on this backup will copy every block`);
     for (const n of notes) catalog.event(backupId, n);
+    for (const w of warnings) catalog.event(backupId, `warning: ${w}`);
     const header: BackupHeader = {
       kind: 'header', backupId, mode, created: new Date().toISOString(),
       source: { target: source.target, lun: source.lun, naa: source.naa, blockSize: bs, blocks }, recordSize,
@@ -173,8 +218,9 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       ...(session.blank ? [{ op: 'record', data: encodeLabel(session.barcode) } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
       { op: 'record', data: encodeBackupRecord(header) },
       { op: 'filemarks', count: 1 },
-      { op: 'stream', recordSize, pieces },
-      { op: 'filemarks', count: 1 },
+      // No data file when nothing changed: an empty tape file (two filemarks in a row) is end of
+      // data to mtdump and most tape tools, which would hide every later backup.
+      ...(streamBytes > 0 ? [{ op: 'stream', recordSize, pieces } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
       { op: 'record', data: encodeBackupRecord({ kind: 'trailer', backupId, streamBytes, records, finished: new Date().toISOString() }) },
       { op: 'filemarks', count: 1 },
     ];
@@ -183,7 +229,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     catalog.event(backupId, `planned ${commands.length} EXTENDED COPY commands, ${segments} segments, ${streamBytes} stream bytes`);
 
     // ---- run (with resume from the failed segment, see resume.ts) ----
-    await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
+    await reserveForDataMover(client, tape, session, reservationContext(client, reservation, p.dataMover, source, tape, p.dataMoverPort));
     for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
     const copyStart = portBytes(client);
     const progress = p.progress ? { progress: p.progress } : {};
@@ -201,7 +247,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
       // The drive is reserved for the data mover: give it back for one READ POSITION.
       await closeTape(client, tape, session);
       const at = await client.readPosition(tape.target, tape.lun);
-      await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
+      await reserveForDataMover(client, tape, session, reservationContext(client, reservation, p.dataMover, source, tape, p.dataMoverPort));
       const window = seg !== undefined ? objectWindow(cmd, seg, report.residual) : { min: 0, max: cmd.objects, fromResidual: at.firstObject - cmdStart };
       const facts = `segment ${seg ?? '?'} of list ${f.listId} (job segment ${f.failedSegment}), segments processed ${report.segmentsProcessed ?? '?'}, residual ${report.residual ?? 'none'}; drive at object ${at.firstObject}, command began at ${cmdStart}, plan allows ${cmdStart + window.min}..${cmdStart + window.max}, residual implies ${cmdStart + window.fromResidual}`;
       if (at.firstObject < cmdStart + window.min || at.firstObject > cmdStart + window.max) {
@@ -220,7 +266,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     result = { ...result, bytesMoved: moved };
     await closeTape(client, tape, session);
     const portBytesDuringCopy = portBytes(client) - copyStart;
-    const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes };
+    const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes, warnings };
     if (!result.ok) {
       const msg = describeFailure(result.failure!);
       catalog.fail(backupId, msg, result.failure!.failedSegment);
@@ -229,7 +275,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     }
     // The data mover must have left the tape right after the trailer's filemark.
     const end = await client.readPosition(tape.target, tape.lun);
-    const expected = dataObject + records + 1 + 2;
+    const expected = dataObject + (streamBytes > 0 ? records + 1 : 0) + 2;
     if (end.firstObject !== expected) {
       const msg = `tape at object ${end.firstObject} after the job, expected ${expected}`;
       catalog.fail(backupId, msg);
