@@ -218,14 +218,24 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
   const { recordSize, runs, baseId, files } = plan;
   const pos = await client.readPosition(tape.target, tape.lun);
   const labelObjects = session.blank ? 2 : 0;
-  const headerFile = pos.fileId + (session.blank ? 1 : 0);
-  const dataObject = pos.firstObject + labelObjects + 2;
+  const closing = session.torn ? 1 : 0;
+  const headerFile = pos.fileId + (session.blank ? 1 : 0) + closing;
+  const dataObject = pos.firstObject + labelObjects + closing + 2;
   const backupId = catalog.begin({
     mode, source_target: source.target, source_lun: source.lun, source_naa: source.naa!, block_size: bs, source_blocks: blocks,
     barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
     record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: plan.tookChanges ? 1 : 0,
   });
   if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}): an incremental or differential based on this backup will copy every block`);
+  if (session.torn) {
+    // The job that owned the torn file: its catalog row says failed, with why.
+    const f = session.torn.file;
+    const owner = catalog.backups().find((b) => b.barcode === session.barcode && b.id !== backupId && (b.header_file === f || b.data_file === f || b.data_file + 1 === f));
+    if (owner) {
+      if (owner.status === 'running') catalog.fail(owner.id, `its tape file ${f} on ${session.barcode} was left open (the job ended mid-write)`);
+      catalog.event(owner.id, `tape file ${f} on ${session.barcode} was torn (no closing filemark); backup ${backupId} closed it with a filemark`);
+    }
+  }
   for (const n of notes) catalog.event(backupId, n);
   for (const w of warnings) catalog.event(backupId, `warning: ${w}`);
   const header: BackupHeader = {
@@ -236,6 +246,7 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
   const records = Math.ceil(streamBytes / recordSize);
   const ops: TapeOp[] = [
     ...(session.blank ? [{ op: 'record', data: encodeLabel(session.barcode) } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
+    ...(session.torn ? [{ op: 'filemarks', count: 1 } as TapeOp] : []),
     { op: 'record', data: encodeBackupRecord(header) },
     { op: 'filemarks', count: 1 },
     // No data file when nothing changed: an empty tape file (two filemarks in a row) is end of

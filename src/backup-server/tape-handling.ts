@@ -18,6 +18,11 @@ export interface TapeSession {
   barcode: string;
   /** True when the cartridge is blank: the first job must write the label first. */
   blank: boolean;
+  /**
+   * Appending, and the last object before end of data is a record, not a filemark: a job ended
+   * mid-write (crash, lost router) and left its tape file open. The next job closes it first.
+   */
+  torn?: { file: number; object: number };
   reserved: boolean;
   notes: string[];
   /** Set while a reservation is held: how to give it back. */
@@ -75,8 +80,24 @@ export async function openTape(client: ScsiClient, t: TapeRef, expectBarcode?: s
   if (blank && !expectBarcode) throw new Error(`the cartridge is blank and its barcode is unknown${whyUnknown ? ` (${whyUnknown})` : ''}: give --barcode CODE (the barcode on the cartridge) to label it`);
   if (blank) barcode = expectBarcode;
   if (expectBarcode && barcode !== expectBarcode) throw new Error(`cartridge label ${barcode} is not the expected ${expectBarcode}`);
-  if (!blank && append) await client.spaceToEod(t.target, t.lun);
-  return { barcode: barcode!, blank, reserved: false, notes };
+  let torn: TapeSession['torn'];
+  if (!blank && append) {
+    await client.spaceToEod(t.target, t.lun);
+    // Every finished job ends with a filemark. Read the last object back: a record there means a
+    // torn tape file, which the next backup must not extend (its header would land inside it).
+    const eod = await client.readPosition(t.target, t.lun);
+    if (eod.firstObject > 0) {
+      await client.locate(t.target, t.lun, eod.firstObject - 1);
+      const last = await client.readRecord(t.target, t.lun, 65536);
+      const f = last.status === ScsiStatus.GOOD ? undefined : new CommandFailed('READ last object', last);
+      if (!f?.sense?.filemark) {
+        torn = { file: eod.fileId, object: eod.firstObject };
+        notes.push(`tape file ${eod.fileId} on ${barcode} ends without a filemark (a job ended mid-write): closing it with a filemark first`);
+      }
+      await client.spaceToEod(t.target, t.lun);
+    }
+  }
+  return { barcode: barcode!, blank, reserved: false, notes, ...(torn ? { torn } : {}) };
 }
 
 export type ReservationMode = 'spc2' | 'pr' | 'none';
