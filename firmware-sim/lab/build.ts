@@ -22,6 +22,7 @@ import { ElementType } from '../../src/scsi/smc.js';
 import { libraryInquiry, libraryMap } from './library-map.js';
 import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
+import { normalizeWwn } from '../fabric/wwn.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
@@ -113,6 +114,13 @@ export interface LabRuntime {
    * backup server's transport and tests send commands through it as that host.
    */
   port(ref: string): InProcessPort;
+  /**
+   * The NDMP server's own initiator port on a router (created on first use): zoned with the
+   * router's target ports and every target port the router's data mover may reach, seeing all
+   * the router's LUs and what the data mover sees elsewhere. Reservations key on it, so an NDMP
+   * session holding a drive excludes other initiators.
+   */
+  ndmpPort(router: string): InProcessPort;
   /**
    * Add a disk LU to an array (the same fields as a `lus[]` entry of the lab file). The new lab is
    * validated as a whole first (LabError with paths on problems); initiators that gain the LU get
@@ -335,6 +343,29 @@ class Lab implements LabRuntime {
       p = new InProcessPort(this.fabric, { wwpn: hp.wwpn, wwnn: host.wwnn, owner: host.name });
       this.inProcess.set(hp.wwpn, p);
     }
+    return p;
+  }
+
+  ndmpPort(router: string): InProcessPort {
+    const r = this.current.routers.find((x) => x.name === router);
+    if (!r) throw new LabChangeError(`no router "${router}" in the lab`, 'not-found');
+    const wwpn = generatedWwpn(`dmsim-ndmp:${r.name}`);
+    let p = this.inProcess.get(wwpn);
+    if (p) return p;
+    p = new InProcessPort(this.fabric, { wwpn, wwnn: r.wwnn, owner: `${r.name}/ndmp` });
+    this.inProcess.set(wwpn, p);
+    const dmWwpn = normalizeWwn(r.dataMover.initiator.wwpn);
+    const peers = new Set(r.ports.map((x) => normalizeWwn(x.wwpn)));
+    for (const members of this.topo.zones.values()) if (members.has(dmWwpn)) for (const m of members) if (m !== dmWwpn) peers.add(m);
+    this.fabric.zoning.setZone(`${r.name}-ndmp`, [wwpn, ...peers]);
+    this.explicitViews.set(wwpn, (device) => {
+      const own = this.topo.lus.filter((l) => l.device === device);
+      if (device === r.name || !this.topo.maskedDevices.has(device)) return own.map((l) => l.lun);
+      const seen = this.topo.masks.get(dmWwpn);
+      return own.filter((l) => seen?.has(l.name)).map((l) => l.lun);
+    });
+    this.extraPorts.push({ ref: `${r.name}/ndmp`, node: r.name, name: 'ndmp', wwpn, wwnn: r.wwnn, role: 'initiator', owner: 'data-mover' });
+    this.applyMasking();
     return p;
   }
 

@@ -13,11 +13,14 @@ import { buildApi } from '../api/server.js';
 import { IsnsRegistrar } from '../isns/registrar.js';
 import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
+import { startNdmpServer, type NdmpServerOptions } from '../ndmp/server.js';
 
 export interface FrontEndOptions {
   iscsi?: { host: string; port: number };
   /** `required: false` (the lab's default address): a port that cannot be bound only logs a warning. */
   api?: { host: string; port: number; required?: boolean };
+  /** NDMP v4 server (port 0 = any free port). */
+  ndmp?: { host: string; port: number; router?: string; auth?: NdmpServerOptions['auth'] };
   /** Register the lab with this iSNS server (reference isns.md §6); needs the iSCSI portal. */
   isns?: { host: string; port: number };
   log: Logger;
@@ -25,7 +28,7 @@ export interface FrontEndOptions {
 
 export interface FrontEnds {
   /** Bound addresses, "host:port" (the real port when 0 was asked for). */
-  addresses: { iscsi?: string; api?: string; isns?: string };
+  addresses: { iscsi?: string; api?: string; isns?: string; ndmp?: string };
   /** The running iSCSI target (its sessions, for the management API). */
   iscsi?: IscsiTarget;
   /** The iSNS registration, when --isns was given. */
@@ -52,6 +55,19 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
       iscsi = target;
       addresses.iscsi = hostPort(target.host, target.port);
       opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
+    }
+    if (opts.ndmp) {
+      const ndmp = await startNdmpServer({
+        runtime,
+        host: opts.ndmp.host,
+        port: opts.ndmp.port,
+        ...(opts.ndmp.router ? { router: opts.ndmp.router } : {}),
+        ...(opts.ndmp.auth ? { auth: opts.ndmp.auth } : {}),
+        log: opts.log.child({ part: 'ndmp' }),
+      });
+      closers.push(() => ndmp.close());
+      addresses.ndmp = hostPort(ndmp.host, ndmp.port);
+      opts.log.info({ ndmp: addresses.ndmp }, 'NDMP server listening');
     }
     if (opts.isns && iscsi) {
       const { entity, domains } = labIsns(runtime.config, resolveTopology(runtime.config), [{ host: iscsi.host, port: iscsi.port }], [...runtime.served]);

@@ -21,6 +21,11 @@ const USAGE = `usage: dmsim router [options]
                       127.0.0.1:8080; if that port is taken the router runs without the API)
   --serve NODE[,NODE] serve only these arrays and routers of the lab; the others are remote targets
                       at their lab "portal" (or where iSNS says), with the same names and designators
+  --ndmp HOST:PORT    NDMP v4 server (DMAs such as ndmjob), or "off" (default: off); port 0 = any free port
+  --ndmp-router NAME  router whose drives, changers and data mover view NDMP uses (default: the lab's first)
+  --ndmp-user USER    NDMP TEXT/MD5 user (default: ndmp; env DMSIM_NDMP_USER)
+  --ndmp-password PW  NDMP TEXT/MD5 password (default: ndmp; env DMSIM_NDMP_PASSWORD)
+  --ndmp-allow-no-auth  accept AUTH_NONE
   --isns HOST[:PORT]  register the lab's targets, data movers and zones with this iSNS server
                       (default port 3205); the router starts even when the server is down
   --data DIR          data directory for disk and cartridge images (default: ./data)
@@ -32,6 +37,11 @@ const OPTIONS = {
   lab: { type: 'string' },
   iscsi: { type: 'string' },
   api: { type: 'string' },
+  ndmp: { type: 'string' },
+  'ndmp-router': { type: 'string' },
+  'ndmp-user': { type: 'string' },
+  'ndmp-password': { type: 'string' },
+  'ndmp-allow-no-auth': { type: 'boolean', default: false },
   isns: { type: 'string' },
   serve: { type: 'string' },
   data: { type: 'string', default: 'data' },
@@ -50,6 +60,18 @@ export async function run(argv: string[]): Promise<number> {
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
   const served = values.serve === undefined ? undefined : parseServe(values.serve, config);
+  const ndmp =
+    values.ndmp === undefined || values.ndmp === 'off'
+      ? undefined
+      : {
+          ...parseHostPort(values.ndmp, '--ndmp'),
+          ...(values['ndmp-router'] ? { router: values['ndmp-router'] } : {}),
+          auth: {
+            user: values['ndmp-user'] ?? process.env.DMSIM_NDMP_USER ?? 'ndmp',
+            password: values['ndmp-password'] ?? process.env.DMSIM_NDMP_PASSWORD ?? 'ndmp',
+            allowNoAuth: values['ndmp-allow-no-auth'],
+          },
+        };
   const isns = values.isns === undefined ? undefined : parseIsnsServer(values.isns);
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
@@ -64,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     runtime = await buildLab(config, { dataDir: values.data, log, ...(served ? { served } : {}) });
     if (!stopping.received) {
-      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}) });
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}), ...(ndmp ? { ndmp } : {}) });
       log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
