@@ -10,7 +10,7 @@ import { FatVolume } from '../fs/fat/volume.js';
 import { TAR_RECORD } from '../fs/tar.js';
 import { encodeBackupRecord, type BackupHeader } from './backup-record.js';
 import { TransportBlockReader } from './block-reader.js';
-import type { BackupMode, Catalog, FileRow } from './catalog.js';
+import type { BackupMode, BackupRow, Catalog, FileRow } from './catalog.js';
 import { copyLimits, type DiscoveredLu } from './discovery.js';
 import { describeFailure, runJob, type JobFailure, type JobResult } from './job-runner.js';
 import { compile, type TapeOp } from './plan/compile.js';
@@ -18,7 +18,7 @@ import { bitmapRunsFromExtents, fullRuns, mergeRuns, runPieces, sparseRuns, type
 import { planTar } from './plan/tar-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
-import { closeTape, encodeLabel, openTape, reserveForDataMover, type ReservationMode, type TapeSession } from './tape-handling.js';
+import { closeTape, encodeLabel, openTape, requireDataMoverPort, reserveForDataMover, type ReservationMode, type TapeSession } from './tape-handling.js';
 import { reservationContext } from './reservation.js';
 import { objectWindow, readFailure, remainingOps } from './resume.js';
 
@@ -40,6 +40,10 @@ export interface BackupParams {
   tape: DiscoveredLu;
   mode: BackupMode;
   barcode?: string;
+  /** Why `barcode` is not known (said when a blank cartridge would need a label). */
+  barcodeProblem?: string;
+  /** Why `dataMoverPort` is not known (said when the job refuses to run unreserved). */
+  dataMoverPortProblem?: string;
   changes?: ChangeSource;
   progress?: ProgressSink;
   /** Read the source over the transport to record SHA-256 (counted separately). Default true. */
@@ -69,6 +73,26 @@ export interface BackupOutcome {
   failure?: JobFailure;
   error?: string;
   notes: string[];
+  /** What the operator must hear (e.g. why an incremental copied every block). */
+  warnings: string[];
+}
+
+/**
+ * Why the change map a take returns now cannot be trusted to hold every block changed since the
+ * previous backup of this chain (undefined when it can): the previous image backup did not take
+ * the map (no change tracking then: the epoch began at some older take), or a later backup took
+ * it and then failed (those changes were taken away and never reached tape).
+ */
+function changeMapGap(catalog: Catalog, naa: string, base: BackupRow): string | undefined {
+  const ofSource = catalog.backups().filter((x) => x.source_naa === naa && x.id >= base.id);
+  const chain = ofSource.filter((x) => x.status === 'complete' && (x.id === base.id || x.mode === 'incremental' || x.mode === 'differential'));
+  // The map holds the changes since the last take; the chain's newest backup must have made it.
+  // (A differential adds the maps of the incrementals since the base, which the catalog keeps.)
+  const prev = chain[chain.length - 1]!;
+  const lost = ofSource.find((x) => x.id > prev.id && x.status !== 'complete' && x.change_epoch === 1);
+  if (lost) return `backup ${lost.id} (${lost.mode}) took the change map and then ${lost.status === 'running' ? 'did not finish' : 'failed'}, so the changes it took reached no tape`;
+  if (prev.change_epoch !== 1) return `backup ${prev.id} (${prev.mode}) was taken without change tracking, so no change epoch began with it`;
+  return undefined;
 }
 
 const portBytes = (c: ScsiClient) => c.transport.stats.bytesIn + c.transport.stats.bytesOut;
@@ -82,6 +106,8 @@ interface StreamPlan {
   baseId: number | null;
   sha: string | null;
   skipped: string[];
+  /** This backup took the disk's change map: a change epoch begins with it. */
+  tookChanges: boolean;
 }
 
 /** Files mode: walk the FAT volume, plan the tar stream and hash each file (read over the port). */
@@ -114,15 +140,16 @@ async function planFiles(p: BackupParams, reader: TransportBlockReader, notes: s
     });
   }
   const sha = p.checksums !== false && !checksumFailed ? all.digest('hex') : null;
-  return { recordSize: TAR_RECORD, pieces: plan.pieces, files, baseId: null, sha, skipped };
+  return { recordSize: TAR_RECORD, pieces: plan.pieces, files, baseId: null, sha, skipped, tookChanges: false };
 }
 
 /** Image modes: the block runs to copy (all, allocated, or changed since the base) and their hash. */
-async function planImage(p: BackupParams, reader: TransportBlockReader, notes: string[]): Promise<StreamPlan> {
+async function planImage(p: BackupParams, reader: TransportBlockReader, notes: string[], warnings: string[]): Promise<StreamPlan> {
   const { catalog, source, mode } = p;
   const bs = source.blockSize!, blocks = source.blocks!;
   let runs: Run[];
   let baseId: number | null = null;
+  let tookChanges = false;
   if (mode === 'full') runs = fullRuns(blocks);
   else if (mode === 'sparse') runs = sparseRuns((await FatVolume.open(reader)).regions());
   else {
@@ -131,13 +158,23 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
     baseId = base.id;
     if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking (over iSCSI: the router's management API, --api)`);
     let changed = bitmapRunsFromExtents(await p.changes.take());
-    if (mode === 'differential') {
+    tookChanges = true;
+    const untrusted = changeMapGap(catalog, source.naa!, base);
+    if (untrusted) {
+      // The map covers only changes since the last take, and that take did not belong to this
+      // chain: copying just those blocks could leave changes out. Copy every block instead.
+      changed = fullRuns(blocks);
+      warnings.push(`${mode} copies every block of the source: ${untrusted}; this backup starts a change epoch, so the next ${mode} carries only changed blocks`);
+    } else if (mode === 'differential') {
       for (const b of catalog.backups().filter((x) => x.id > base.id && x.source_naa === source.naa && x.status === 'complete' && (x.mode === 'incremental' || x.mode === 'differential')))
         changed = mergeRuns([...changed, ...(JSON.parse(b.map_json ?? '[]') as Run[])]);
     }
     runs = changed;
   }
-  if (mode === 'full' || mode === 'sparse') await p.changes?.take(); // new change epoch starts with this base
+  if ((mode === 'full' || mode === 'sparse') && p.changes) {
+    await p.changes.take(); // new change epoch starts with this base
+    tookChanges = true;
+  }
   const pieces = runPieces(runs, bs);
   let sha: string | null = null;
   if (p.checksums !== false) {
@@ -149,7 +186,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
       notes.push(`no image checksum: ${(e as Error).message}`);
     }
   }
-  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [] };
+  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [], tookChanges };
 }
 
 /** The job as placed on the tape: its catalog row, the tape ops and their EXTENDED COPY commands. */
@@ -175,20 +212,32 @@ const compileBackup = (p: BackupParams, ops: TapeOp[], limits: ReturnType<typeof
   });
 
 /** Position phase: where the job lands on tape, its catalog row (`running`) and its commands. */
-async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan, streamBytes: number, notes: string[], limits: ReturnType<typeof copyLimits>): Promise<PlacedJob> {
+async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan, streamBytes: number, notes: string[], warnings: string[], limits: ReturnType<typeof copyLimits>): Promise<PlacedJob> {
   const { client, catalog, source, tape, mode } = p;
   const bs = source.blockSize!, blocks = source.blocks!;
   const { recordSize, runs, baseId, files } = plan;
   const pos = await client.readPosition(tape.target, tape.lun);
   const labelObjects = session.blank ? 2 : 0;
-  const headerFile = pos.fileId + (session.blank ? 1 : 0);
-  const dataObject = pos.firstObject + labelObjects + 2;
+  const closing = session.torn ? 1 : 0;
+  const headerFile = pos.fileId + (session.blank ? 1 : 0) + closing;
+  const dataObject = pos.firstObject + labelObjects + closing + 2;
   const backupId = catalog.begin({
     mode, source_target: source.target, source_lun: source.lun, source_naa: source.naa!, block_size: bs, source_blocks: blocks,
     barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
-    record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null,
+    record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: plan.tookChanges ? 1 : 0,
   });
+  if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}): an incremental or differential based on this backup will copy every block`);
+  if (session.torn) {
+    // The job that owned the torn file: its catalog row says failed, with why.
+    const f = session.torn.file;
+    const owner = catalog.backups().find((b) => b.barcode === session.barcode && b.id !== backupId && (b.header_file === f || b.data_file === f || b.data_file + 1 === f));
+    if (owner) {
+      if (owner.status === 'running') catalog.fail(owner.id, `its tape file ${f} on ${session.barcode} was left open (the job ended mid-write)`);
+      catalog.event(owner.id, `tape file ${f} on ${session.barcode} was torn (no closing filemark); backup ${backupId} closed it with a filemark`);
+    }
+  }
   for (const n of notes) catalog.event(backupId, n);
+  for (const w of warnings) catalog.event(backupId, `warning: ${w}`);
   const header: BackupHeader = {
     kind: 'header', backupId, mode, created: new Date().toISOString(),
     source: { target: source.target, lun: source.lun, naa: source.naa!, blockSize: bs, blocks }, recordSize,
@@ -197,10 +246,12 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
   const records = Math.ceil(streamBytes / recordSize);
   const ops: TapeOp[] = [
     ...(session.blank ? [{ op: 'record', data: encodeLabel(session.barcode) } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
+    ...(session.torn ? [{ op: 'filemarks', count: 1 } as TapeOp] : []),
     { op: 'record', data: encodeBackupRecord(header) },
     { op: 'filemarks', count: 1 },
-    { op: 'stream', recordSize, pieces: plan.pieces },
-    { op: 'filemarks', count: 1 },
+    // No data file when nothing changed: an empty tape file (two filemarks in a row) is end of
+    // data to mtdump and most tape tools, which would hide every later backup.
+    ...(streamBytes > 0 ? [{ op: 'stream', recordSize, pieces: plan.pieces } as TapeOp, { op: 'filemarks', count: 1 } as TapeOp] : []),
     { op: 'record', data: encodeBackupRecord({ kind: 'trailer', backupId, streamBytes, records, finished: new Date().toISOString() }) },
     { op: 'filemarks', count: 1 },
   ];
@@ -255,25 +306,34 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
   const { client, catalog, source, tape, mode } = p;
   if (!source.naa || !tape.naa) throw new Error('source and tape need an NAA designator (VPD 83h) to be named in a CSCD');
   const limits = copyLimits(p.dataMover.copy!);
-  const session = await openTape(client, tape, p.barcode);
+  if (mode === 'incremental' || mode === 'differential') {
+    // Cheap refusals first, before the tape moves.
+    if (!catalog.latest(source.naa, ['full', 'sparse'])) throw new Error(`${mode} backup needs a complete full or sparse backup of this source first`);
+    if (!p.changes) throw new Error(`${mode} backup needs the disk's change tracking (over iSCSI: the router's management API, --api)`);
+  }
+  const reservation = p.reservation ?? 'spc2';
+  requireDataMoverPort(reservation, p.dataMoverPort, p.dataMoverPortProblem);
+  const session = await openTape(client, tape, p.barcode, true, p.barcodeProblem);
   const notes = [...session.notes];
+  /** What the operator must hear about this backup (printed with the result, kept as catalog events). */
+  const warnings: string[] = [];
   let backupId = -1;
   try {
     const readStart = portBytes(client);
     // ---- plan ----
     const reader = new TransportBlockReader(client, source.target, source.lun, source.blockSize!, source.blocks!);
-    const plan = mode === 'files' ? await planFiles(p, reader, notes) : await planImage(p, reader, notes);
+    const plan = mode === 'files' ? await planFiles(p, reader, notes) : await planImage(p, reader, notes, warnings);
     const { files, sha, skipped, pieces } = plan;
     const portBytesReading = portBytes(client) - readStart;
     const streamBytes = pieces.reduce((s, x) => s + (x.kind === 'inline' ? x.data.length : x.kind === 'disk' ? x.length : 0), 0);
 
     // ---- position ----
-    const job = await placeJob(p, session, plan, streamBytes, notes, limits);
+    const job = await placeJob(p, session, plan, streamBytes, notes, warnings, limits);
     backupId = job.backupId;
     const { commands, segments, dataObject, records } = job;
 
     // ---- run (with resume from the failed segment, see resume.ts) ----
-    await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
+    await reserveForDataMover(client, tape, session, reservationContext(client, reservation, p.dataMover, source, tape, p.dataMoverPort));
     for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
     const copyStart = portBytes(client);
     const result = await runWithResume(p, session, job, limits);
@@ -281,7 +341,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     const portBytesDuringCopy = portBytes(client) - copyStart;
 
     // ---- check ----
-    const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes };
+    const base = { backupId, mode, barcode: session.barcode, streamBytes, bytesMoved: result.bytesMoved, elapsedMs: result.elapsedMs, commands: commands.length, segments, portBytesDuringCopy, portBytesReading, files: files?.filter((f) => !f.problem).length ?? 0, skipped, notes, warnings };
     if (!result.ok) {
       const msg = describeFailure(result.failure!);
       catalog.fail(backupId, msg, result.failure!.failedSegment);
@@ -290,7 +350,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     }
     // The data mover must have left the tape right after the trailer's filemark.
     const end = await client.readPosition(tape.target, tape.lun);
-    const expected = dataObject + records + 1 + 2;
+    const expected = dataObject + (streamBytes > 0 ? records + 1 : 0) + 2;
     if (end.firstObject !== expected) {
       const msg = `tape at object ${end.firstObject} after the job, expected ${expected}`;
       catalog.fail(backupId, msg);

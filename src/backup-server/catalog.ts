@@ -43,6 +43,8 @@ export interface BackupRow {
   skipped_count: number;
   /** Process that ran the backup (orphan detection). */
   pid: number | null;
+  /** 1 when this backup took the disk's change map (a change epoch began with it); 0/null when not. */
+  change_epoch: number | null;
 }
 
 export interface FileRow {
@@ -96,7 +98,8 @@ CREATE TABLE IF NOT EXISTS backups (
   failed_segment INTEGER,
   files_count INTEGER NOT NULL DEFAULT 0,
   skipped_count INTEGER NOT NULL DEFAULT 0,
-  pid INTEGER
+  pid INTEGER,
+  change_epoch INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
   backup_id INTEGER NOT NULL REFERENCES backups(id),
@@ -128,7 +131,7 @@ function alive(pid: number): boolean {
   }
 }
 
-export type NewBackup = Pick<BackupRow, 'mode' | 'source_target' | 'source_lun' | 'source_naa' | 'block_size' | 'source_blocks' | 'barcode' | 'drive' | 'header_file' | 'data_file' | 'data_object' | 'record_size' | 'base_backup_id' | 'map_json'>;
+export type NewBackup = Pick<BackupRow, 'mode' | 'source_target' | 'source_lun' | 'source_naa' | 'block_size' | 'source_blocks' | 'barcode' | 'drive' | 'header_file' | 'data_file' | 'data_object' | 'record_size' | 'base_backup_id' | 'map_json'> & { change_epoch?: number | null };
 
 export class Catalog {
   readonly db: Database.Database;
@@ -138,6 +141,9 @@ export class Catalog {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    // Catalogs written before change_epoch existed: their backups count as not having taken the map.
+    const cols = this.db.prepare('PRAGMA table_info(backups)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'change_epoch')) this.db.exec('ALTER TABLE backups ADD COLUMN change_epoch INTEGER');
   }
 
   close(): void {
@@ -148,9 +154,9 @@ export class Catalog {
     const now = new Date().toISOString();
     this.db.prepare('INSERT INTO media (barcode, first_seen, last_drive) VALUES (?, ?, ?) ON CONFLICT(barcode) DO UPDATE SET last_drive = excluded.last_drive').run(b.barcode, now, b.drive);
     const r = this.db
-      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at, pid)
-                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at, @pid)`)
-      .run({ ...b, started_at: now, pid: process.pid });
+      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at, pid, change_epoch)
+                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at, @pid, @change_epoch)`)
+      .run({ ...b, change_epoch: b.change_epoch ?? null, started_at: now, pid: process.pid });
     return Number(r.lastInsertRowid);
   }
 

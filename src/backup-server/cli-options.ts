@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { Catalog } from './catalog.js';
+import type { DiscoveredLu } from './discovery.js';
 import { openSession, parseRouterUrl, type Session } from './session.js';
 
 export const SESSION_OPTIONS = {
@@ -102,4 +103,23 @@ export async function openFromOptions(v: SessionValues): Promise<{ session: Sess
   }
   catalog.failOrphans();
   return { session, catalog };
+}
+
+/**
+ * The drive for a restore or verify: --tape when given, else the drive that holds the backup's
+ * cartridge now (the catalog names the cartridge; the lab or the router's API says where it is).
+ */
+export async function driveForBackup(session: Session, catalog: Catalog, backupId: number, tape: string | undefined): Promise<DiscoveredLu> {
+  if (tape) return session.find(tape, 'tape');
+  const b = catalog.backup(backupId);
+  if (!b) throw new Error(`no backup ${backupId} in the catalog`);
+  let holder: DiscoveredLu | undefined;
+  let why = '';
+  try {
+    holder = await session.driveHolding(b.barcode);
+  } catch (e) {
+    why = ` (${(e as Error).message})`;
+  }
+  if (!holder) throw new Error(`backup ${backupId} is on cartridge ${b.barcode}, which no drive this backup server sees holds${why}: load it into a drive, or name the drive with --tape`);
+  return holder;
 }

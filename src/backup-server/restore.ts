@@ -17,7 +17,8 @@ import { compile, type StreamPiece } from './plan/compile.js';
 import type { Run } from './plan/image-plan.js';
 import type { ProgressSink } from './progress.js';
 import type { ScsiClient } from './scsi-client.js';
-import { closeTape, openTape, reserveForDataMover, type ReservationMode } from './tape-handling.js';
+import { hashRuns } from './verify.js';
+import { closeTape, openTape, requireDataMoverPort, reserveForDataMover, type ReservationMode } from './tape-handling.js';
 import { reservationContext } from './reservation.js';
 
 export interface RestoreParams {
@@ -25,10 +26,14 @@ export interface RestoreParams {
   catalog: Catalog;
   dataMover: DiscoveredLu;
   dataMoverPort?: string;
+  /** Why `dataMoverPort` is not known (said when the job refuses to run unreserved). */
+  dataMoverPortProblem?: string;
   tape: DiscoveredLu;
   target: DiscoveredLu;
   progress?: ProgressSink;
   reservation?: ReservationMode;
+  /** Read what was written back through the data path and compare with the catalog's SHA-256 (default true). */
+  verify?: boolean;
 }
 
 export interface RestoreOutcome {
@@ -38,6 +43,12 @@ export interface RestoreOutcome {
   portBytes: number;
   backups: number[];
   error?: string;
+  /** True when every restored backup was read back and matched its checksum; false on a mismatch; absent when not checked. */
+  verified?: boolean;
+  /** Bytes read back over the server's port for the verification. */
+  verifyBytes?: number;
+  /** Why (part of) the restore could not be verified. */
+  unverified?: string[];
 }
 
 const formatBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
@@ -100,24 +111,50 @@ export async function restoreImage(p: RestoreParams, backupId: number): Promise<
   const bytes = (blocks: number, bs: number) => `${blocks} blocks of ${bs} bytes (${formatBytes(blocks * bs)})`;
   if (src.block_size !== p.target.blockSize) throw new Error(`target LU has ${p.target.blockSize}-byte blocks, the backup's source had ${src.block_size}-byte blocks: restore to an LU with the source's block size`);
   if (src.source_blocks > p.target.blocks!) throw new Error(`target LU is smaller than the source: it has ${bytes(p.target.blocks!, p.target.blockSize!)}, backup ${src.id} needs ${bytes(src.source_blocks, src.block_size)}`);
+  requireDataMoverPort(p.reservation ?? 'spc2', p.dataMoverPort, p.dataMoverPortProblem);
   const session = await openTape(p.client, p.tape, chain[0]!.barcode, false);
   await reserveForDataMover(p.client, p.tape, session, reservationContext(p.client, p.reservation ?? 'spc2', p.dataMover, p.target, p.tape, p.dataMoverPort));
   let moved = 0;
+  let verifyBytes = 0;
+  const unverified: string[] = [];
+  let checked = 0;
+  const backups = chain.map((x) => x.id);
+  const result = (o: Partial<RestoreOutcome> & { ok: boolean }): RestoreOutcome => ({
+    bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0 - verifyBytes, backups,
+    ...(p.verify !== false ? { verifyBytes, ...(unverified.length ? { unverified } : {}) } : {}), ...o,
+  });
   try {
     for (const [i, b] of chain.entries()) {
       if (b.barcode !== session.barcode) throw new Error(`backup ${b.id} is on ${b.barcode}, the drive holds ${session.barcode}`);
       const runs = JSON.parse(b.map_json ?? '[]') as Run[];
       if (i === 0 && b.mode === 'sparse') await zeroRuns(p.client, p.target, holesOf(runs, b.source_blocks));
       const pieces: StreamPiece[] = runs.map(([l, n]) => ({ kind: 'disk', offset: l * b.block_size, length: n * b.block_size }));
-      const r = await runStreamRestore(p, b.data_object, b.record_size, pieces);
-      moved += r.moved;
-      if (!r.ok) return { ok: false, bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: chain.map((x) => x.id), error: `restoring backup ${b.id}: ${r.error}` };
+      // A backup with no changed blocks has no data file on tape: nothing to replay.
+      if (pieces.length) {
+        const r = await runStreamRestore(p, b.data_object, b.record_size, pieces);
+        moved += r.moved;
+        if (!r.ok) return result({ ok: false, error: `restoring backup ${b.id}: ${r.error}` });
+      }
+      if (p.verify === false) continue;
+      // Check each backup of the chain right after it is written, before a later one overwrites
+      // some of its blocks: its runs on the target, in stream order, are exactly its stream.
+      if (!b.sha256) {
+        unverified.push(`backup ${b.id} has no checksum in the catalog (taken with --no-checksums)`);
+        continue;
+      }
+      const before = portBytes(p.client);
+      const sha = await hashRuns(p.client, p.target, runs);
+      verifyBytes += portBytes(p.client) - before;
+      checked++;
+      if (sha !== b.sha256) {
+        return result({ ok: false, verified: false, error: `restored data differs from the catalog: backup ${b.id}'s blocks read back from the target hash to SHA-256 ${sha}, the catalog recorded ${b.sha256} (the tape's data is damaged or the copy went wrong; run dmsim verify --backup ${b.id})` });
+      }
     }
   } finally {
     await closeTape(p.client, p.tape, session).catch(() => undefined);
   }
   p.progress?.done(`restored backup ${backupId} (chain ${chain.map((x) => x.id).join('→')}) to ${p.target.target} LUN ${p.target.lun}`);
-  return { ok: true, bytesMoved: moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: chain.map((x) => x.id) };
+  return result({ ok: true, ...(p.verify !== false && checked > 0 && unverified.length === 0 ? { verified: true } : {}) });
 }
 
 export interface FileRestoreOutcome extends RestoreOutcome {
@@ -136,6 +173,7 @@ export async function restoreFile(p: RestoreParams, backupId: number, path: stri
   const L = p.target.blockSize!;
   const t0 = Date.now();
   const port0 = portBytes(p.client);
+  requireDataMoverPort(p.reservation ?? 'spc2', p.dataMoverPort, p.dataMoverPortProblem);
   const session = await openTape(p.client, p.tape, b.barcode, false);
   await reserveForDataMover(p.client, p.tape, session, reservationContext(p.client, p.reservation ?? 'spc2', p.dataMover, p.target, p.tape, p.dataMoverPort));
   let r;
@@ -153,11 +191,11 @@ export async function restoreFile(p: RestoreParams, backupId: number, path: stri
   }
   const out: FileRestoreOutcome = { ok: r.ok, bytesMoved: r.moved, elapsedMs: Date.now() - t0, portBytes: portBytes(p.client) - port0, backups: [backupId], file: f, lba, ...(r.error ? { error: r.error } : {}) };
   if (!r.ok) return out;
-  if (localPath || f.sha256) {
+  if (localPath || (f.sha256 && p.verify !== false)) {
     const blocks = Math.ceil(f.size / L);
     const data = blocks ? (await p.client.read(p.target.target, p.target.lun, lba, blocks, L)).subarray(0, f.size) : Buffer.alloc(0);
     out.sha256 = createHash('sha256').update(data).digest('hex');
-    if (f.sha256) out.verified = out.sha256 === f.sha256;
+    if (f.sha256 && p.verify !== false) out.verified = out.sha256 === f.sha256;
     if (localPath) await writeFile(localPath, data);
   }
   return out;

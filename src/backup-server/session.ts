@@ -12,6 +12,7 @@ import { loadDefaultLab, loadLabFile } from '../../firmware-sim/lab/load.js';
 import { silentLogger } from '../log.js';
 import type { ChangeSource } from './backup.js';
 import { apiChangeSource } from './change-source-api.js';
+import { routerApi } from './router-api.js';
 import { discover, type DiscoveredLu, type DiscoveryReport } from './discovery.js';
 import { ScsiClient } from './scsi-client.js';
 import { InProcessTransport } from './transport-inprocess.js';
@@ -33,6 +34,15 @@ export interface Session {
   changes(lu: DiscoveredLu): ChangeSource | undefined;
   /** Barcode of the cartridge in a drive, when the lab is in process (the label is checked too). */
   barcodeIn(lu: DiscoveredLu): string | undefined;
+  /**
+   * The barcode of the cartridge in a drive as real backup software learns it: the lab in process,
+   * else the router's management API. `{ problem }` says why it could not be learned.
+   */
+  cartridgeIn(lu: DiscoveredLu): Promise<{ barcode?: string; problem?: string }>;
+  /** The tape drive that holds this cartridge now (from the lab or the router's API), if known. */
+  driveHolding(barcode: string): Promise<DiscoveredLu | undefined>;
+  /** Why dataMoverPort is unknown, when it is (for the error that refuses an unreserved job). */
+  dataMoverPortProblem?: string;
   close(): Promise<void>;
 }
 
@@ -102,11 +112,27 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   const names = new Map<string, string>();
   for (const e of runtime?.lus() ?? []) names.set(e.lu.identity.naa.toString('hex'), e.name);
   const nameOf = (lu: DiscoveredLu) => (lu.naa ? names.get(lu.naa) : undefined) ?? lu.labName;
-  const dmPort =
-    opts.dataMoverPort ??
-    (runtime
-      ? runtime.config.routers[0]?.dataMover.initiator.wwpn
-      : undefined);
+  const api = !runtime && opts.api ? routerApi(opts.api) : undefined;
+  let dmPort = opts.dataMoverPort ?? (runtime ? runtime.config.routers[0]?.dataMover.initiator.wwpn : undefined);
+  let dmPortProblem: string | undefined;
+  const dmLu = discovery.lus.find((l) => l.kind === 'data-mover');
+  if (!dmPort && dmLu) {
+    // Over iSCSI the data mover's own initiator port is what the router's management API reports for it.
+    if (!api) dmPortProblem = 'the data mover does not name its initiator port over SCSI and no management API (--api) was given to ask';
+    else if (!dmLu.naa) dmPortProblem = 'the data mover reports no NAA designator to look it up by';
+    else {
+      try {
+        dmPort = await api.dataMoverPort(dmLu.naa);
+        if (!dmPort) dmPortProblem = `the management API at ${api.base} names no initiator port for the data mover naa.${dmLu.naa}`;
+      } catch (e) {
+        dmPortProblem = (e as Error).message;
+      }
+    }
+  }
+  const barcodeIn = (lu: DiscoveredLu) => {
+    const name = nameOf(lu);
+    return name ? runtime?.drive(name)?.drive.cartridge?.barcode : undefined;
+  };
   return {
     ...(runtime ? { runtime } : {}),
     transport,
@@ -135,15 +161,34 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
       return dm;
     },
     ...(dmPort ? { dataMoverPort: dmPort } : {}),
+    ...(dmPortProblem ? { dataMoverPortProblem: dmPortProblem } : {}),
     changes(lu) {
       if (!runtime) return opts.api && lu.naa && lu.blockSize ? apiChangeSource(opts.api, opts.apiToken ?? process.env.DMSIM_API_TOKEN, lu.naa, lu.blockSize) : undefined;
       const name = nameOf(lu);
       const disk = name ? runtime.lu(name)?.disk : undefined;
       return disk ? { take: () => disk.takeChanges() } : undefined;
     },
-    barcodeIn(lu) {
-      const name = nameOf(lu);
-      return name ? runtime?.drive(name)?.drive.cartridge?.barcode : undefined;
+    barcodeIn,
+    async cartridgeIn(lu) {
+      if (runtime) {
+        const barcode = barcodeIn(lu);
+        return barcode ? { barcode } : { problem: 'the drive is empty' };
+      }
+      if (!api) return { problem: 'no media changer reports it and no management API (--api) was given to ask' };
+      if (!lu.naa) return { problem: 'the drive reports no NAA designator to look it up by' };
+      try {
+        const barcode = await api.barcodeIn(lu.naa);
+        return barcode ? { barcode } : { problem: `the management API at ${api.base} says the drive is empty` };
+      } catch (e) {
+        return { problem: (e as Error).message };
+      }
+    },
+    async driveHolding(barcode) {
+      const tapes = discovery.lus.filter((l) => l.kind === 'tape');
+      if (runtime) return tapes.find((l) => barcodeIn(l) === barcode);
+      if (!api) return undefined;
+      const naa = await api.driveHolding(barcode);
+      return naa ? tapes.find((l) => l.naa === naa) : undefined;
     },
     async close() {
       await transport.close().catch(() => undefined);

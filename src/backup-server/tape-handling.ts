@@ -18,6 +18,11 @@ export interface TapeSession {
   barcode: string;
   /** True when the cartridge is blank: the first job must write the label first. */
   blank: boolean;
+  /**
+   * Appending, and the last object before end of data is a record, not a filemark: a job ended
+   * mid-write (crash, lost router) and left its tape file open. The next job closes it first.
+   */
+  torn?: { file: number; object: number };
   reserved: boolean;
   notes: string[];
   /** Set while a reservation is held: how to give it back. */
@@ -50,7 +55,12 @@ export async function settle(client: ScsiClient, t: TapeRef): Promise<void> {
   }
 }
 
-export async function openTape(client: ScsiClient, t: TapeRef, expectBarcode?: string, append = true): Promise<TapeSession> {
+/**
+ * `whyUnknown`: why the caller has no barcode for the cartridge, said when a blank one would need
+ * a label: dmsim never invents one (a label that is not the cartridge's barcode breaks every later
+ * job that checks it).
+ */
+export async function openTape(client: ScsiClient, t: TapeRef, expectBarcode?: string, append = true, whyUnknown?: string): Promise<TapeSession> {
   const notes: string[] = [];
   await settle(client, t);
   await client.load(t.target, t.lun);
@@ -67,10 +77,27 @@ export async function openTape(client: ScsiClient, t: TapeRef, expectBarcode?: s
     else throw f;
   }
   if (!blank && barcode === undefined) throw new Error('cartridge has data but no dmsim label: refusing to use it');
-  if (blank) barcode = expectBarcode ?? 'UNLABELED';
+  if (blank && !expectBarcode) throw new Error(`the cartridge is blank and its barcode is unknown${whyUnknown ? ` (${whyUnknown})` : ''}: give --barcode CODE (the barcode on the cartridge) to label it`);
+  if (blank) barcode = expectBarcode;
   if (expectBarcode && barcode !== expectBarcode) throw new Error(`cartridge label ${barcode} is not the expected ${expectBarcode}`);
-  if (!blank && append) await client.spaceToEod(t.target, t.lun);
-  return { barcode: barcode!, blank, reserved: false, notes };
+  let torn: TapeSession['torn'];
+  if (!blank && append) {
+    await client.spaceToEod(t.target, t.lun);
+    // Every finished job ends with a filemark. Read the last object back: a record there means a
+    // torn tape file, which the next backup must not extend (its header would land inside it).
+    const eod = await client.readPosition(t.target, t.lun);
+    if (eod.firstObject > 0) {
+      await client.locate(t.target, t.lun, eod.firstObject - 1);
+      const last = await client.readRecord(t.target, t.lun, 65536);
+      const f = last.status === ScsiStatus.GOOD ? undefined : new CommandFailed('READ last object', last);
+      if (!f?.sense?.filemark) {
+        torn = { file: eod.fileId, object: eod.firstObject };
+        notes.push(`tape file ${eod.fileId} on ${barcode} ends without a filemark (a job ended mid-write): closing it with a filemark first`);
+      }
+      await client.spaceToEod(t.target, t.lun);
+    }
+  }
+  return { barcode: barcode!, blank, reserved: false, notes, ...(torn ? { torn } : {}) };
 }
 
 export type ReservationMode = 'spc2' | 'pr' | 'none';
@@ -112,7 +139,8 @@ export async function reserveForDataMover(client: ScsiClient, t: TapeRef, s: Tap
     };
     return;
   }
-  if (ctx.mode === 'none' || !ctx.dataMoverPort) return;
+  if (ctx.mode === 'none') return;
+  if (!ctx.dataMoverPort) throw new ReservationImpossible('the data mover\'s initiator port is unknown');
   const port = ctx.dataMoverPort;
   try {
     await client.reserve10(t.target, t.lun, port);
@@ -121,7 +149,20 @@ export async function reserveForDataMover(client: ScsiClient, t: TapeRef, s: Tap
     s.release = () => client.release10(t.target, t.lun, port);
   } catch (e) {
     if (!(e instanceof CommandFailed && e.sense?.key === SenseKey.ILLEGAL_REQUEST)) throw e;
-    s.notes.push(`third-party RESERVE(10) refused by the drive (${e.message}); continuing unreserved`);
+    throw new ReservationImpossible(`the drive refused the third-party RESERVE(10) (${e.message})`);
+  }
+}
+
+/** Refuse before the tape moves: an unreserved drive is open to every other initiator mid-job. */
+export function requireDataMoverPort(mode: ReservationMode, port: string | undefined, problem: string | undefined): void {
+  if (mode === 'spc2' && !port) throw new ReservationImpossible(`the data mover's initiator port is unknown (${problem ?? 'not given'})`);
+}
+
+/** The drive cannot be reserved for the data mover: the job refuses rather than run unreserved. */
+export class ReservationImpossible extends Error {
+  override name = 'ReservationImpossible';
+  constructor(why: string) {
+    super(`cannot reserve the tape drive for the data mover: ${why}; give --data-mover-port WWPN (the data mover's initiator port), or --reservation none to run without a reservation`);
   }
 }
 

@@ -42,7 +42,8 @@ export async function verifyBackup(client: ScsiClient, catalog: Catalog, tape: D
   if (!b || b.status !== 'complete') throw new Error(`backup ${backupId} is not complete`);
   const session = await openTape(client, tape, b.barcode, false);
   try {
-    const stream = await readTapeFile(client, tape, b.data_object, b.record_size);
+    // A backup with no changed blocks wrote no data file (its header and trailer only).
+    const stream = b.stream_bytes === 0 && b.mode !== 'files' ? Buffer.alloc(0) : await readTapeFile(client, tape, b.data_object, b.record_size);
     const mismatches: string[] = [];
     let checked = 0;
     if (b.mode === 'files') {

@@ -18,14 +18,15 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --no-checksums     do not read the source to record SHA-256
   --retries N        resume a failed copy N times from the failed command (default 0)
   --reservation R    spc2 (third-party RESERVE(10)), pr (persistent, data mover registered by a 14h segment) or none
-  --barcode CODE     expected cartridge label (a blank cartridge is labelled with it; default: the lab's vault)
+  --barcode CODE     the cartridge's barcode (a blank cartridge is labelled with it); default: what the lab or,
+                     with --router, the router's management API reports for the drive; --label CODE is the same
   --snapshot         back up from a snapshot of the source taken by the array (with --router: needs --api and
                      $DMSIM_API_TOKEN), so a disk in use is copied as it was at one instant; full, sparse, files
   --keep-snapshot    keep that snapshot afterwards (default: deleted once the backup ended)
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' }, label: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -61,11 +62,13 @@ export async function run(argv: string[]): Promise<number> {
       source = lu;
     }
     const tape = session.find(values.tape, 'tape');
-    const barcode = values.barcode ?? session.barcodeIn(tape);
+    // The barcode as real software learns it (the lab, or the router's API); never invented.
+    const learned = (values.barcode ?? values.label) ? { barcode: (values.barcode ?? values.label)! } : await session.cartridgeIn(tape);
+    const barcode = learned.barcode;
     const changes = values.snapshot ? undefined : session.changes(source);
     const r = await runBackup({
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
-      source, tape, mode, ...(barcode ? { barcode } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, reservation,
+      source, tape, mode, ...(barcode ? { barcode } : {}), ...(learned.problem ? { barcodeProblem: learned.problem } : {}), ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, reservation,
       progress: progressSink(mode, process.stderr, values.quiet),
     });
     if (values.json) {
@@ -80,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
         `backup ${r.backupId} ${r.ok ? 'complete' : 'FAILED'}: ${mode}, ${r.streamBytes} bytes on ${r.barcode}, ${r.commands} EXTENDED COPY commands, ${r.segments} segments, ${r.elapsedMs} ms; ` +
           `data mover moved ${r.bytesMoved} bytes, server port ${r.portBytesDuringCopy} bytes during the copy${snap ? `; from snapshot ${snap.name} (set ${snap.setId}) at ${snap.instant}` : ''}${r.skipped.length ? `; skipped: ${r.skipped.join('; ')}` : ''}${r.error ? `
 ${r.error}` : ''}
-`,
+${r.warnings.map((w) => `warning: ${w}\n`).join('')}`,
       );
     }
     return r.ok ? 0 : 1;
