@@ -23,17 +23,19 @@ import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
+import type { ArrayConfig, CartridgeConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
 import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
-import { Vault } from './vault.js';
+import { Vault, VaultError, type CartridgeState } from './vault.js';
 
 export interface BuildOptions {
   /** Where disk and cartridge images live (default ./data); created when missing. */
   dataDir?: string;
   log?: Logger;
+  /** Told the new lab after every change made to the running lab (persistence: see persist.ts). */
+  onChange?: (config: LabConfig) => void;
 }
 
 /** One LU of the lab with the object that implements it. */
@@ -109,6 +111,15 @@ export interface LabRuntime {
   deleteZone(name: string): void;
   /** Set (or with undefined, remove) the masking entry of an initiator port; UAs 3Fh/0Eh as views change. */
   setMasking(initiator: string, lus: string[] | undefined): void;
+  /**
+   * Add a cartridge to a router's vault (the same fields as a `vault[]` entry of the lab file,
+   * capacity with units too), validated with the whole lab; a blank image is created.
+   */
+  addCartridge(router: string, cartridge: unknown): Promise<CartridgeState>;
+  /** Take a cartridge on the shelf out of the lab (its image stays). */
+  removeCartridge(barcode: string): void;
+  /** Set a cartridge's write-protect tab (in a drive: from its next command on). */
+  setWriteProtected(barcode: string, writeProtected: boolean): Promise<void>;
   /** Flush and close every medium (call after the front ends stopped). Idempotent. */
   close(): Promise<void>;
 }
@@ -131,7 +142,7 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
   const log = opts.log ?? silentLogger();
   const dataDir = path.resolve(opts.dataDir ?? 'data');
   await mkdir(dataDir, { recursive: true });
-  const lab = new Lab(config, dataDir, log);
+  const lab = new Lab(config, dataDir, log, opts.onChange);
   try {
     await lab.start();
   } catch (e) {
@@ -161,6 +172,7 @@ class Lab implements LabRuntime {
     config: LabConfig,
     readonly dataDir: string,
     readonly log: Logger,
+    private readonly onChange?: (config: LabConfig) => void,
   ) {
     this.current = config;
     this.topo = resolveTopology(config);
@@ -352,6 +364,36 @@ class Lab implements LabRuntime {
     this.log.info({ initiator, lus }, 'LUN masking set');
   }
 
+  async addCartridge(router: string, cartridge: unknown): Promise<CartridgeState> {
+    const ri = this.current.routers.findIndex((r) => r.name === router);
+    if (ri < 0) throw new LabChangeError(`no router "${router}"`, 'not-found');
+    const bc = (cartridge as { barcode?: unknown }).barcode;
+    if (typeof bc === 'string' && this.vault.state(bc)) throw new VaultError(`cartridge ${bc} already exists`, 'conflict');
+    const next = this.revise((c) => c.routers[ri]!.vault.push(cartridge as CartridgeConfig));
+    const spec = next.routers[ri]!.vault.at(-1)!;
+    if (spec.loadedIn) throw new LabChangeError('a new cartridge goes on the shelf: load it with the drive\'s load route', 'conflict');
+    // Image paths (inside the data directory, not another cartridge's or a disk's) were checked with the lab.
+    const state = await this.vault.add(router, { barcode: spec.barcode, capacity: spec.capacity, writeProtected: spec.writeProtected, image: spec.image });
+    this.adopt(next);
+    this.log.info({ barcode: spec.barcode, router, capacity: spec.capacity }, 'cartridge added');
+    return state;
+  }
+
+  removeCartridge(barcode: string): void {
+    this.vault.remove(barcode);
+    this.adopt(this.revise((c) => {
+      for (const r of c.routers) r.vault = r.vault.filter((v) => v.barcode !== barcode);
+    }));
+    this.log.info({ barcode }, 'cartridge removed');
+  }
+
+  async setWriteProtected(barcode: string, writeProtected: boolean): Promise<void> {
+    await this.vault.setWriteProtected(barcode, writeProtected);
+    this.adopt(this.revise((c) => {
+      for (const r of c.routers) for (const v of r.vault) if (v.barcode === barcode) v.writeProtected = writeProtected;
+    }));
+  }
+
   close(): Promise<void> {
     return (this.closed ??= (async () => {
       // Copies still running (an in-process client, a copy whose session outlived the portal) are
@@ -386,6 +428,7 @@ class Lab implements LabRuntime {
   private adopt(next: LabConfig): void {
     this.current = next;
     this.topo = resolveTopology(next);
+    this.onChange?.(next);
   }
 
   /** The current lab without LU `name` (and without references to it). */

@@ -3,7 +3,7 @@
  * on every route (validation answers 400 with a message; the OpenAPI document at /openapi.json is
  * generated from the same schemas). Reads are open; every write needs the bearer token.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
@@ -22,10 +22,13 @@ import { faultRoutes } from './routes/faults.js';
 import { observeRoutes } from './routes/observe.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
+import { resolveToken, type ResolvedToken } from './token.js';
 
 export interface ApiOptions {
-  /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
+  /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, then the one in `tokenFile`, else a random one. */
   token?: string;
+  /** Where the token is kept across restarts when neither the lab nor the environment sets one (token.ts). */
+  tokenFile?: string;
   log?: Logger;
   /** The running iSCSI target, for /api/sessions. */
   iscsi?: IscsiTarget;
@@ -50,6 +53,8 @@ declare module 'fastify' {
 export interface Api {
   app: FastifyInstance;
   token: string;
+  /** Where the token came from, and the file it lives in (for the operator's log line). */
+  tokenSource: ResolvedToken;
   close(): Promise<void>;
 }
 
@@ -64,7 +69,8 @@ export class HttpError extends Error {
 }
 
 export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Promise<Api> {
-  const token = opts.token ?? runtime.config.api.token ?? process.env.DMSIM_API_TOKEN ?? randomBytes(18).toString('base64url');
+  const resolved = await resolveToken({ option: opts.token, lab: runtime.config.api.token, env: process.env.DMSIM_API_TOKEN, file: opts.tokenFile });
+  const token = resolved.token;
   const app = Fastify({
     ...(opts.log ? { loggerInstance: opts.log.child({ part: 'api' }) as FastifyBaseLogger } : { logger: false }),
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
@@ -121,6 +127,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   return {
     app,
     token,
+    tokenSource: resolved,
     async close() {
       events.close();
       metrics.close();

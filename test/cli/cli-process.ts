@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-export function spawnCli(args: string[], opts: { cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
 }
 
 export interface CliResult {
@@ -47,7 +47,7 @@ function stderrOf(child: ChildProcess): { text: string } {
 }
 
 /** Spawn and start recording stderr at once (before any line can be missed). */
-export function spawnCliWatched(args: string[], opts: { cwd?: string } = {}): ChildProcess {
+export function spawnCliWatched(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   const child = spawnCli(args, opts);
   stderrOf(child);
   return child;
