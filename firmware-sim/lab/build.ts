@@ -24,6 +24,7 @@ import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../fixtures/make-fat.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { ArrayConfig, CartridgeConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
+import { asOperator } from './changer-refusal.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
@@ -120,8 +121,31 @@ export interface LabRuntime {
   removeCartridge(barcode: string): void;
   /** Set a cartridge's write-protect tab (in a drive: from its next command on). */
   setWriteProtected(barcode: string, writeProtected: boolean): Promise<void>;
+  /**
+   * The operator puts a shelf cartridge of the library's router into an import/export element
+   * (the first empty one unless `address`); the lab then counts it as the library's.
+   */
+  importCartridge(library: string, barcode: string, address?: number): Promise<number>;
+  /** The operator takes the cartridge in import/export element `address` out to the shelf; returns its barcode. */
+  exportCartridge(library: string, address: number): Promise<string>;
+  /** The operator has the robot move a cartridge between element addresses (checked as MOVE MEDIUM is). */
+  moveCartridge(library: string, from: number, to: number): Promise<void>;
+  /** Open or close the library's main door (refused while an initiator prevents removal). */
+  setDoor(library: string, open: boolean): void;
+  /** Told of robot and drive activity as it happens (moves, loads, door): the API's timeline. */
+  readonly activity: Set<(a: LabActivity) => void>;
   /** Flush and close every medium (call after the front ends stopped). Idempotent. */
   close(): Promise<void>;
+}
+
+/** One thing a library's robot or a drive did, for timelines. */
+export interface LabActivity {
+  /** Epoch ms. */
+  at: number;
+  /** "router/library" or "router/drive". */
+  source: string;
+  kind: 'robot' | 'drive' | 'door';
+  what: string;
 }
 
 /** A change the running lab cannot make: an API answers 404 (not-found) or 409 (conflict). */
@@ -167,6 +191,7 @@ class Lab implements LabRuntime {
   /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
   private closed: Promise<void> | undefined;
+  readonly activity = new Set<(a: LabActivity) => void>();
 
   constructor(
     config: LabConfig,
@@ -394,6 +419,61 @@ class Lab implements LabRuntime {
     }));
   }
 
+  private note(source: string, kind: LabActivity['kind'], what: string): void {
+    const a: LabActivity = { at: Date.now(), source, kind, what };
+    for (const l of this.activity) l(a);
+  }
+
+  private library(name: string): ChangerLu {
+    const c = this.entries.get(name)?.changer;
+    if (!c) throw new LabChangeError(`no library "${name}"`, 'not-found');
+    return c;
+  }
+
+  async importCartridge(library: string, barcode: string, address?: number): Promise<number> {
+    const changer = this.library(library);
+    const [router, lib] = library.split('/') as [string, string];
+    const c = this.vault.state(barcode);
+    if (!c) throw new VaultError(`no cartridge ${barcode}`, 'not-found');
+    if (c.router !== router) throw new LabChangeError(`cartridge ${barcode} belongs to router ${c.router}, not ${router}`, 'conflict');
+    if (c.loadedIn) throw new LabChangeError(`cartridge ${barcode} is in drive ${c.loadedIn}, not on the shelf`, 'conflict');
+    for (const e of this.entries.values()) {
+      const where = e.changer?.inventory.where(barcode);
+      if (where !== undefined) throw new LabChangeError(`cartridge ${barcode} is in library ${e.name} (element ${where}), not on the shelf`, 'conflict');
+    }
+    const at = await asOperator(library, () => changer.importCartridge(barcode, address));
+    // The library's cartridge from now on: its inventory keeps it across restarts (persist.ts keeps the lab).
+    this.adopt(this.revise((cfg) => {
+      for (const v of cfg.routers.find((r) => r.name === router)!.vault) if (v.barcode === barcode) { v.library = lib; delete v.slot; }
+    }));
+    this.note(library, 'door', `imported ${barcode} into import/export element ${at}`);
+    return at;
+  }
+
+  async moveCartridge(library: string, from: number, to: number): Promise<void> {
+    const changer = this.library(library);
+    await asOperator(library, () => changer.operatorMove(from, to));
+  }
+
+  setDoor(library: string, open: boolean): void {
+    const changer = this.library(library);
+    if (open && changer.locked) throw new LabChangeError(`library ${library}: medium removal is prevented: an initiator holds PREVENT MEDIUM REMOVAL on the library`, 'conflict');
+    if (changer.doorOpen === open) return;
+    changer.setDoor(open);
+    this.note(library, 'door', open ? 'door opened' : 'door closed (inventory re-read)');
+  }
+
+  async exportCartridge(library: string, address: number): Promise<string> {
+    const changer = this.library(library);
+    const router = library.split('/')[0]!;
+    const p = await asOperator(library, () => changer.exportCartridge(address));
+    this.adopt(this.revise((cfg) => {
+      for (const v of cfg.routers.find((r) => r.name === router)!.vault) if (v.barcode === p.barcode) { delete v.library; delete v.slot; }
+    }));
+    this.note(library, 'door', `exported ${p.barcode} from import/export element ${address} to the shelf`);
+    return p.barcode;
+  }
+
   close(): Promise<void> {
     return (this.closed ??= (async () => {
       // Copies still running (an in-process client, a copy whose session outlived the portal) are
@@ -545,10 +625,16 @@ class Lab implements LabRuntime {
         const e = this.driveEntries.get(`${r.name}/${d}`)!;
         return { drive: e.drive, lun: e.lun };
       }),
-      loadCartridge: (barcode, drive) => this.vault.load(barcode, drive.identity.name),
+      loadCartridge: async (barcode, drive) => {
+        await this.vault.load(barcode, drive.identity.name);
+        this.note(drive.identity.name, 'drive', `loaded ${barcode}`);
+      },
       timing,
       strictUnload: l.strictUnload,
-      onChange: (what) => log.info({ library: name }, what),
+      onChange: (what) => {
+        log.info({ library: name }, what);
+        this.note(name, 'robot', what);
+      },
     });
     for (const e of inventory.elements()) {
       if (e.type !== ElementType.DATA_TRANSFER || !e.content) continue;

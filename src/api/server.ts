@@ -22,6 +22,7 @@ import { faultRoutes } from './routes/faults.js';
 import { observeRoutes } from './routes/observe.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { jobRoutes } from './routes/jobs.js';
+import { libraryRoutes } from './routes/library.js';
 import { resolveToken, type ResolvedToken } from './token.js';
 
 export interface ApiOptions {
@@ -119,6 +120,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   await app.register(copyRoutes);
   await app.register(faultRoutes);
   await app.register(jobRoutes);
+  await app.register(libraryRoutes);
   await app.register(observeRoutes);
   await app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -76,6 +76,13 @@ export interface CopyView {
   rate: number;
   /** Why a failed copy failed: its sense and the copy target's forwarded sense, decoded. */
   failure?: string;
+  /** Epoch ms. */
+  startedAt?: number;
+  finishedAt?: number;
+  /** A finished copy's bytes over its whole run, per second. */
+  averageRate?: number;
+  /** The API backup job that ran it, when one did. */
+  job?: number;
 }
 
 const KEY_NAMES = ['NO SENSE', 'RECOVERED ERROR', 'NOT READY', 'MEDIUM ERROR', 'HARDWARE ERROR', 'ILLEGAL REQUEST', 'UNIT ATTENTION', 'DATA PROTECT', 'BLANK CHECK', 'VENDOR SPECIFIC', 'COPY ABORTED', 'ABORTED COMMAND', 'RESERVED', 'VOLUME OVERFLOW', 'MISCOMPARE'];
@@ -102,7 +109,7 @@ export function describeFailure(status: number, sense: Buffer | undefined): stri
   }
 }
 
-export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate'> {
+export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate' | 'job'> {
   return {
     copyManager,
     lu: e.lu,
@@ -113,11 +120,16 @@ export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rat
     segments: e.run.list.segments.length,
     bytesWritten: e.run.bytesWritten,
     ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
+    ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}),
+    ...(e.finishedAt !== undefined ? { finishedAt: e.finishedAt } : {}),
+    ...(e.startedAt !== undefined && e.finishedAt !== undefined
+      ? { averageRate: (e.run.bytesWritten * 1000) / Math.max(1, e.finishedAt - e.startedAt) }
+      : {}),
   };
 }
 
-export function copyViews(runtime: LabRuntime): Omit<CopyView, 'rate'>[] {
-  const out: Omit<CopyView, 'rate'>[] = [];
+export function copyViews(runtime: LabRuntime): Omit<CopyView, 'rate' | 'job'>[] {
+  const out: Omit<CopyView, 'rate' | 'job'>[] = [];
   for (const [name, cm] of runtime.copyManagers) for (const e of cm.table.all()) out.push(copyView(name, e));
   return out;
 }
