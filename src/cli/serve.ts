@@ -5,8 +5,11 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { labIsns } from '../../firmware-sim/lab/isns-entity.js';
+import { resolveTopology } from '../../firmware-sim/lab/topology.js';
 import { buildApi } from '../api/server.js';
 import { TOKEN_FILE } from '../api/token.js';
+import { IsnsRegistrar } from '../isns/registrar.js';
 import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
 
@@ -14,14 +17,18 @@ export interface FrontEndOptions {
   iscsi?: { host: string; port: number };
   /** `required: false` (the lab's default address): a port that cannot be bound only logs a warning. */
   api?: { host: string; port: number; required?: boolean };
+  /** Register the lab with this iSNS server (reference isns.md §6); needs the iSCSI portal. */
+  isns?: { host: string; port: number };
   log: Logger;
 }
 
 export interface FrontEnds {
   /** Bound addresses, "host:port" (the real port when 0 was asked for). */
-  addresses: { iscsi?: string; api?: string };
+  addresses: { iscsi?: string; api?: string; isns?: string };
   /** The running iSCSI target (its sessions, for the management API). */
   iscsi?: IscsiTarget;
+  /** The iSNS registration, when --isns was given. */
+  isns?: IsnsRegistrar;
   /** Stop accepting, end sessions, wait for in-flight commands. */
   close(): Promise<void>;
 }
@@ -30,6 +37,7 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
   const closers: Array<() => Promise<void>> = [];
   const addresses: FrontEnds['addresses'] = {};
   let iscsi: IscsiTarget | undefined;
+  let isns: IsnsRegistrar | undefined;
   try {
     if (opts.iscsi) {
       const target = await startIscsiTarget({
@@ -43,6 +51,16 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
       iscsi = target;
       addresses.iscsi = hostPort(target.host, target.port);
       opts.log.info({ portal: addresses.iscsi, targets: runtime.directory.targetNodes().map((t) => t.iqn) }, 'iSCSI portal open');
+    }
+    if (opts.isns && iscsi) {
+      const { entity, domains } = labIsns(runtime.config, resolveTopology(runtime.config), [{ host: iscsi.host, port: iscsi.port }]);
+      isns = new IsnsRegistrar({ server: opts.isns, entity, domains, log: opts.log.child({ part: 'isns' }) });
+      const reg = isns;
+      reg.on('scn', (e) => opts.log.info({ part: 'isns', scn: e }, 'iSNS state change notification'));
+      // Never fails the start: an unreachable server is retried in the background.
+      await reg.start(iscsi.host);
+      closers.push(() => reg.stop());
+      addresses.isns = hostPort(opts.isns.host, opts.isns.port);
     }
     if (opts.api) {
       const api = await buildApi(runtime, {
@@ -80,6 +98,7 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
   return {
     addresses,
     ...(iscsi ? { iscsi } : {}),
+    ...(isns ? { isns } : {}),
     async close() {
       for (const c of closers.reverse()) await c();
     },

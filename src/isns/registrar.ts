@@ -150,26 +150,8 @@ export class IsnsRegistrar extends EventEmitter {
   /** DevAttrReg (replace) of the whole entity, SCNReg for initiators, then the zones' DDs. */
   private async registerAll(c: IsnsClient): Promise<void> {
     const { entity } = this.opts;
-    const scnPort = this.listener!.port;
     const portals = entity.portals.map((p) => ({ ...p, address: this.portalAddress(p, c) }));
-    const op: Tlv[] = [tlvString(Tag.EntityIdentifier, entity.eid), tlvU32(Tag.EntityProtocol, EntityProtocol.Iscsi)];
-    for (const p of portals)
-      op.push(
-        tlvIp(Tag.PortalIpAddress, p.address),
-        tlvPort(Tag.PortalPort, p.port),
-        tlvString(Tag.PortalSymbolicName, p.symbolicName),
-        tlvU32(Tag.EsiInterval, ESI_INTERVAL_S),
-        tlvPort(Tag.EsiPort, scnPort),
-        tlvPort(Tag.ScnPort, scnPort),
-      );
-    for (const n of entity.nodes) {
-      op.push(tlvString(Tag.IscsiName, n.name), tlvU32(Tag.IscsiNodeType, n.type === 'target' ? NodeType.Target : NodeType.Initiator));
-      if (n.alias) op.push(tlvString(Tag.IscsiAlias, n.alias));
-      if (n.wwnnToken) op.push(tlvU64(Tag.WwnnToken, BigInt(`0x${n.wwnnToken}`)));
-      // Explicit portal groups for targets: PGT 1, the TPGT the iSCSI target answers at login.
-      if (n.type === 'target')
-        for (const p of portals) op.push(tlvU32(Tag.PgTag, 1), tlvIp(Tag.PgPortalIpAddr, p.address), tlvPort(Tag.PgPortalPort, p.port));
-    }
+    const op = registrationAttributes(entity, portals, this.listener!.port);
     const rsp = await c.call(Fn.DevAttrReg, { source: this.source, key: [tlvString(Tag.EntityIdentifier, entity.eid)], operating: op }, { replace: true });
     const period = rsp.operating.find((t) => t.tag === Tag.RegistrationPeriod);
     this.period = period ? readU32(period) : undefined;
@@ -252,6 +234,32 @@ export class IsnsRegistrar extends EventEmitter {
     }
     await this.listener?.close();
   }
+}
+
+/**
+ * Operating attributes of the entity's DevAttrReg (reference isns.md §6, capture (g)): the entity,
+ * each portal with its ESI and SCN ports, each node with explicit portal groups for targets.
+ * No Registration Period: the server chooses it and returns it.
+ */
+export function registrationAttributes(entity: IsnsEntity, portals: readonly IsnsPortal[], scnPort: number): Tlv[] {
+  const op: Tlv[] = [tlvString(Tag.EntityIdentifier, entity.eid), tlvU32(Tag.EntityProtocol, EntityProtocol.Iscsi)];
+  for (const p of portals)
+    op.push(
+      tlvIp(Tag.PortalIpAddress, p.address),
+      tlvPort(Tag.PortalPort, p.port),
+      tlvString(Tag.PortalSymbolicName, p.symbolicName),
+      tlvU32(Tag.EsiInterval, ESI_INTERVAL_S),
+      tlvPort(Tag.EsiPort, scnPort),
+      tlvPort(Tag.ScnPort, scnPort),
+    );
+  for (const n of entity.nodes) {
+    op.push(tlvString(Tag.IscsiName, n.name), tlvU32(Tag.IscsiNodeType, n.type === 'target' ? NodeType.Target : NodeType.Initiator));
+    if (n.alias) op.push(tlvString(Tag.IscsiAlias, n.alias));
+    if (n.wwnnToken) op.push(tlvU64(Tag.WwnnToken, BigInt(`0x${n.wwnnToken}`)));
+    // Explicit portal groups for targets: PGT 1, the TPGT the iSCSI target answers at login.
+    if (n.type === 'target') for (const p of portals) op.push(tlvU32(Tag.PgTag, 1), tlvIp(Tag.PgPortalIpAddr, p.address), tlvPort(Tag.PgPortalPort, p.port));
+  }
+  return op;
 }
 
 /** Groups a discovery answer's attribute run into targets (node attributes, then portals, then PGs). */

@@ -9,6 +9,7 @@ import { buildLab } from '../../../firmware-sim/lab/build.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
 import { parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
+import { ISNS_PORT } from '../../isns/constants.js';
 
 export const name = 'router';
 export const summary = 'serve a lab (virtual fabric, arrays, router) over iSCSI until SIGINT/SIGTERM';
@@ -19,6 +20,8 @@ const USAGE = `usage: dmsim router [options]
   --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
   --api HOST:PORT     management API and dashboard address, or "off" (default: the lab's api.listen,
                       127.0.0.1:8080; if that port is taken the router runs without the API)
+  --isns HOST[:PORT]  register the lab's targets, data movers and zones with this iSNS server
+                      (default port 3205); the router starts even when the server is down
   --data DIR          data directory for disk and cartridge images (default: ./data)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: info)
   --log-pretty        human-readable log lines instead of JSON
@@ -28,6 +31,7 @@ const OPTIONS = {
   lab: { type: 'string' },
   iscsi: { type: 'string' },
   api: { type: 'string' },
+  isns: { type: 'string' },
   data: { type: 'string', default: 'data' },
   'log-level': { type: 'string', default: 'info' },
   'log-pretty': { type: 'boolean', default: false },
@@ -47,6 +51,8 @@ export async function run(argv: string[]): Promise<number> {
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
+  const isns = values.isns === undefined ? undefined : parseIsnsServer(values.isns);
+
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
   // Process warnings (an LU's internal error, a leaked listener) become log records too, so stderr
   // stays one JSON object per line.
@@ -61,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     runtime = await buildLab(config, { dataDir: values.data, log, onChange: (c) => saver.save(c) });
     if (!stopping.received) {
-      frontEnds = await startFrontEnds(runtime, { iscsi, api, log });
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}) });
       log.info({ lab: config.name, labFile: from, dataDir: runtime.dataDir, ...frontEnds.addresses }, 'router ready');
     }
     const signal = await stopping.promise;
@@ -84,6 +90,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   log.info('stopped');
   return 0;
+}
+
+/** HOST[:PORT] of an iSNS server; the port defaults to 3205 (RFC 4171). */
+function parseIsnsServer(v: string): { host: string; port: number } {
+  return parseHostPort(/^(\[[^\]]*\]|[^:]+):\d+$/.test(v) ? v : `${v}:${ISNS_PORT}`, '--isns');
 }
 
 function waitForSignal(): { promise: Promise<NodeJS.Signals>; readonly received: boolean; dispose(): void } {
