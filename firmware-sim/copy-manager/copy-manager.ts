@@ -145,7 +145,7 @@ export class CopyManager {
     const resolver = new CscdResolver(this.opts.port, this.opts.scope, ctx.nexus, list.cscds, ctx.lu.identity, signal);
     const held = profile.heldDataLimit > 0 && listIdUsage === ListIdUsage.HOLD ? new HeldData(profile.heldDataLimit) : undefined;
     const run = new CopyRun(list, resolver, { ...this.engine, maxStreamTransferSize: profile.maxStreamTransferSize }, signal, held);
-    const entry: CopyEntry = { lu, nexusKey: ctx.nexus.key, listId, usage: listIdUsage, state: 'running', run, abort, statusReported: false, heldDiscarded: false };
+    const entry: CopyEntry = { lu, nexusKey: ctx.nexus.key, listId, usage: listIdUsage, state: 'running', run, abort, statusReported: false, heldDiscarded: false, startedAt: Date.now() };
     this.table.add(entry);
     const log = this.opts.log?.child({ copyJob: `${lu}/${listId}`, nexus: ctx.nexus.key, listId });
     const started = performance.now();

@@ -15,6 +15,8 @@ export interface CopyEntry {
   state: 'running' | 'done' | 'failed';
   run: CopyRun;
   abort: AbortController;
+  /** Epoch ms: when the copy began (dashboards show a finished copy's average rate). */
+  startedAt?: number;
   finishedAt?: number;
   statusReported: boolean;
   held?: Buffer;

@@ -27,12 +27,13 @@ import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import { dataMoverIqn, type ArrayConfig, type DiskLuConfig, type HostConfig, type LabConfig, type LibraryConfig, type RouterConfig } from './config.js';
+import { dataMoverIqn, type ArrayConfig, type CartridgeConfig, type DiskLuConfig, type HostConfig, type LabConfig, type LibraryConfig, type RouterConfig } from './config.js';
+import { asOperator } from './changer-refusal.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
 import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, mappedWwpn, maskAllows, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
-import { Vault } from './vault.js';
+import { Vault, VaultError, type CartridgeState } from './vault.js';
 import { CowOrigin } from '../devices/snapshot/cow-origin.js';
 import { SnapshotError, Snapshots, type SnapshotEntry } from './snapshots.js';
 
@@ -46,6 +47,8 @@ export interface BuildOptions {
    * IQNs, WWPNs, LUNs and designators as when one process serves everything.
    */
   served?: readonly string[];
+  /** Told the new lab after every change made to the running lab (persistence: see persist.ts). */
+  onChange?: (config: LabConfig) => void;
 }
 
 /** One LU of the lab with the object that implements it. */
@@ -134,8 +137,40 @@ export interface LabRuntime {
   deleteZone(name: string): void;
   /** Set (or with undefined, remove) the masking entry of an initiator port; UAs 3Fh/0Eh as views change. */
   setMasking(initiator: string, lus: string[] | undefined): void;
+  /**
+   * Add a cartridge to a router's vault (the same fields as a `vault[]` entry of the lab file,
+   * capacity with units too), validated with the whole lab; a blank image is created.
+   */
+  addCartridge(router: string, cartridge: unknown): Promise<CartridgeState>;
+  /** Take a cartridge on the shelf out of the lab (its image stays). */
+  removeCartridge(barcode: string): void;
+  /** Set a cartridge's write-protect tab (in a drive: from its next command on). */
+  setWriteProtected(barcode: string, writeProtected: boolean): Promise<void>;
+  /**
+   * The operator puts a shelf cartridge of the library's router into an import/export element
+   * (the first empty one unless `address`); the lab then counts it as the library's.
+   */
+  importCartridge(library: string, barcode: string, address?: number): Promise<number>;
+  /** The operator takes the cartridge in import/export element `address` out to the shelf; returns its barcode. */
+  exportCartridge(library: string, address: number): Promise<string>;
+  /** The operator has the robot move a cartridge between element addresses (checked as MOVE MEDIUM is). */
+  moveCartridge(library: string, from: number, to: number): Promise<void>;
+  /** Open or close the library's main door (refused while an initiator prevents removal). */
+  setDoor(library: string, open: boolean): void;
+  /** Told of robot and drive activity as it happens (moves, loads, door): the API's timeline. */
+  readonly activity: Set<(a: LabActivity) => void>;
   /** Flush and close every medium (call after the front ends stopped). Idempotent. */
   close(): Promise<void>;
+}
+
+/** One thing a library's robot or a drive did, for timelines. */
+export interface LabActivity {
+  /** Epoch ms. */
+  at: number;
+  /** "router/library" or "router/drive". */
+  source: string;
+  kind: 'robot' | 'drive' | 'door';
+  what: string;
 }
 
 /** A change the running lab cannot make: an API answers 404 (not-found) or 409 (conflict). */
@@ -156,7 +191,7 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
   const log = opts.log ?? silentLogger();
   const dataDir = path.resolve(opts.dataDir ?? 'data');
   await mkdir(dataDir, { recursive: true });
-  const lab = new Lab(config, dataDir, log, opts.served);
+  const lab = new Lab(config, dataDir, log, opts.served, opts.onChange);
   try {
     await lab.start();
   } catch (e) {
@@ -186,6 +221,7 @@ class Lab implements LabRuntime {
   /** Initiators whose view is not the lab's masking: admitted iSCSI initiators, array copy managers. */
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
   private closed: Promise<void> | undefined;
+  readonly activity = new Set<(a: LabActivity) => void>();
 
   /** Arrays and routers built in this process; the rest are remote targets. */
   readonly served: ReadonlySet<string>;
@@ -195,6 +231,7 @@ class Lab implements LabRuntime {
     readonly dataDir: string,
     readonly log: Logger,
     served?: readonly string[],
+    private readonly onChange?: (config: LabConfig) => void,
   ) {
     this.current = config;
     this.served = new Set(served ?? [...config.arrays.map((a) => a.name), ...config.routers.map((r) => r.name)]);
@@ -442,6 +479,91 @@ class Lab implements LabRuntime {
     this.log.info({ initiator, lus }, 'LUN masking set');
   }
 
+  async addCartridge(router: string, cartridge: unknown): Promise<CartridgeState> {
+    const ri = this.current.routers.findIndex((r) => r.name === router);
+    if (ri < 0) throw new LabChangeError(`no router "${router}"`, 'not-found');
+    const bc = (cartridge as { barcode?: unknown }).barcode;
+    if (typeof bc === 'string' && this.vault.state(bc)) throw new VaultError(`cartridge ${bc} already exists`, 'conflict');
+    const next = this.revise((c) => c.routers[ri]!.vault.push(cartridge as CartridgeConfig));
+    const spec = next.routers[ri]!.vault.at(-1)!;
+    if (spec.loadedIn) throw new LabChangeError('a new cartridge goes on the shelf: load it with the drive\'s load route', 'conflict');
+    // Image paths (inside the data directory, not another cartridge's or a disk's) were checked with the lab.
+    const state = await this.vault.add(router, { barcode: spec.barcode, capacity: spec.capacity, writeProtected: spec.writeProtected, image: spec.image });
+    this.adopt(next);
+    this.log.info({ barcode: spec.barcode, router, capacity: spec.capacity }, 'cartridge added');
+    return state;
+  }
+
+  removeCartridge(barcode: string): void {
+    this.vault.remove(barcode);
+    this.adopt(this.revise((c) => {
+      for (const r of c.routers) r.vault = r.vault.filter((v) => v.barcode !== barcode);
+    }));
+    this.log.info({ barcode }, 'cartridge removed');
+  }
+
+  async setWriteProtected(barcode: string, writeProtected: boolean): Promise<void> {
+    await this.vault.setWriteProtected(barcode, writeProtected);
+    this.adopt(this.revise((c) => {
+      for (const r of c.routers) for (const v of r.vault) if (v.barcode === barcode) v.writeProtected = writeProtected;
+    }));
+  }
+
+  private note(source: string, kind: LabActivity['kind'], what: string): void {
+    const a: LabActivity = { at: Date.now(), source, kind, what };
+    for (const l of this.activity) l(a);
+  }
+
+  private library(name: string): ChangerLu {
+    const c = this.entries.get(name)?.changer;
+    if (!c) throw new LabChangeError(`no library "${name}"`, 'not-found');
+    return c;
+  }
+
+  async importCartridge(library: string, barcode: string, address?: number): Promise<number> {
+    const changer = this.library(library);
+    const [router, lib] = library.split('/') as [string, string];
+    const c = this.vault.state(barcode);
+    if (!c) throw new VaultError(`no cartridge ${barcode}`, 'not-found');
+    if (c.router !== router) throw new LabChangeError(`cartridge ${barcode} belongs to router ${c.router}, not ${router}`, 'conflict');
+    if (c.loadedIn) throw new LabChangeError(`cartridge ${barcode} is in drive ${c.loadedIn}, not on the shelf`, 'conflict');
+    for (const e of this.entries.values()) {
+      const where = e.changer?.inventory.where(barcode);
+      if (where !== undefined) throw new LabChangeError(`cartridge ${barcode} is in library ${e.name} (element ${where}), not on the shelf`, 'conflict');
+    }
+    const at = await asOperator(library, () => changer.importCartridge(barcode, address));
+    // The library's cartridge from now on: its inventory keeps it across restarts (persist.ts keeps the lab).
+    this.adopt(this.revise((cfg) => {
+      for (const v of cfg.routers.find((r) => r.name === router)!.vault) if (v.barcode === barcode) { v.library = lib; delete v.slot; }
+    }));
+    this.note(library, 'door', `imported ${barcode} into import/export element ${at}`);
+    return at;
+  }
+
+  async moveCartridge(library: string, from: number, to: number): Promise<void> {
+    const changer = this.library(library);
+    await asOperator(library, () => changer.operatorMove(from, to));
+  }
+
+  setDoor(library: string, open: boolean): void {
+    const changer = this.library(library);
+    if (open && changer.locked) throw new LabChangeError(`library ${library}: medium removal is prevented: an initiator holds PREVENT MEDIUM REMOVAL on the library`, 'conflict');
+    if (changer.doorOpen === open) return;
+    changer.setDoor(open);
+    this.note(library, 'door', open ? 'door opened' : 'door closed (inventory re-read)');
+  }
+
+  async exportCartridge(library: string, address: number): Promise<string> {
+    const changer = this.library(library);
+    const router = library.split('/')[0]!;
+    const p = await asOperator(library, () => changer.exportCartridge(address));
+    this.adopt(this.revise((cfg) => {
+      for (const v of cfg.routers.find((r) => r.name === router)!.vault) if (v.barcode === p.barcode) { delete v.library; delete v.slot; }
+    }));
+    this.note(library, 'door', `exported ${p.barcode} from import/export element ${address} to the shelf`);
+    return p.barcode;
+  }
+
   close(): Promise<void> {
     return (this.closed ??= (async () => {
       // Copies still running (an in-process client, a copy whose session outlived the portal) are
@@ -478,6 +600,7 @@ class Lab implements LabRuntime {
   private adopt(next: LabConfig): void {
     this.current = next;
     this.topo = resolveTopology(next);
+    this.onChange?.(next);
   }
 
   /** The current lab without LU `name` (and without references to it). */
@@ -612,10 +735,16 @@ class Lab implements LabRuntime {
         const e = this.driveEntries.get(`${r.name}/${d}`)!;
         return { drive: e.drive, lun: e.lun };
       }),
-      loadCartridge: (barcode, drive) => this.vault.load(barcode, drive.identity.name),
+      loadCartridge: async (barcode, drive) => {
+        await this.vault.load(barcode, drive.identity.name);
+        this.note(drive.identity.name, 'drive', `loaded ${barcode}`);
+      },
       timing,
       strictUnload: l.strictUnload,
-      onChange: (what) => log.info({ library: name }, what),
+      onChange: (what) => {
+        log.info({ library: name }, what);
+        this.note(name, 'robot', what);
+      },
     });
     for (const e of inventory.elements()) {
       if (e.type !== ElementType.DATA_TRANSFER || !e.content) continue;

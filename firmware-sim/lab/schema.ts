@@ -40,6 +40,8 @@ const WWN = '^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){7})$';
 /** iSCSI names (RFC 7143 §4.2.7): iqn., eui. or naa. forms; lowercase as the stringprep profile leaves them. */
 const ISCSI_NAME = '^(iqn\\.[0-9]{4}-[0-9]{2}\\.[a-z0-9][a-z0-9.-]*(:[^\\s]+)?|eui\\.[0-9A-Fa-f]{16}|naa\\.([0-9A-Fa-f]{16}|[0-9A-Fa-f]{32}))$';
 const SIZE = '^[0-9]+ ?(B|kB|KiB|MB|MiB|GB|GiB|TB|TiB)?$';
+/** A size as the lab file writes it ("64MiB", "1 GiB"): for other schemas that take one (the management API). */
+export const SIZE_PATTERN = SIZE;
 const HOSTPORT = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 const LUN = { type: 'integer', minimum: 0, maximum: 16383 } as const;
 const size = { type: ['integer', 'string'], minimum: 1, pattern: SIZE } as const;

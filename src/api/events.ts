@@ -3,13 +3,25 @@
  * copy rates over the last second of samples, and pushes only what changed to subscribers. Sampling
  * (not hooks in the data path) keeps the copy manager and devices free of API concerns.
  */
-import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import type { LabActivity, LabRuntime } from '../../firmware-sim/lab/build.js';
 import { copyView, copyViews, luView, type CopyView } from './state.js';
 
 export interface LabEvent {
-  type: 'copies' | 'lu' | 'lab';
+  type: 'copies' | 'lu' | 'lab' | 'activity';
   data: unknown;
 }
+
+/** One line of the timeline: robot and drive activity, copies starting and ending, API changes. */
+export interface TimelineEntry {
+  /** Epoch ms. */
+  at: number;
+  kind: LabActivity['kind'] | 'copy' | 'api';
+  source: string;
+  what: string;
+}
+
+type CopyBase = Omit<CopyView, 'rate' | 'job'>;
+const copyKey = (c: CopyBase) => `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
 
 type Listener = (e: LabEvent) => void;
 
@@ -33,22 +45,66 @@ export class LabEvents {
   private lastCopies = '';
   copies: CopyView[] = [];
   /** Copies that ended, newest last: the copy manager may discard a list once its results are read. */
-  private readonly history: Array<Omit<CopyView, 'rate'>> = [];
+  private readonly history: CopyBase[] = [];
   private readonly unhook: Array<() => void> = [];
+  /** Newest last, at most `keepTimeline`. */
+  readonly timeline: TimelineEntry[] = [];
+  /** Backup jobs running now, by the initiator port their copies come from (newest claim wins). */
+  private readonly claims: Array<{ initiatorPort: string; job: number }> = [];
+  /** Copy → the job that ran it (undefined: none), decided when the copy is first seen. */
+  private readonly owners = new Map<string, number | undefined>();
 
   constructor(
     private readonly runtime: LabRuntime,
     private readonly intervalMs = 250,
     private readonly keep = 20,
+    private readonly keepTimeline = 200,
   ) {
     for (const [name, cm] of runtime.copyManagers) {
       const l = (e: Parameters<typeof copyView>[1]) => {
-        this.history.push(copyView(name, e));
+        const v = copyView(name, e);
+        this.attribute(v);
+        this.history.push(v);
         if (this.history.length > this.keep) this.history.shift();
+        const how = v.state === 'done' ? 'done' : `failed${v.failure ? `: ${v.failure}` : ''}`;
+        this.record({ at: v.finishedAt ?? Date.now(), kind: 'copy', source: v.lu, what: `copy list ${v.listId} ${how} (${(v.bytesWritten / 1048576).toFixed(1)} MiB)` });
       };
       cm.table.onFinish.add(l);
       this.unhook.push(() => cm.table.onFinish.delete(l));
     }
+    const a = (x: LabActivity) => this.record({ ...x });
+    runtime.activity.add(a);
+    this.unhook.push(() => runtime.activity.delete(a));
+  }
+
+  /** A backup job runs from `initiatorPort` (a WWPN or iSCSI port name) until the returned release is called. */
+  claim(initiatorPort: string, job: number): () => void {
+    const c = { initiatorPort, job };
+    this.claims.push(c);
+    return () => {
+      const i = this.claims.indexOf(c);
+      if (i >= 0) this.claims.splice(i, 1);
+    };
+  }
+
+  /** The job a copy belongs to: the newest running claim of its initiator port when first seen. */
+  private attribute(c: CopyBase): number | undefined {
+    // The start time tells a list id used again (by the next backup) from the earlier copy.
+    const k = `${copyKey(c)}|${c.startedAt ?? ''}`;
+    if (!this.owners.has(k)) {
+      const port = c.initiator.split('|')[0];
+      const claim = [...this.claims].reverse().find((x) => x.initiatorPort === port);
+      this.owners.set(k, claim?.job);
+      if (this.owners.size > 1000) this.owners.delete(this.owners.keys().next().value!);
+      if (c.state === 'running') this.record({ at: c.startedAt ?? Date.now(), kind: 'copy', source: c.lu, what: `copy list ${c.listId} started (${c.segments} segments)` });
+    }
+    return this.owners.get(k);
+  }
+
+  private record(e: TimelineEntry): void {
+    this.timeline.push(e);
+    if (this.timeline.length > this.keepTimeline) this.timeline.shift();
+    this.emit({ type: 'activity', data: e });
   }
 
   subscribe(l: Listener): () => void {
@@ -65,6 +121,7 @@ export class LabEvents {
 
   /** Announce a change made through the API (zones, cartridges...), so dashboards refresh at once. */
   changed(what: string): void {
+    this.record({ at: Date.now(), kind: 'api', source: 'api', what });
     this.emit({ type: 'lab', data: { changed: what } });
     this.sample();
   }
@@ -74,7 +131,7 @@ export class LabEvents {
     const now = performance.now();
     const next = new Map<string, Sample[]>();
     const live = copyViews(this.runtime);
-    const key = (c: Omit<CopyView, 'rate'>) => `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
+    const key = copyKey;
     const liveKeys = new Set(live.filter((c) => c.state === 'running').map(key));
     // Ended copies from the history unless the same list id is running again.
     const ended = new Map(this.history.filter((c) => !liveKeys.has(key(c))).map((c) => [key(c), c]));
@@ -91,7 +148,8 @@ export class LabEvents {
       // One sample per 50 ms is plenty for a one-second window, however often callers ask.
       if (!last || now - last.at >= 50) kept.push({ bytes: c.bytesWritten, at: now });
       next.set(k, kept);
-      return { ...c, rate };
+      const job = this.attribute(c);
+      return { ...c, rate, ...(job !== undefined ? { job } : {}) };
     });
     this.samples = next;
     return this.copies;

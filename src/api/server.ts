@@ -3,7 +3,7 @@
  * on every route (validation answers 400 with a message; the OpenAPI document at /openapi.json is
  * generated from the same schemas). Reads are open; every write needs the bearer token.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
@@ -25,10 +25,14 @@ import { jobRoutes } from './routes/jobs.js';
 import { HttpError } from './http-error.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { remoteRoutes } from './routes/remotes.js';
+import { libraryRoutes } from './routes/library.js';
+import { resolveToken, type ResolvedToken } from './token.js';
 
 export interface ApiOptions {
-  /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, else a random one (logged). */
+  /** Bearer token for writes; default: the lab's api.token, then DMSIM_API_TOKEN, then the one in `tokenFile`, else a random one. */
   token?: string;
+  /** Where the token is kept across restarts when neither the lab nor the environment sets one (token.ts). */
+  tokenFile?: string;
   log?: Logger;
   /** The running iSCSI target, for /api/sessions. */
   iscsi?: IscsiTarget;
@@ -53,12 +57,15 @@ declare module 'fastify' {
 export interface Api {
   app: FastifyInstance;
   token: string;
+  /** Where the token came from, and the file it lives in (for the operator's log line). */
+  tokenSource: ResolvedToken;
   close(): Promise<void>;
 }
 
 /** An error a route throws to answer with a status and message. */
 export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Promise<Api> {
-  const token = opts.token ?? runtime.config.api.token ?? process.env.DMSIM_API_TOKEN ?? randomBytes(18).toString('base64url');
+  const resolved = await resolveToken({ option: opts.token, lab: runtime.config.api.token, env: process.env.DMSIM_API_TOKEN, file: opts.tokenFile });
+  const token = resolved.token;
   const app = Fastify({
     ...(opts.log ? { loggerInstance: opts.log.child({ part: 'api' }) as FastifyBaseLogger } : { logger: false }),
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
@@ -109,6 +116,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   await app.register(jobRoutes);
   await app.register(snapshotRoutes);
   await app.register(remoteRoutes);
+  await app.register(libraryRoutes);
   await app.register(observeRoutes);
   await app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -117,6 +125,7 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   return {
     app,
     token,
+    tokenSource: resolved,
     async close() {
       events.close();
       metrics.close();

@@ -77,6 +77,13 @@ export interface CopyView {
   rate: number;
   /** Why a failed copy failed: its sense and the copy target's forwarded sense, decoded. */
   failure?: string;
+  /** Epoch ms. */
+  startedAt?: number;
+  finishedAt?: number;
+  /** A finished copy's bytes over its whole run, per second. */
+  averageRate?: number;
+  /** The API backup job that ran it, when one did. */
+  job?: number;
 }
 
 const hx = (n: number) => hexByte(n, true);
@@ -102,16 +109,21 @@ export function describeFailure(status: number, sense: Buffer | undefined): stri
   }
 }
 
-export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate'> {
+export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate' | 'job'> {
   return {
     copyManager,
     ...copyProgress(e),
     ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
+    ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}),
+    ...(e.finishedAt !== undefined ? { finishedAt: e.finishedAt } : {}),
+    ...(e.startedAt !== undefined && e.finishedAt !== undefined
+      ? { averageRate: (e.run.bytesWritten * 1000) / Math.max(1, e.finishedAt - e.startedAt) }
+      : {}),
   };
 }
 
-export function copyViews(runtime: LabRuntime): Omit<CopyView, 'rate'>[] {
-  const out: Omit<CopyView, 'rate'>[] = [];
+export function copyViews(runtime: LabRuntime): Omit<CopyView, 'rate' | 'job'>[] {
+  const out: Omit<CopyView, 'rate' | 'job'>[] = [];
   for (const [name, cm] of runtime.copyManagers) for (const e of cm.table.all()) out.push(copyView(name, e));
   return out;
 }

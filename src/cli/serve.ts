@@ -10,6 +10,7 @@ import { labIsns } from '../../firmware-sim/lab/isns-entity.js';
 import { followIsns } from '../../firmware-sim/remote/isns-follow.js';
 import { resolveTopology } from '../../firmware-sim/lab/topology.js';
 import { buildApi } from '../api/server.js';
+import { TOKEN_FILE } from '../api/token.js';
 import { IsnsRegistrar } from '../isns/registrar.js';
 import { startIscsiTarget, type IscsiTarget } from '../iscsi/target/index.js';
 import type { Logger } from '../log.js';
@@ -87,6 +88,8 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
         ...(iscsi ? { iscsi } : {}),
         // The backup commands keep their catalog in the data directory by default.
         catalogPath: path.join(runtime.dataDir, 'catalog.sqlite'),
+        // A generated token is kept there too, so it survives a restart.
+        tokenFile: path.join(runtime.dataDir, TOKEN_FILE),
       });
       try {
         await api.app.listen({ host: opts.api.host, port: opts.api.port });
@@ -99,9 +102,13 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
         closers.push(() => api.close());
         const a = api.app.server.address() as AddressInfo;
         addresses.api = hostPort(a.address, a.port);
-        const generated = !runtime.config.api.token && !process.env.DMSIM_API_TOKEN;
-        // A generated token is only known here: print it so the operator can use the write routes.
-        opts.log.info({ api: `http://${addresses.api}/`, ...(generated ? { token: api.token } : {}) }, 'management API listening');
+        const t = api.tokenSource;
+        if (t.warning) opts.log.warn({ tokenFile: t.file }, t.warning);
+        // A token generated just now is only known here: print it once; later starts name its file.
+        opts.log.info(
+          { api: `http://${addresses.api}/`, ...(t.source === 'generated' ? { token: api.token } : {}), ...(t.file ? { tokenFile: t.file } : {}) },
+          'management API listening',
+        );
       }
     }
   } catch (e) {

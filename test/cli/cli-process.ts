@@ -8,8 +8,8 @@ const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 // directory (a temp dir, as users run it from anywhere) still finds it.
 const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
-export function spawnCli(args: string[], opts: { cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', tsxLoader, main, ...args], { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', tsxLoader, main, ...args], { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
 }
 
 export interface CliResult {
@@ -50,7 +50,7 @@ function stderrOf(child: ChildProcess): { text: string } {
 }
 
 /** Spawn and start recording stderr at once (before any line can be missed). */
-export function spawnCliWatched(args: string[], opts: { cwd?: string } = {}): ChildProcess {
+export function spawnCliWatched(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   const child = spawnCli(args, opts);
   stderrOf(child);
   return child;

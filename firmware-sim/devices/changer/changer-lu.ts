@@ -192,6 +192,20 @@ export class ChangerLu extends ScsiLogicalUnit {
     return p;
   }
 
+  /**
+   * The operator moves a cartridge with the robot (management API): queued behind the initiators'
+   * motion commands and checked exactly as MOVE MEDIUM is, so it fails with the same sense.
+   */
+  operatorMove(from: number, to: number): Promise<void> {
+    this.typeAt(from, 4);
+    this.typeAt(to, 6);
+    return this.onRobot(async () => {
+      this.ready();
+      this.checkStep(from, to, (a) => !!this.inventory.content(a), 6);
+      if (from !== to) await this.carry(from, to);
+    });
+  }
+
   /** Open or close the main door; closing re-inventories and posts 6/28/00 to every nexus. */
   setDoor(open: boolean): void {
     if (open && this.locked) throw new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x53, ascq: 0x02 });

@@ -67,6 +67,8 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
       }
       const job: Job = { id: next++, source: srcName, tape: tapeName, mode, state: 'running', startedAt: new Date().toISOString() };
       jobs.set(job.id, job);
+      // The job's copies come from the session's host port: the dashboard links them to the job.
+      const release = events.claim(runtime.port(runtime.config.hosts[0]!.name).wwpn, job.id);
       const catalog = new Catalog(catalogPath);
       const barcode = session.barcodeIn(tape);
       const changes = session.changes(source);
@@ -93,6 +95,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
           req.log.warn({ err: e, job: job.id }, 'backup job failed');
         })
         .finally(async () => {
+          release();
           catalog.close();
           await session.close();
           events.changed(`job ${job.id} ${job.state}`);

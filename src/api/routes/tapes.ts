@@ -1,10 +1,13 @@
 /** Tape drives and the vault: load, eject, add and remove cartridges, write-protect tabs. */
+import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { isInsideDataDir } from '../../../firmware-sim/lab/schema.js';
+import { isInsideDataDir, parseSize, SIZE_PATTERN } from '../../../firmware-sim/lab/schema.js';
 import { HttpError } from '../http-error.js';
 import { name, secure } from '../schemas.js';
 
 const barcode = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9._-]+$' } as const;
+/** A new cartridge's barcode follows the lab file's rule (it is written back to lab.json). */
+const newBarcode = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' } as const;
 const driveParams = { type: 'object', required: ['router', 'drive'], properties: { router: name, drive: name } } as const;
 
 export async function tapeRoutes(app: FastifyInstance): Promise<void> {
@@ -19,15 +22,22 @@ export async function tapeRoutes(app: FastifyInstance): Promise<void> {
     runtime.drives().map((d) => ({ name: d.name, router: d.router, bus: d.bus, lun: d.lun, ...d.drive.status() })),
   );
 
-  app.get('/api/vault', { schema: { summary: 'Cartridges in the vault and where each is' } }, async () =>
-    runtime.vault.list().map(({ image: _i, ...c }) => c),
+  app.get('/api/vault', { schema: { summary: 'Cartridges in the vault: where each is, capacity and bytes used (of the image, as capacity counts them)' } }, async () =>
+    Promise.all(
+      runtime.vault.list().map(async ({ image, ...c }) => {
+        // A loaded cartridge's drive knows its length; a shelved one is as long as its image file.
+        const loaded = c.loadedIn ? runtime.drive(c.loadedIn)?.drive.status().bytesUsed : undefined;
+        const bytesUsed = loaded ?? (await stat(image).then((s) => s.size, () => 0));
+        return { ...c, bytesUsed };
+      }),
+    ),
   );
 
-  app.post<{ Body: { router: string; barcode: string; capacity: number; writeProtected?: boolean; image?: string } }>(
+  app.post<{ Body: { router: string; barcode: string; capacity: number | string; writeProtected?: boolean; image?: string } }>(
     '/api/vault',
     {
       schema: {
-        summary: 'Add a blank (or existing) cartridge to a router’s vault',
+        summary: 'Add a blank (or existing) cartridge to a router’s vault; it is kept in the data directory’s lab.json',
         security: secure,
         body: {
           type: 'object',
@@ -35,8 +45,10 @@ export async function tapeRoutes(app: FastifyInstance): Promise<void> {
           additionalProperties: false,
           properties: {
             router: name,
-            barcode,
-            capacity: { type: 'integer', minimum: 1 << 20, maximum: 2 ** 44 },
+            barcode: newBarcode,
+            // Bytes, or a size with a unit as in the lab file ("400GB", "1 GiB"); parsed by the lab's own parser.
+            // anyOf, not oneOf: the API coerces types, so an integer also passes as a string.
+            capacity: { anyOf: [{ type: 'integer', minimum: 1 << 20, maximum: 2 ** 44 }, { type: 'string', maxLength: 32, pattern: SIZE_PATTERN }] },
             writeProtected: { type: 'boolean' },
             image: { type: 'string', minLength: 1, maxLength: 255 },
           },
@@ -44,11 +56,14 @@ export async function tapeRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req, reply) => {
-      const { router, barcode: bc, capacity, writeProtected = false } = req.body;
+      const { router, barcode: bc, writeProtected = false, image } = req.body;
       if (!runtime.device(router)) throw new HttpError(404, `no router "${router}"`);
-      const image = req.body.image ?? `tapes/${bc}.tap`;
-      if (!isInsideDataDir(image)) throw new HttpError(400, `image "${image}" is outside the data directory`);
-      const c = await runtime.vault.add(router, { barcode: bc, capacity, writeProtected, image });
+      if (image !== undefined && !isInsideDataDir(image)) throw new HttpError(400, `image "${image}" is outside the data directory`);
+      const capacity = parseSize(req.body.capacity);
+      if (!Number.isSafeInteger(capacity) || capacity < 1 << 20 || capacity > 2 ** 44) {
+        throw new HttpError(400, `capacity ${JSON.stringify(req.body.capacity)} must be between 1 MiB and 16 TiB`);
+      }
+      const c = await runtime.addCartridge(router, { barcode: bc, capacity, writeProtected, ...(image !== undefined ? { image } : {}) });
       events.changed(`cartridge ${bc} added`);
       const { image: _i, ...view } = c;
       return reply.code(201).send(view);
@@ -59,7 +74,7 @@ export async function tapeRoutes(app: FastifyInstance): Promise<void> {
     '/api/vault/:barcode',
     { schema: { summary: 'Take a cartridge out of the lab (image kept)', security: secure, params: { type: 'object', required: ['barcode'], properties: { barcode } } } },
     async (req) => {
-      runtime.vault.remove(req.params.barcode);
+      runtime.removeCartridge(req.params.barcode);
       events.changed(`cartridge ${req.params.barcode} removed`);
       return { ok: true };
     },
@@ -75,7 +90,7 @@ export async function tapeRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req) => {
-      await runtime.vault.setWriteProtected(req.params.barcode, req.body.writeProtected);
+      await runtime.setWriteProtected(req.params.barcode, req.body.writeProtected);
       events.changed(`cartridge ${req.params.barcode} write-protect`);
       return { ok: true };
     },

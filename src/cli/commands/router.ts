@@ -4,7 +4,7 @@
  * exiting 0. Readiness is one log line, msg "router ready", carrying the bound addresses (tests
  * and scripts wait for it; `--iscsi 127.0.0.1:0` picks a free port and reports it there).
  */
-import { loadLabFile } from '../../../firmware-sim/lab/load.js';
+import { loadDataDirLab } from '../../../firmware-sim/lab/persist.js';
 import { buildLab } from '../../../firmware-sim/lab/build.js';
 import type { LabConfig } from '../../../firmware-sim/lab/config.js';
 import { servableNodes } from '../../../firmware-sim/lab/isns-entity.js';
@@ -55,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   if (helpShown(values, USAGE)) return 0;
   const level = values['log-level'];
   if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`, USAGE);
-  const config = await loadLabFile(values.lab);
+  // The data directory's own lab.json (changes made through the API) when it grew from this lab.
+  const { config, from, notes, saver } = await loadDataDirLab(values.data, values.lab);
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
@@ -79,15 +80,17 @@ export async function run(argv: string[]): Promise<number> {
   // stays one JSON object per line.
   process.removeAllListeners('warning');
   process.on('warning', (w) => log.warn({ err: w }, `process warning: ${w.message.split('\n')[0]}`));
+  for (const n of notes) log.warn(n);
+  saver.onError = (err) => log.error({ err, file: saver.file }, 'a change to the lab could not be saved in the data directory');
   // Listen for the signals from the start: a SIGTERM during a slow build still shuts down cleanly.
   const stopping = waitForSignal();
   let runtime: Awaited<ReturnType<typeof buildLab>> | undefined;
   let frontEnds: Awaited<ReturnType<typeof startFrontEnds>> | undefined;
   try {
-    runtime = await buildLab(config, { dataDir: values.data, log, ...(served ? { served } : {}) });
+    runtime = await buildLab(config, { dataDir: values.data, log, onChange: (c) => saver.save(c), ...(served ? { served } : {}) });
     if (!stopping.received) {
       frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}), ...(ndmp ? { ndmp } : {}) });
-      log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
+      log.info({ lab: config.name, labFile: from, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
     log.info({ signal }, 'stopping');
@@ -102,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       await frontEnds?.close();
       await runtime?.close();
+      await saver.flush();
     } finally {
       process.off('SIGINT', force).off('SIGTERM', force);
     }
