@@ -12,7 +12,7 @@ import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
 import { encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, PrOut, type RegisterAndMoveParams } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
-import type { DataInAllocator, ScsiResult } from '../router/task.js';
+import type { CommandResult, DataInAllocator } from '../../src/scsi/command.js';
 import { Abort, type CopyAbort } from './errors.js';
 
 export type Role = 'source' | 'destination';
@@ -49,7 +49,7 @@ export class CscdDevice {
   async send(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; expect?: number; into?: Buffer } = {}): Promise<Buffer> {
     const r = await this.command(role, cdb, opts);
     if (r.status === ScsiStatus.GOOD) {
-      const data = r.dataIn ?? Buffer.alloc(0);
+      const data = r.dataIn;
       if (opts.expect !== undefined && data.length < opts.expect) throw Abort.underrun(this.pointer);
       if (opts.expect !== undefined && data.length > opts.expect) throw Abort.overrun(this.pointer);
       return data;
@@ -58,25 +58,25 @@ export class CscdDevice {
   }
 
   /** COPY ABORTED 0D/01 carrying this device's status and sense. */
-  failure(role: Role, r: ScsiResult): CopyAbort {
+  failure(role: Role, r: CommandResult): CopyAbort {
     const failure = Abort.thirdPartyFailure(this.pointer, [{ source: role, status: r.status, sense: r.sense ?? Buffer.alloc(0) }]);
     failure.completed = r.sense !== undefined && completedWithWarning(r.sense);
     return failure;
   }
 
   /** One command with the retries of §7.2 (unit attentions, BUSY, TASK SET FULL); any other outcome is returned. */
-  async command(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; into?: Buffer } = {}): Promise<ScsiResult> {
+  async command(role: Role, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; into?: Buffer } = {}): Promise<CommandResult> {
     let ua = 0;
     let busy = 0;
     for (;;) {
       this.signal.throwIfAborted();
-      let r: ScsiResult;
+      let r: CommandResult;
       try {
         r = await this.port.command(this.target.targetPort, this.target.lun, cdb, {
-          ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-          dataInLength: opts.dataInLength ?? 0,
+          dataOut: opts.dataOut,
+          dataInLength: opts.dataInLength,
           signal: this.signal,
-          ...(opts.into ? { dataInBuffers: new IntoBuffer(opts.into) } : {}),
+          dataInBuffers: opts.into && new IntoBuffer(opts.into),
         });
       } catch (e) {
         // The data mover's own path to the CSCD is gone (port logged out, LU unmapped): unreachable.
@@ -158,12 +158,12 @@ export class CscdDevice {
     const max = (this.maxRecord ??= Math.min(decodeBlockLimits(await this.send('source', encodeReadBlockLimitsCdb(), { dataInLength: 6 })).maxBlockLength || 0xffffff, 0xffffff));
     const fixed = this.fixed;
     const r = await this.command('source', encodeRead6({ fixed, sili: false, transferLength: fixed ? 1 : max }), { dataInLength: fixed ? this.streamBlockLength : max });
-    if (r.status === ScsiStatus.GOOD) return { kind: 'record', data: r.dataIn ?? Buffer.alloc(0) };
+    if (r.status === ScsiStatus.GOOD) return { kind: 'record', data: r.dataIn };
     const s = r.sense ? safeDecode(r.sense) : undefined;
     if (r.status === ScsiStatus.CHECK_CONDITION && s) {
       if (s.filemark) return { kind: 'filemark' };
       if (s.key === SenseKey.BLANK_CHECK || (s.eom && s.key !== SenseKey.NO_SENSE)) return { kind: 'end' };
-      if (s.key === SenseKey.NO_SENSE && s.ili && typeof s.information === 'number' && s.information > 0 && r.dataIn) return { kind: 'record', data: r.dataIn };
+      if (s.key === SenseKey.NO_SENSE && s.ili && typeof s.information === 'number' && s.information > 0) return { kind: 'record', data: r.dataIn };
     }
     throw this.failure('source', r);
   }

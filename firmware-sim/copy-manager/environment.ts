@@ -4,21 +4,14 @@
  * name as copy sources/destinations. There is deliberately no global LU lookup here: a CSCD can only
  * resolve to an LU in `CscdScope.candidates(appClient)` (extended-copy.md §12.4, CVE-2020-28374).
  */
-import type { DataInAllocator, ITNexus, LuIdentity, ScsiResult } from '../router/task.js';
-
-export interface CommandOptions {
-  dataOut?: Buffer;
-  dataInLength?: number;
-  signal?: AbortSignal;
-  /** Where the LU may build its data-in: the data mover's recycled read buffer. */
-  dataInBuffers?: DataInAllocator;
-}
+import type { CommandOptions, CommandResult } from '../../src/scsi/command.js';
+import type { ITNexus, LuIdentity } from '../router/task.js';
 
 /** An initiator port on the fabric (the router's InProcessPort satisfies this). */
 export interface InitiatorPort {
   /** This port's WWPN, 16 hex digits: what the CSCD LUs see as the initiator. */
   readonly wwpn: string;
-  command(targetWwpn: string, lun: number, cdb: Buffer, opts?: CommandOptions): Promise<ScsiResult>;
+  command(targetWwpn: string, lun: number, cdb: Buffer, opts?: CommandOptions): Promise<CommandResult>;
 }
 
 /** One LU the data mover may use, addressed as the data mover's port sees it. */

@@ -29,7 +29,7 @@ async function designatorsOf(port: InitiatorPort, c: CscdCandidate, signal: Abor
   const fromIdentity: CscdDesignator[] = [{ codeSet: 1, association: 0, designatorType: 3, value: c.identity.naa }];
   const cdb = encodeInquiryCdb({ evpd: true, pageCode: VpdPage.DEVICE_ID, allocationLength: 0x1000 });
   const r = await port.command(c.targetPort, c.lun, cdb, { dataInLength: 0x1000, signal }).catch(() => undefined);
-  if (!r || r.status !== ScsiStatus.GOOD || !r.dataIn) return fromIdentity;
+  if (!r || r.status !== ScsiStatus.GOOD) return fromIdentity;
   try {
     const ds = decodeDeviceIdPage(r.dataIn).map((d) => ({ codeSet: d.codeSet, association: d.association, designatorType: d.type, value: d.value }));
     return ds.length ? ds : fromIdentity;

@@ -4,22 +4,18 @@
  * reservations apply to it exactly as to an iSCSI initiator. The copy manager's data mover port,
  * the backup server's in-process transport and tests use it.
  */
-import { makeNexus, type DataInAllocator, type ITNexus, type ScsiResult } from '../router/task.js';
+import type { CommandOptions, CommandResult } from '../../src/scsi/command.js';
+import { makeNexus, type ITNexus } from '../router/task.js';
 import type { Fabric } from './fabric.js';
 import type { PortEntry } from './name-server.js';
 import { normalizeWwn } from './wwn.js';
 
-export interface CommandOptions {
-  /** Parameter list or write data. */
-  dataOut?: Buffer;
-  /** Bytes of data-in this port will accept (allocation length); default 0. */
-  dataInLength?: number;
-  signal?: AbortSignal;
+export interface PortCommandOptions extends CommandOptions {
   /** Task tag (ABORT TASK addresses tasks by it); the port numbers tasks itself when omitted. */
   tag?: number;
-  /** Where the LU may build its data-in (the caller's own recycled buffer), as a transport offers. */
-  dataInBuffers?: DataInAllocator;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class InProcessPort {
   readonly wwpn: string;
@@ -54,21 +50,22 @@ export class InProcessPort {
    * Send one command. Resolves with the SCSI result (data-in already cut to dataInLength);
    * rejects with UnreachableError when zoning keeps this port from the target port.
    */
-  command(targetPortWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<ScsiResult> {
-    const tag = opts.tag ?? this.nextTag++;
-    return this.fabric.dispatch({
+  async command(targetPortWwpn: string, lun: number, cdb: Buffer, opts: PortCommandOptions = {}): Promise<CommandResult> {
+    const r = await this.fabric.dispatch({
+      ...opts,
       nexus: this.nexusTo(targetPortWwpn),
       lun,
       cdb,
       dataInLength: opts.dataInLength ?? 0,
-      tag,
-      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.dataInBuffers ? { dataInBuffers: opts.dataInBuffers } : {}),
+      tag: opts.tag ?? this.nextTag++,
     });
+    // The initiator's view: data-in always present (empty when none), no target-side SPDTL.
+    const out: CommandResult = { status: r.status, dataIn: r.dataIn ?? EMPTY };
+    if (r.sense) out.sense = r.sense;
+    return out;
   }
 
-  /** ABORT TASK for a task this port sent (by the tag given in CommandOptions). */
+  /** ABORT TASK for a task this port sent (by the tag given in PortCommandOptions). */
   abortTask(targetPortWwpn: string, lun: number, tag: number): Promise<boolean> {
     return this.fabric.abortTask(this.nexusTo(targetPortWwpn), lun, tag);
   }

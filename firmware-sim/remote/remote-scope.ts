@@ -9,8 +9,8 @@
  * port — never merely because the data mover itself can log in to it.
  */
 import type { Zoning } from '../fabric/zoning.js';
-import type { CommandOptions, CscdCandidate, CscdScope, InitiatorPort } from '../copy-manager/environment.js';
-import type { ScsiResult } from '../router/task.js';
+import type { CommandOptions, CommandResult } from '../../src/scsi/command.js';
+import type { CscdCandidate, CscdScope, InitiatorPort } from '../copy-manager/environment.js';
 import type { RemoteTarget } from './remote-target.js';
 
 export class RoutedPort implements InitiatorPort {
@@ -31,7 +31,7 @@ export class RoutedPort implements InitiatorPort {
     return this.byWwpn.get(wwpn);
   }
 
-  command(targetWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<ScsiResult> {
+  command(targetWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<CommandResult> {
     const r = this.byWwpn.get(targetWwpn);
     return r ? r.command(lun, cdb, opts) : this.local.command(targetWwpn, lun, cdb, opts);
   }

@@ -12,7 +12,8 @@ import { DesignatorType, decodeDeviceIdPage, decodeUnitSerial, VpdPage } from '.
 import { decodeSense } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import type { Logger } from '../../src/log.js';
-import type { DataInAllocator, LuIdentity, ScsiResult } from '../router/task.js';
+import type { CommandOptions, CommandResult } from '../../src/scsi/command.js';
+import type { LuIdentity } from '../router/task.js';
 
 export interface RemoteTargetOptions {
   /** Lab name of the remote target (LU names are "<name>/<lun>"). */
@@ -38,13 +39,6 @@ export interface RemoteLu {
 }
 
 export type RemoteState = 'unknown' | 'up' | 'down';
-
-export interface RemoteCommandOptions {
-  dataOut?: Buffer;
-  dataInLength?: number;
-  signal?: AbortSignal;
-  dataInBuffers?: DataInAllocator;
-}
 
 /** ASC/ASCQ 3F/0E: the LU inventory behind the target changed. */
 const LUNS_CHANGED = 0x3f0e;
@@ -152,20 +146,11 @@ export class RemoteTarget {
   }
 
   /** One command over the pooled session; rejects when the target cannot be reached. */
-  async command(lun: number, cdb: Buffer, opts: RemoteCommandOptions = {}): Promise<ScsiResult> {
+  async command(lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<CommandResult> {
     const s = await this.login();
-    const want = opts.dataInLength ?? 0;
-    const into = want > 0 ? opts.dataInBuffers?.allocDataIn(want) : undefined;
-    const r = await s.command({
-      lun,
-      cdb,
-      dataInLength: want,
-      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(into ? { dataInBuffer: into } : {}),
-    });
+    const r = await s.command({ ...opts, lun, cdb });
     if (r.status === ScsiStatus.CHECK_CONDITION && r.sense && senseCode(r.sense) === LUNS_CHANGED) this.lus = undefined;
-    return { status: r.status, ...(want > 0 ? { dataIn: r.dataIn } : {}), ...(r.sense ? { sense: r.sense } : {}) };
+    return r;
   }
 
   /** The target's LUs with their identities; empty when it cannot be reached (it is then no copy target). */

@@ -12,7 +12,8 @@ import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage,
 import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
 import { TaskAbort } from './task-abort.js';
-import type { DataInAllocator, ITNexus, LogicalUnit, ResetKind, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
+import type { DataInAllocator } from '../../src/scsi/command.js';
+import type { ITNexus, LogicalUnit, ResetKind, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 export interface TargetDeviceOptions {
   name: string;

@@ -2,6 +2,7 @@
  * The one interface every part of the router speaks: the iSCSI target, the in-process port and
  * the copy manager all turn their requests into ScsiTasks and hand them to Router.dispatch().
  */
+import type { CommandOptions } from '../../src/scsi/command.js';
 import type { TaskAbort } from './task-abort.js';
 
 /** An I_T nexus: who sent the command (initiator port) through which target port. */
@@ -21,38 +22,29 @@ export function makeNexus(initiatorPort: string, targetPort: string, initiatorNa
   return initiatorName ? { initiatorPort, targetPort, initiatorName, key } : { initiatorPort, targetPort, key };
 }
 
-export interface DataInAllocator {
-  allocDataIn(bytes: number): Buffer;
-}
-
 export const TaskAttribute = { SIMPLE: 0, ORDERED: 1, HEAD_OF_QUEUE: 2, ACA: 3 } as const;
 
-export interface ScsiTask {
+/**
+ * A command as the router runs it: the initiator's CommandOptions (dataOut, signal, and
+ * dataInBuffers, where an LU may build large data-in) plus the nexus and what the front end and
+ * router add.
+ */
+export interface ScsiTask extends CommandOptions {
   nexus: ITNexus;
   /** Flat LUN (0..16383, SAM peripheral/flat addressing already decoded); W-LUNs as 0xc1xx. */
   lun: number;
   cdb: Buffer;
-  /** Parameter list or write data, already gathered by the transport. */
-  dataOut?: Buffer;
   /**
    * Data-in bytes the initiator will accept (its expected data transfer length): the router cuts
    * data-in to it and says in ScsiResult.transferLength how much the command had.
    */
   dataInLength: number;
-  /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
-  signal?: AbortSignal;
   /**
    * The front end's abort state for this task (task-abort.ts), instead of `signal`: the router
    * aborts the task through it, and no AbortSignal exists unless the LU asks for one. Without it
    * the router makes its own (linked to `signal` when given).
    */
   aborter?: TaskAbort;
-  /**
-   * Where an LU may build large data-in (a transport's recycled buffers). A buffer taken from it
-   * must be returned as the result's dataIn or dropped, never kept: the transport reuses it once
-   * the data is sent.
-   */
-  dataInBuffers?: DataInAllocator;
   /** Transport's task tag, for logs and ABORT TASK. */
   tag?: number;
   attribute?: number;

@@ -15,14 +15,15 @@ import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositio
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
 import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
-import type { ScsiTransport, TransportResult } from './transport.js';
+import type { CommandResult } from '../scsi/command.js';
+import type { ScsiTransport } from './transport.js';
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
   readonly sense?: SenseInfo;
   constructor(
     readonly what: string,
-    readonly result: TransportResult,
+    readonly result: CommandResult,
   ) {
     let sense: SenseInfo | undefined;
     try {
@@ -41,7 +42,7 @@ export class ScsiClient {
   /** Sends a command; a UNIT ATTENTION (reset, medium changed) is consumed and the command retried. */
   async exec(what: string, target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
-      const r = await this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+      const r = await this.transport.command(target, lun, cdb, { dataInLength, dataOut });
       if (r.status === ScsiStatus.GOOD) return r.dataIn;
       const f = new CommandFailed(what, r);
       if (f.sense?.key === SenseKey.UNIT_ATTENTION && attempt < 4) continue;
@@ -55,8 +56,8 @@ export class ScsiClient {
   }
 
   /** Like exec but returns the raw result (callers that expect CHECK CONDITION as an answer). */
-  raw(target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<TransportResult> {
-    return this.transport.command(target, lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+  raw(target: string, lun: number, cdb: Buffer, dataInLength = 0, dataOut?: Buffer): Promise<CommandResult> {
+    return this.transport.command(target, lun, cdb, { dataInLength, dataOut });
   }
 
   async reportLuns(target: string): Promise<number[]> {
@@ -93,7 +94,7 @@ export class ScsiClient {
     await this.request('WRITE(16)', target, lun, write16(lba, data.length / blockSize, blockSize), data);
   }
 
-  async testUnitReady(target: string, lun: number): Promise<TransportResult> {
+  async testUnitReady(target: string, lun: number): Promise<CommandResult> {
     return this.raw(target, lun, Buffer.alloc(6));
   }
 
@@ -120,7 +121,7 @@ export class ScsiClient {
   }
 
   /** READ(6) variable mode, SILI=1: one record up to `max` bytes. */
-  async readRecord(target: string, lun: number, max: number): Promise<TransportResult> {
+  async readRecord(target: string, lun: number, max: number): Promise<CommandResult> {
     const r = readRecord6(max, true);
     return this.raw(target, lun, r.cdb, r.length);
   }
@@ -147,8 +148,8 @@ export class ScsiClient {
   }
 
   // ---- copy manager ----
-  async extendedCopy(target: string, lun: number, parameterList: Buffer, signal?: AbortSignal): Promise<TransportResult> {
-    return this.transport.command(target, lun, encodeXcopyCdb({ parameterListLength: parameterList.length }), { dataOut: parameterList, ...(signal ? { signal } : {}) });
+  async extendedCopy(target: string, lun: number, parameterList: Buffer, signal?: AbortSignal): Promise<CommandResult> {
+    return this.transport.command(target, lun, encodeXcopyCdb({ parameterListLength: parameterList.length }), { dataOut: parameterList, signal });
   }
 
   async copyStatus(target: string, lun: number, listId: number): Promise<CopyStatus> {

@@ -4,7 +4,8 @@
  */
 import type { Fabric } from '../../firmware-sim/fabric/fabric.js';
 import { InProcessPort } from '../../firmware-sim/fabric/in-process-port.js';
-import { countCommand, newStats, type PortStats, type ScsiTransport, type TransportCommandOptions, type TransportResult, type TransportTarget } from './transport.js';
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
+import { countCommand, newStats, type PortStats, type ScsiTransport, type TransportTarget } from './transport.js';
 
 export class InProcessTransport implements ScsiTransport {
   readonly stats: PortStats = newStats();
@@ -22,15 +23,10 @@ export class InProcessTransport implements ScsiTransport {
     return this.port.targets().map((t) => ({ id: t.wwpn, ...(t.owner !== undefined ? { label: t.owner } : {}) }));
   }
 
-  async command(target: string, lun: number, cdb: Buffer, opts: TransportCommandOptions = {}): Promise<TransportResult> {
-    const r = await this.port.command(target, lun, cdb, {
-      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-      dataInLength: opts.dataInLength ?? 0,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const out: TransportResult = { status: r.status, dataIn: r.dataIn ?? Buffer.alloc(0), ...(r.sense ? { sense: r.sense } : {}) };
-    countCommand(this.stats, cdb, opts, out);
-    return out;
+  async command(target: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<CommandResult> {
+    const r = await this.port.command(target, lun, cdb, opts);
+    countCommand(this.stats, cdb, opts, r);
+    return r;
   }
 
   /** The fabric runs tasks concurrently, so one port serves as both command streams. */

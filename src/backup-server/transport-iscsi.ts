@@ -9,7 +9,8 @@
  * after a real link loss). Commands are never retried here because most are not idempotent.
  */
 import { connect, ConnectionClosedError, IscsiInitiator, type ChapCredentials, type IscsiSession } from '../iscsi/initiator/index.js';
-import { countCommand, newStats, type PortStats, type ScsiTransport, type TransportCommandOptions, type TransportResult, type TransportTarget } from './transport.js';
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
+import { countCommand, newStats, type PortStats, type ScsiTransport, type TransportTarget } from './transport.js';
 
 export interface IscsiTransportOptions {
   host: string;
@@ -76,18 +77,11 @@ export class IscsiTransport implements ScsiTransport {
     return s;
   }
 
-  async command(target: string, lun: number, cdb: Buffer, opts: TransportCommandOptions = {}): Promise<TransportResult> {
+  async command(target: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<CommandResult> {
     const s = await this.session(target);
-    const r = await s.command({
-      lun,
-      cdb,
-      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-      dataInLength: opts.dataInLength ?? 0,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const out: TransportResult = { status: r.status, dataIn: r.dataIn, ...(r.sense ? { sense: r.sense } : {}) };
-    countCommand(this.stats, cdb, opts, out);
-    return out;
+    const r = await s.command({ ...opts, lun, cdb });
+    countCommand(this.stats, cdb, opts, r);
+    return r;
   }
 
   /** One iSCSI session carries many commands at once, so polling shares it. */

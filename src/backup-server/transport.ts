@@ -2,25 +2,16 @@
  * The one way the backup server talks SCSI: a transport sends a CDB to (target, LUN) and returns
  * status, data-in and sense. Two implementations: the in-process fabric port
  * (transport-inprocess.ts) and the iSCSI initiator (transport-iscsi.ts). Every byte that crosses
- * the backup server's port is counted here, which is how "server-free" is measured.
+ * the backup server's port is counted here, which is how "server-free" is measured. Requests and
+ * results are the shared src/scsi/command.ts shapes.
  */
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
+
 export interface TransportTarget {
   /** Target port name: a WWPN (in process) or an iSCSI target name. */
   id: string;
   /** Human label (owner node, portal). */
   label?: string;
-}
-
-export interface TransportCommandOptions {
-  dataOut?: Buffer;
-  dataInLength?: number;
-  signal?: AbortSignal;
-}
-
-export interface TransportResult {
-  status: number;
-  dataIn: Buffer;
-  sense?: Buffer;
 }
 
 export interface PortStats {
@@ -36,7 +27,7 @@ export interface ScsiTransport {
   readonly initiatorId: string;
   readonly stats: PortStats;
   listTargets(): Promise<TransportTarget[]>;
-  command(target: string, lun: number, cdb: Buffer, opts?: TransportCommandOptions): Promise<TransportResult>;
+  command(target: string, lun: number, cdb: Buffer, opts?: CommandOptions): Promise<CommandResult>;
   /**
    * A second command stream to the same targets (progress polling while an EXTENDED COPY is
    * outstanding). Transports that multiplex commands may return themselves.
@@ -49,7 +40,7 @@ export function newStats(): PortStats {
   return { commands: 0, bytesOut: 0, bytesIn: 0 };
 }
 
-export function countCommand(stats: PortStats, cdb: Buffer, opts: TransportCommandOptions | undefined, r: TransportResult): void {
+export function countCommand(stats: PortStats, cdb: Buffer, opts: CommandOptions | undefined, r: CommandResult): void {
   stats.commands++;
   stats.bytesOut += cdb.length + (opts?.dataOut?.length ?? 0);
   stats.bytesIn += r.dataIn.length + (r.sense?.length ?? 0);

@@ -7,7 +7,7 @@
 import type { TapeDrive } from '../../firmware-sim/devices/tape/drive.js';
 import type { InProcessPort } from '../../firmware-sim/fabric/in-process-port.js';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
-import type { ScsiResult } from '../../firmware-sim/router/task.js';
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
 
 export interface NdmpTape {
   /** NDMP device name: the lab drive name (`tape0`). */
@@ -78,10 +78,8 @@ export class NdmpDevices {
     if (this.owners.get(name) === owner) this.owners.delete(name);
   }
 
-  exec(lun: number, cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number; targetPort?: string } = {}): Promise<ScsiResult> {
-    return this.port.command(opts.targetPort ?? this.routerPort, lun, cdb, {
-      dataInLength: opts.dataInLength ?? 0,
-      ...(opts.dataOut ? { dataOut: opts.dataOut } : {}),
-    });
+  exec(lun: number, cdb: Buffer, opts: CommandOptions & { targetPort?: string } = {}): Promise<CommandResult> {
+    const { targetPort = this.routerPort, ...command } = opts;
+    return this.port.command(targetPort, lun, cdb, command);
   }
 }

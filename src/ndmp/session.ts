@@ -15,7 +15,8 @@ import { frameRecord, RecordReader } from './framing.js';
 import { decodeHeader, encodeMessage, isPost, messageDef, type FsInfo, type Header, type MessageDef } from './messages.js';
 import { Mover } from './mover.js';
 import type { SessionContext } from './session-context.js';
-import { TapeService, type CmdResult } from './tape.js';
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
+import { TapeService } from './tape.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
 
 export interface NdmpAuthConfig {
@@ -231,9 +232,8 @@ export class Session implements SessionContext {
     return Err.NO_ERR;
   }
 
-  async scsiRun(cdb: Buffer, o: { dataOut?: Buffer; dataInLength?: number }): Promise<CmdResult> {
-    const r = await this.opts.devices.exec(this.scsi!.lun, cdb, o);
-    return { status: r.status, dataIn: r.dataIn ?? Buffer.alloc(0), ...(r.sense ? { senseBytes: r.sense } : {}) };
+  scsiRun(cdb: Buffer, o: CommandOptions): Promise<CommandResult> {
+    return this.opts.devices.exec(this.scsi!.lun, cdb, o);
   }
 
   async dispose(): Promise<void> {

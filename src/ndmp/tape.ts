@@ -5,6 +5,7 @@
  * and its reservations are the same ones iSCSI initiators see. The mover writes and reads
  * records through the same object.
  */
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
 import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus } from '../scsi/status.js';
 import { encodeRead6, encodeRewind, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6, encodeLoadUnload, SpaceCode } from '../scsi/tape.js';
@@ -16,11 +17,9 @@ const RELEASE6 = Buffer.from([0x17, 0, 0, 0, 0, 0]);
 const TUR = Buffer.alloc(6);
 const MODE_SENSE6 = Buffer.from([0x1a, 0, 0x3f, 0, 255, 0]);
 
-export interface CmdResult {
-  status: number;
-  dataIn: Buffer;
-  sense?: SenseInfo;
-  senseBytes?: Buffer;
+/** A command's result with its sense decoded: the NDMP replies are chosen by sense key. */
+export interface CmdResult extends CommandResult {
+  senseInfo?: SenseInfo;
 }
 
 export type ReadResult = { error: number; data: Buffer };
@@ -38,14 +37,14 @@ export class TapeService {
     private readonly owner: object,
   ) {}
 
-  async cmd(cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number } = {}, lun = this.open?.tape.lun): Promise<CmdResult> {
+  async cmd(cdb: Buffer, opts: CommandOptions = {}, lun = this.open?.tape.lun): Promise<CmdResult> {
     if (lun === undefined) throw new Error('no tape open');
     // A unit attention is reported before the command runs, so retrying it is safe.
     for (let i = 0; ; i++) {
       const r = await this.devices.exec(lun, cdb, opts);
-      const sense = r.sense && r.sense.length ? decodeSense(r.sense) : undefined;
-      if (r.status === ScsiStatus.CHECK_CONDITION && sense?.key === SenseKey.UNIT_ATTENTION && i < 4) continue;
-      return { status: r.status, dataIn: r.dataIn ?? Buffer.alloc(0), ...(sense ? { sense, senseBytes: r.sense! } : {}) };
+      const senseInfo = r.sense && r.sense.length ? decodeSense(r.sense) : undefined;
+      if (r.status === ScsiStatus.CHECK_CONDITION && senseInfo?.key === SenseKey.UNIT_ATTENTION && i < 4) continue;
+      return { ...r, senseInfo };
     }
   }
 
@@ -64,7 +63,7 @@ export class TapeService {
     if (rv.status === ScsiStatus.RESERVATION_CONFLICT) return fail(Err.DEVICE_BUSY_ERR, false);
     if (rv.status !== ScsiStatus.GOOD) return fail(Err.IO_ERR, false);
     const t = await this.cmd(TUR, {}, tape.lun);
-    if (t.status !== ScsiStatus.GOOD) return fail(t.sense?.key === SenseKey.NOT_READY && t.sense.asc === 0x3a ? Err.NO_TAPE_LOADED_ERR : Err.IO_ERR, true);
+    if (t.status !== ScsiStatus.GOOD) return fail(t.senseInfo?.key === SenseKey.NOT_READY && t.senseInfo.asc === 0x3a ? Err.NO_TAPE_LOADED_ERR : Err.IO_ERR, true);
     if (mode !== TapeOpenMode.READ) {
       const ms = await this.cmd(MODE_SENSE6, { dataInLength: 255 }, tape.lun);
       if (ms.status === ScsiStatus.GOOD && ms.dataIn.length >= 3 && ms.dataIn[2]! & 0x80) return fail(Err.WRITE_PROTECT_ERR, true);
@@ -147,8 +146,8 @@ export class TapeService {
         this.wroteData = false;
         const r = await this.cmd(encodeWriteFilemarks6({ count }));
         if (r.status === ScsiStatus.GOOD) return { error: Err.NO_ERR, resid_count: 0 };
-        if (r.sense?.eom && (r.sense.key === SenseKey.NO_SENSE || r.sense.key === SenseKey.RECOVERED_ERROR)) return { error: Err.NO_ERR, resid_count: 0 };
-        return { error: r.sense?.key === SenseKey.DATA_PROTECT ? Err.WRITE_PROTECT_ERR : r.sense?.key === SenseKey.VOLUME_OVERFLOW ? Err.EOM_ERR : Err.IO_ERR, resid_count: count };
+        if (r.senseInfo?.eom && (r.senseInfo.key === SenseKey.NO_SENSE || r.senseInfo.key === SenseKey.RECOVERED_ERROR)) return { error: Err.NO_ERR, resid_count: 0 };
+        return { error: r.senseInfo?.key === SenseKey.DATA_PROTECT ? Err.WRITE_PROTECT_ERR : r.senseInfo?.key === SenseKey.VOLUME_OVERFLOW ? Err.EOM_ERR : Err.IO_ERR, resid_count: count };
       }
       case TapeMtio.OFF: {
         await this.flushFilemark();
@@ -158,7 +157,7 @@ export class TapeService {
       case TapeMtio.TUR: {
         const r = await this.cmd(TUR);
         if (r.status === ScsiStatus.GOOD) return { error: Err.NO_ERR, resid_count: 0 };
-        return { error: r.sense?.key === SenseKey.NOT_READY ? Err.NO_TAPE_LOADED_ERR : Err.IO_ERR, resid_count: 0 };
+        return { error: r.senseInfo?.key === SenseKey.NOT_READY ? Err.NO_TAPE_LOADED_ERR : Err.IO_ERR, resid_count: 0 };
       }
     }
     return { error: Err.ILLEGAL_ARGS_ERR, resid_count: count };
@@ -168,7 +167,7 @@ export class TapeService {
     const cdb = count >= -0x800000 && count <= 0x7fffff ? encodeSpace6({ code, count }) : encodeSpace16({ code, count });
     const r = await this.cmd(cdb);
     if (r.status === ScsiStatus.GOOD) return { error: Err.NO_ERR, resid_count: 0, crossedMark: false };
-    const s = r.sense;
+    const s = r.senseInfo;
     if (s && (s.key === SenseKey.NO_SENSE || s.key === SenseKey.BLANK_CHECK || s.key === SenseKey.RECOVERED_ERROR) && s.information !== undefined) {
       const resid = Math.abs(Number(s.information));
       return { error: Err.NO_ERR, resid_count: resid, crossedMark: !!s.filemark && code === SpaceCode.BLOCKS };
@@ -184,7 +183,7 @@ export class TapeService {
     this.wroteData = false;
     const r = await this.cmd(encodeRead6({ fixed: false, sili: true, transferLength: count }), { dataInLength: count });
     if (r.status === ScsiStatus.GOOD) return { error: Err.NO_ERR, data: r.dataIn };
-    const s = r.sense;
+    const s = r.senseInfo;
     if (s?.filemark) {
       // SSC moved past the mark; NDMP stays before it (the DMA must FSF 1).
       await this.cmd(encodeSpace6({ code: SpaceCode.FILEMARKS, count: -1 }));
@@ -206,7 +205,7 @@ export class TapeService {
       this.wroteData = true;
       return { error: Err.NO_ERR, count: data.length };
     }
-    const s = r.sense;
+    const s = r.senseInfo;
     if (s?.key === SenseKey.VOLUME_OVERFLOW) return { error: Err.EOM_ERR, count: 0 };
     if (s?.eom && (s.key === SenseKey.NO_SENSE || s.key === SenseKey.RECOVERED_ERROR)) {
       // Early warning: the record is on tape.
@@ -220,23 +219,22 @@ export class TapeService {
 
   /** TAPE_EXECUTE_CDB / SCSI_EXECUTE_CDB pass-through. */
   static async execute(
-    run: (cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number }) => Promise<CmdResult>,
+    run: (cdb: Buffer, opts: CommandOptions) => Promise<CommandResult>,
     req: { flags: number; datain_len: number; cdb: Buffer; dataout: Buffer },
   ): Promise<{ error: number; status: number; dataout_len: number; datain: Buffer; ext_sense: Buffer }> {
     const fail = (error: number) => ({ error, status: 0, dataout_len: 0, datain: Buffer.alloc(0), ext_sense: Buffer.alloc(0) });
     if (req.flags > 2 || req.cdb.length < 6 || req.cdb.length > 16) return fail(Err.ILLEGAL_ARGS_ERR);
     const dataIn = req.flags === 1 ? Math.min(req.datain_len, 16 * 1024 * 1024) : 0;
     try {
-      const r = await run(req.cdb, { ...(req.flags === 2 ? { dataOut: req.dataout } : {}), dataInLength: dataIn });
-      return { error: Err.NO_ERR, status: r.status, dataout_len: req.flags === 2 ? req.dataout.length : 0, datain: r.dataIn.subarray(0, dataIn), ext_sense: r.senseBytes ?? Buffer.alloc(0) };
+      const r = await run(req.cdb, { dataOut: req.flags === 2 ? req.dataout : undefined, dataInLength: dataIn });
+      return { error: Err.NO_ERR, status: r.status, dataout_len: req.flags === 2 ? req.dataout.length : 0, datain: r.dataIn.subarray(0, dataIn), ext_sense: r.sense ?? Buffer.alloc(0) };
     } catch {
       return fail(Err.IO_ERR);
     }
   }
 
   /** Raw CDB to the open drive, without the UA retry (the DMA sees what the drive says). */
-  async rawCdb(cdb: Buffer, opts: { dataOut?: Buffer; dataInLength?: number }): Promise<CmdResult> {
-    const r = await this.devices.exec(this.open!.tape.lun, cdb, opts);
-    return { status: r.status, dataIn: r.dataIn ?? Buffer.alloc(0), ...(r.sense ? { senseBytes: r.sense } : {}) };
+  rawCdb(cdb: Buffer, opts: CommandOptions): Promise<CommandResult> {
+    return this.devices.exec(this.open!.tape.lun, cdb, opts);
   }
 }

@@ -17,7 +17,8 @@ import { Cartridge } from '../../firmware-sim/devices/tape/cartridge.js';
 import { DataMover } from '../../firmware-sim/devices/data-mover.js';
 import { CopyManager, type CopyManagerOptions } from '../../firmware-sim/copy-manager/copy-manager.js';
 import { copyManagerCommands, vpd8F } from '../../firmware-sim/copy-manager/commands.js';
-import type { CommandOptions, CscdCandidate, CscdScope, InitiatorPort } from '../../firmware-sim/copy-manager/environment.js';
+import type { CommandOptions, CommandResult } from '../../src/scsi/command.js';
+import type { CscdCandidate, CscdScope, InitiatorPort } from '../../firmware-sim/copy-manager/environment.js';
 import type { CopyProfileName } from '../../firmware-sim/copy-manager/profile.js';
 
 export const DM_WWPN = '2100000000dm0001'.replace('dm', 'dd');
@@ -157,15 +158,15 @@ export class MiniFabric implements CscdScope {
   port(wwpn: string): InitiatorPort {
     return {
       wwpn,
-      command: async (targetWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<ScsiResult> => {
+      command: async (targetWwpn: string, lun: number, cdb: Buffer, opts: CommandOptions = {}): Promise<CommandResult> => {
         const lu = this.targets.get(targetWwpn)?.luns.get(lun);
         if (!lu || (wwpn === DM_WWPN && !this.dmMay(targetWwpn, lun))) throw new Error(`no LU ${targetWwpn}/${lun}`);
         if (wwpn === DM_WWPN) this.dmCommands.push(cdb);
         this.count(wwpn, opts.dataOut?.length ?? 0);
         const r = await lu.execute({ nexus: makeNexus(wwpn, targetWwpn), lun, cdb, dataOut: opts.dataOut, dataInLength: opts.dataInLength ?? 0, signal: opts.signal, dataInBuffers: opts.dataInBuffers });
-        const dataIn = r.dataIn && opts.dataInLength !== undefined ? r.dataIn.subarray(0, opts.dataInLength) : r.dataIn;
-        this.count(wwpn, dataIn?.length ?? 0);
-        return { ...r, ...(dataIn ? { dataIn } : {}) };
+        const dataIn = (r.dataIn ?? Buffer.alloc(0)).subarray(0, opts.dataInLength ?? 0);
+        this.count(wwpn, dataIn.length);
+        return { status: r.status, dataIn, sense: r.sense };
       },
     };
   }

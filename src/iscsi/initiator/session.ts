@@ -122,10 +122,11 @@ export class IscsiSession {
       const dataIn = req.dataInLength ?? 0;
       if (req.dataOut?.length && dataIn > 0) return reject(new IscsiError('bidirectional commands are not supported'));
       if (req.cdb.length < 6 || req.cdb.length > 16 + 255 * 4 - 4) return reject(new IscsiError(`bad CDB length ${req.cdb.length}`));
-      if (req.dataInBuffer && req.dataInBuffer.length < dataIn) return reject(new IscsiError('dataInBuffer is smaller than dataInLength'));
       // Validate everything the BHS encoder would choke on before a CmdSN is spent on it.
       if (!validLun(req.lun)) return reject(new IscsiError(`LUN ${req.lun} cannot be addressed`));
       if (!(dataIn >= 0 && dataIn <= 0xffffffff) || (req.dataOut?.length ?? 0) > 0xffffffff) return reject(new IscsiError('transfer length out of range'));
+      const into = dataIn > 0 ? req.dataInBuffers?.allocDataIn(dataIn) : undefined;
+      if (into && into.length < dataIn) return reject(new IscsiError('the data-in buffer is smaller than dataInLength'));
       const t: Task = {
         itt,
         lun: req.lun,
@@ -133,7 +134,7 @@ export class IscsiSession {
         sent: false,
         req,
         dataOut: req.dataOut?.length ? req.dataOut : undefined,
-        buf: dataIn > 0 ? (req.dataInBuffer?.subarray(0, dataIn) ?? Buffer.allocUnsafe(dataIn)) : undefined,
+        buf: dataIn > 0 ? (into?.subarray(0, dataIn) ?? Buffer.allocUnsafe(dataIn)) : undefined,
         received: 0,
         resolve,
         reject,

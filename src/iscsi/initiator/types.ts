@@ -1,4 +1,7 @@
 /** Public shapes of the dmsim iSCSI initiator. */
+import type { CommandOptions } from '../../scsi/command.js';
+
+export type { CommandResult } from '../../scsi/command.js';
 
 export interface ChapCredentials {
   /** Name and secret the initiator proves to the target (CHAP_N / secret). */
@@ -47,33 +50,18 @@ export interface ConnectOptions {
   onAsyncEvent?: (event: { event: number; lun: number; sense?: Buffer }) => void;
 }
 
-export interface CommandRequest {
+/**
+ * One SCSI command over the session: the shared CommandOptions (dataOut sets the W bit, a
+ * dataInLength > 0 the R bit; data-in is received straight into a buffer from dataInBuffers when
+ * given; signal aborts with ABORT TASK) plus what is iSCSI's own. The answer is the shared
+ * CommandResult, sense without the 2-byte SenseLength.
+ */
+export interface CommandRequest extends CommandOptions {
   lun: number;
   cdb: Buffer;
-  /** Write data / parameter list (W bit). */
-  dataOut?: Buffer;
-  /** Bytes the initiator will accept (R bit when > 0). */
-  dataInLength?: number;
-  /** Receive Data-In straight into this buffer (at least dataInLength bytes) instead of a new one. */
-  dataInBuffer?: Buffer;
   /** Task attribute (TaskAttr); default SIMPLE. */
   attr?: number;
-  /** Abort the command with ABORT TASK. */
-  signal?: AbortSignal;
   timeoutMs?: number;
-}
-
-export interface CommandResult {
-  /** SCSI status (ScsiStatus). */
-  status: number;
-  /** Data-In actually received (possibly shorter than dataInLength). */
-  dataIn: Buffer;
-  /** Sense data from the SCSI Response (CHECK CONDITION), without the 2-byte SenseLength. */
-  sense?: Buffer;
-  /** Residual count when the target flagged underflow (U). */
-  residualUnderflow?: number;
-  /** Residual count when the target flagged overflow (O). */
-  residualOverflow?: number;
 }
 
 export interface TargetPortal {

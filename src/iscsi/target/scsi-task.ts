@@ -1,6 +1,6 @@
 /** State of one SCSI command on the target, from its SCSI Command PDU to its status. */
 import type { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
-import type { DataInAllocator } from '../../../firmware-sim/router/task.js';
+import type { DataInAllocator } from '../../scsi/command.js';
 import { POOL_MIN, type BufferPool } from './buffer-pool.js';
 
 /** What a task and its session reach of the connection the task arrived on (connection.ts). */

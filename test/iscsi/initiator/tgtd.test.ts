@@ -115,7 +115,7 @@ describe.skipIf(!ok)('iSCSI initiator against tgtd', () => {
 
   it('reads into a caller-supplied buffer without a copy', async () => {
     const into = Buffer.alloc(64 * 1024);
-    const r = await s.command({ lun: 1, cdb: rw10(0x28, 100, 128), dataInLength: into.length, dataInBuffer: into });
+    const r = await s.command({ lun: 1, cdb: rw10(0x28, 100, 128), dataInLength: into.length, dataInBuffers: { allocDataIn: () => into } });
     expect(r.dataIn.buffer).toBe(into.buffer);
     expect(into.equals(pattern(1024 * 1024, 1).subarray(0, into.length))).toBe(true);
   });
