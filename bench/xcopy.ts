@@ -101,7 +101,7 @@ async function main() {
     let serverBytes = 0;
     const send = async (lun: number, cdb: Buffer, dataOut?: Buffer, dataInLength = 0): Promise<ScsiResult> => {
       for (let i = 0; ; i++) {
-        const r = await server.command('5000000000000b01', lun, cdb, { dataInLength, ...(dataOut ? { dataOut } : {}) });
+        const r = await server.command('5000000000000b01', lun, cdb, { dataInLength, dataOut });
         serverBytes += (dataOut?.length ?? 0) + (r.dataIn?.length ?? 0);
         if (!(r.sense && decodeSense(r.sense).key === 6 && i < 5)) return r;
       }

@@ -50,7 +50,7 @@ describe('disk LUs hosting a copy manager in the default lab', () => {
   /** Send a command, taking (and returning) at most one pending unit attention first. */
   async function cmd(cdb: Buffer, o: { dataOut?: Buffer; lun?: number } = {}): Promise<{ ua?: [number, number]; r: ScsiResult }> {
     const lun = o.lun ?? SCRATCH;
-    const send = () => backup.command(ARRAY, lun, cdb, { dataInLength: 1024, ...(o.dataOut ? { dataOut: o.dataOut } : {}) });
+    const send = () => backup.command(ARRAY, lun, cdb, { dataInLength: 1024, dataOut: o.dataOut });
     const r = await send();
     if (r.status === 2 && senseOf(r).key === 6) {
       const s = senseOf(r);

@@ -32,7 +32,7 @@ const luns = (d: Buffer) => Array.from({ length: d.readUInt32BE(0) / 8 }, (_, i)
 
 async function cmd(port: InProcessPort, lun: number, cdb: Buffer, dataOut?: Buffer, dataInLength = 1 << 20) {
   for (let i = 0; i < 6; i++) {
-    const r = await port.command(ARRAY, lun, cdb, { ...(dataOut ? { dataOut } : {}), dataInLength });
+    const r = await port.command(ARRAY, lun, cdb, { dataOut, dataInLength });
     if (r.status === 2 && decodeSense(r.sense!).key === 6) continue; // unit attentions of a fresh nexus or a LUN change
     return r;
   }

@@ -46,7 +46,7 @@ async function setup(opts: { aptplPath?: string } = {}) {
   const lu = new DiskLu({ identity: identity('array1/disk0'), store: new MemoryStore(2048 * 512), blockSize: 512 });
   dev.attach(0, lu, opts);
   const send = async (n: ITNexus, c: Buffer, dataOut?: Buffer, alloc = 16384): Promise<Decoded> =>
-    decoded(await dev.dispatch({ nexus: n, lun: 0, cdb: c, dataInLength: alloc, ...(dataOut ? { dataOut } : {}) }));
+    decoded(await dev.dispatch({ nexus: n, lun: 0, cdb: c, dataInLength: alloc, dataOut }));
   for (const n of [A, A2, B, D]) await send(n, TUR);
   return { dev, lu, send };
 }
@@ -385,7 +385,7 @@ describe('CLEAR and PREEMPT', () => {
     const dev = new TargetDevice({ name: 'r', wwnn: '20000000000000b0', ports: [{ wwpn: TP1 }] });
     const lu = new TestLu('r/lu', 1);
     dev.attach(0, lu);
-    const send = async (n: ITNexus, c: Buffer, dataOut?: Buffer) => decoded(await dev.dispatch({ nexus: n, lun: 0, cdb: c, dataInLength: 4096, ...(dataOut ? { dataOut } : {}) }));
+    const send = async (n: ITNexus, c: Buffer, dataOut?: Buffer) => decoded(await dev.dispatch({ nexus: n, lun: 0, cdb: c, dataInLength: 4096, dataOut }));
     await send(A, TUR);
     await send(B, TUR);
     await prOut(send, A, PrOut.REGISTER_AND_IGNORE, { sark: 1n });

@@ -38,7 +38,7 @@ async function setup() {
   const path = join(dir, 'd.img');
   const store = new CountingStore(await FileStore.open(path, { size: 1 << 20 }));
   const lu = new DiskLu({ identity, store, blockSize: 512 });
-  const exec = (cdb: Buffer, dataOut?: Buffer) => lu.execute({ nexus: A, lun: 0, cdb, dataInLength: 0, ...(dataOut ? { dataOut } : {}) });
+  const exec = (cdb: Buffer, dataOut?: Buffer) => lu.execute({ nexus: A, lun: 0, cdb, dataInLength: 0, dataOut });
   await exec(Buffer.alloc(6));
   return { path, store, lu, exec };
 }

@@ -50,7 +50,7 @@ export async function makeDisk(
     ...(path ? { path } : {}),
     ...(dir ? { dir } : {}),
     exec: (cdb, dataOut, nexus = A, dataInLength = 1 << 24) =>
-      lu.execute({ nexus, lun: 0, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), ...(dataOut ? { dataOut } : {}), dataInLength }),
+      lu.execute({ nexus, lun: 0, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), dataOut, dataInLength }),
     fileBytes(offset, length) {
       const fd = openSync(path!, 'r');
       try {

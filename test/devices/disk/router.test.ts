@@ -25,7 +25,7 @@ function setup(opts: { removable?: boolean; extraCommands?: CommandDef[] } = {})
   dev.attach(0, lu);
 }
 const run = (cdb: Buffer | number[], nexus = A, dataInLength = 4096, dataOut?: Buffer) =>
-  dev.dispatch({ nexus, lun: 0, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), dataInLength, ...(dataOut ? { dataOut } : {}) } as ScsiTask);
+  dev.dispatch({ nexus, lun: 0, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), dataInLength, dataOut } as ScsiTask);
 async function ready(nexus = A) {
   for (let i = 0; i < 5; i++) if ((await run([0, 0, 0, 0, 0, 0], nexus)).status === 0) return;
   throw new Error('unit attentions did not clear');

@@ -54,7 +54,7 @@ async function start(labFile: string, dataDir: string): Promise<Router> {
 const login = (r: Router) => connect({ host: '127.0.0.1', port: r.port, initiatorName: INITIATOR, targetName: r.target, loginTimeoutMs: 10_000 });
 
 async function cmd(s: IscsiSession, lun: number, cdb: Buffer | number[], opts: { dataOut?: Buffer; dataInLength?: number } = {}) {
-  const r = await s.command({ lun, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), dataInLength: opts.dataInLength ?? 65536, ...(opts.dataOut ? { dataOut: opts.dataOut } : {}) });
+  const r = await s.command({ lun, cdb: Buffer.isBuffer(cdb) ? cdb : Buffer.from(cdb), dataInLength: opts.dataInLength ?? 65536, dataOut: opts.dataOut });
   return { status: r.status, data: r.dataIn ?? Buffer.alloc(0), sense: r.sense ? decodeSense(r.sense) : undefined, senseHex: r.sense?.toString('hex') };
 }
 
