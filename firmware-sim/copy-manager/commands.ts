@@ -5,8 +5,7 @@
  * `vpd8F` builds the Third-party Copy VPD page from the same profile.
  */
 import { encodeThirdPartyCopyVpd } from '../../src/scsi/third-party-copy-vpd.js';
-import { RCR_OPCODE } from '../../src/scsi/receive-copy-results.js';
-import { XCOPY_OPCODE } from '../../src/scsi/xcopy.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 import type { CommandDef } from '../lu/logical-unit.js';
 import type { CopyManager } from './copy-manager.js';
 import { PROFILES, thirdPartyCopyVpd, type CopyProfileName } from './profile.js';
@@ -22,7 +21,7 @@ export function copyManagerCommands(cm: CopyManager, profileName: CopyProfileNam
   const profile = PROFILES[profileName];
   return [
     {
-      opcode: XCOPY_OPCODE,
+      opcode: SpcOp.EXTENDED_COPY,
       serviceAction: 0x00,
       name: 'EXTENDED COPY(LID1)',
       cdbLength: 16,
@@ -33,7 +32,7 @@ export function copyManagerCommands(cm: CopyManager, profileName: CopyProfileNam
     },
     ...profile.rcrServiceActions.map(
       (sa): CommandDef => ({
-        opcode: RCR_OPCODE,
+        opcode: SpcOp.RECEIVE_COPY_RESULTS,
         serviceAction: sa,
         name: RCR_NAMES[sa]!,
         cdbLength: 16,

@@ -4,6 +4,7 @@
  * TASK SET FULL retried a few times, anything else ends the copy with COPY ABORTED 0D/01 and the
  * device's own status and sense forwarded).
  */
+import { encodeTestUnitReadyCdb } from '../../src/scsi/spc.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
 import { decodeBlockLimits, encodeLocate10, encodeLocate16, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
@@ -186,7 +187,7 @@ export class CscdDevice {
   }
 
   async testUnitReady(role: Role): Promise<void> {
-    await this.send(role, Buffer.alloc(6));
+    await this.send(role, encodeTestUnitReadyCdb());
   }
 
   async registerAndMove(v: RegisterAndMoveParams): Promise<void> {

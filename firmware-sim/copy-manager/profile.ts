@@ -15,6 +15,7 @@ import type { OperatingParameters } from '../../src/scsi/receive-copy-results.js
 import type { XcopyPolicy } from '../../src/scsi/xcopy.js';
 import type { ThirdPartyCopyVpd } from '../../src/scsi/third-party-copy-vpd.js';
 import { CscdId } from '../../src/scsi/xcopy.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 
 export type CopyProfileName = 'full' | 'disk' | 'vmware';
 
@@ -106,8 +107,8 @@ export function thirdPartyCopyVpd(p: CopyProfile, peripheral: number): ThirdPart
   return {
     peripheral,
     supportedCommands: [
-      { opcode: 0x83, serviceActions: [0x00] },
-      { opcode: 0x84, serviceActions: p.rcrServiceActions },
+      { opcode: SpcOp.EXTENDED_COPY, serviceActions: [0x00] },
+      { opcode: SpcOp.RECEIVE_COPY_RESULTS, serviceActions: p.rcrServiceActions },
     ],
     parameterData: {
       maxCscdCount: p.maxCscdCount,

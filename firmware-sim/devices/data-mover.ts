@@ -15,11 +15,12 @@ import type { CopyManager } from '../copy-manager/copy-manager.js';
 import type { CopyProfileName } from '../copy-manager/profile.js';
 import { commonCommands } from '../lu/common-commands.js';
 import { ScsiLogicalUnit, type CommandDef } from '../lu/logical-unit.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 
 export const DATA_MOVER_PDT = 0x03;
 
 const testUnitReady: CommandDef = {
-  opcode: 0x00,
+  opcode: SpcOp.TEST_UNIT_READY,
   name: 'TEST UNIT READY',
   cdbLength: 6,
   rsv: 'other',

@@ -26,12 +26,12 @@ import {
   decodeRsocCdb,
   encodeAllCommands,
   encodeOneCommand,
-  MAINTENANCE_IN,
   RSOC_SERVICE_ACTION,
   type Timeouts,
 } from '../../src/scsi/rsoc.js';
 import type { CommandContext, CommandDef, CommandTable, ScsiLogicalUnit } from './logical-unit.js';
 import { reservationCommands } from './reservations.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 
 export interface CommonCommandOptions {
   /**
@@ -49,7 +49,7 @@ const DEFAULT_TIMEOUTS: Timeouts = { commandSpecific: 0, nominal: 0, recommended
 export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
   const table: CommandDef[] = [
     {
-      opcode: 0x12,
+      opcode: SpcOp.INQUIRY,
       name: 'INQUIRY',
       cdbLength: 6,
       rsv: 'always',
@@ -60,7 +60,7 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       handler: inquiry,
     },
     {
-      opcode: 0x03,
+      opcode: SpcOp.REQUEST_SENSE,
       name: 'REQUEST SENSE',
       cdbLength: 6,
       rsv: 'always',
@@ -71,7 +71,7 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       handler: requestSense,
     },
     {
-      opcode: 0xa0,
+      opcode: SpcOp.REPORT_LUNS,
       name: 'REPORT LUNS',
       cdbLength: 12,
       rsv: 'always',
@@ -87,7 +87,7 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       },
     },
     {
-      opcode: MAINTENANCE_IN,
+      opcode: SpcOp.MAINTENANCE_IN,
       serviceAction: RSOC_SERVICE_ACTION,
       name: 'REPORT SUPPORTED OPERATION CODES',
       cdbLength: 12,

@@ -27,8 +27,6 @@ import {
   isAllRegistrants,
   isRegistrantsOnly,
   LU_SCOPE,
-  PR_IN,
-  PR_OUT,
   PR_OUT_BASIC_LENGTH,
   PR_OUT_FLAGS_BYTE,
   PR_TYPES,
@@ -36,16 +34,13 @@ import {
   PrOut,
   PrType,
   REGISTER_AND_MOVE_HEADER,
-  RELEASE_6,
-  RELEASE_10,
-  RESERVE_6,
-  RESERVE_10,
   type PrOutParams,
   type RegisterAndMoveParams,
   type TransportId,
 } from '../../src/scsi/persistent-reservations.js';
 import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from './logical-unit.js';
 import { makeNexus, type ITNexus, type LuAttachment } from '../router/task.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 
 interface Registration {
   initiatorPort: string;
@@ -552,11 +547,11 @@ export function reservationCommands(): CommandDef[] {
   const inNames = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
   const outNames = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY', 'REGISTER AND MOVE'];
   return [
-    { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
-    { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
-    { opcode: RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, false) },
-    { opcode: RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, true) },
-    ...inNames.map((n, sa): CommandDef => ({ opcode: PR_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', setup: install, data: 'in', allocation: [7, 2], usage: inUsage, handler: prIn })),
-    ...outNames.map((n, sa): CommandDef => ({ opcode: PR_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', setup: install, data: 'out', usage: outUsage, handler: prOut })),
+    { opcode: SpcOp.RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
+    { opcode: SpcOp.RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
+    { opcode: SpcOp.RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, false) },
+    { opcode: SpcOp.RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, true) },
+    ...inNames.map((n, sa): CommandDef => ({ opcode: SpcOp.PERSISTENT_RESERVE_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', setup: install, data: 'in', allocation: [7, 2], usage: inUsage, handler: prIn })),
+    ...outNames.map((n, sa): CommandDef => ({ opcode: SpcOp.PERSISTENT_RESERVE_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', setup: install, data: 'out', usage: outUsage, handler: prOut })),
   ];
 }

@@ -9,11 +9,12 @@
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage, SPC4_VERSION } from '../../src/scsi/inquiry.js';
-import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
+import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
 import { TaskAbort } from './task-abort.js';
 import type { DataInAllocator } from '../../src/scsi/command.js';
 import type { ITNexus, LogicalUnit, ResetKind, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
+import { SpcOp } from '../../src/scsi/spc.js';
 
 export interface TargetDeviceOptions {
   name: string;
@@ -77,9 +78,6 @@ class LuTask implements ScsiTask {
   }
 }
 
-const INQUIRY = 0x12;
-const REQUEST_SENSE = 0x03;
-const TEST_UNIT_READY = 0x00;
 /** Peripheral device type of a well-known LU (SPC-4 §8.1). */
 const WELL_KNOWN_LU_TYPE = 0x1e;
 
@@ -268,7 +266,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   private async route(task: ScsiTask, port: TargetPortInfo): Promise<ScsiResult> {
     const opcode = task.cdb[0];
     try {
-      if (opcode === REPORT_LUNS) return this.reportLuns(task);
+      if (opcode === SpcOp.REPORT_LUNS) return this.reportLuns(task);
       if (task.lun === REPORT_LUNS_WLUN) return this.wellKnownLu(task);
       const lu = this.visibleLus(task.nexus.initiatorPort).get(task.lun);
       if (!lu) return this.noLu(task);
@@ -300,7 +298,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   private wellKnownLu(task: ScsiTask): ScsiResult {
     if (task.cdb.length < 1) throw Sense.invalidOpcode();
     switch (task.cdb[0]) {
-      case INQUIRY: {
+      case SpcOp.INQUIRY: {
         TargetDevice.need6(task);
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd) {
@@ -310,10 +308,10 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         if (v.pageCode !== 0) throw Sense.invalidFieldInCdb(2);
         return good(encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]), v.allocationLength);
       }
-      case REQUEST_SENSE:
+      case SpcOp.REQUEST_SENSE:
         TargetDevice.need6(task);
         return good(encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);
-      case TEST_UNIT_READY:
+      case SpcOp.TEST_UNIT_READY:
         return { status: ScsiStatus.GOOD };
       default:
         throw Sense.invalidOpcode();
@@ -327,7 +325,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
    */
   private noLu(task: ScsiTask): ScsiResult {
     switch (task.cdb[0]) {
-      case INQUIRY: {
+      case SpcOp.INQUIRY: {
         TargetDevice.need6(task);
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd && v.pageCode) throw Sense.invalidFieldInCdb(2);
@@ -336,7 +334,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
           : encodeStandardInquiry({ qualifier: 3, deviceType: 0x1f, ...this.ident, cmdque: false });
         return good(data, v.allocationLength);
       }
-      case REQUEST_SENSE: {
+      case SpcOp.REQUEST_SENSE: {
         TargetDevice.need6(task);
         const s: SenseInfo = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
         return good(encodeSense(s, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);

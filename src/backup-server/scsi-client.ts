@@ -10,6 +10,7 @@ import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
 import { read16, write16 } from '../scsi/sbc.js';
 import { decodeSense, describeSense, hexByte, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { encodeTestUnitReadyCdb } from '../scsi/spc.js';
 import { ScsiStatus, statusName } from '../scsi/status.js';
 import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, readRecord6, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
@@ -95,7 +96,7 @@ export class ScsiClient {
   }
 
   async testUnitReady(target: string, lun: number): Promise<CommandResult> {
-    return this.raw(target, lun, Buffer.alloc(6));
+    return this.raw(target, lun, encodeTestUnitReadyCdb());
   }
 
   // ---- tape ----

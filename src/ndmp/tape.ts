@@ -7,15 +7,19 @@
  */
 import type { CommandOptions, CommandResult } from '../scsi/command.js';
 import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { ALL_PAGES, encodeModeSense, PageControl } from '../scsi/mode.js';
+import { encodeReserve6Cdb } from '../scsi/persistent-reservations.js';
+import { encodeTestUnitReadyCdb } from '../scsi/spc.js';
 import { ScsiStatus } from '../scsi/status.js';
 import { encodeRead6, encodeRewind, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6, encodeLoadUnload, SpaceCode } from '../scsi/tape.js';
 import { Err, INVALID_U32, TapeFlags, TapeMtio, TapeOpenMode, TapeStateUns } from './constants.js';
 import type { NdmpDevices, NdmpTape } from './devices.js';
 
-const RESERVE6 = Buffer.from([0x16, 0, 0, 0, 0, 0]);
-const RELEASE6 = Buffer.from([0x17, 0, 0, 0, 0, 0]);
-const TUR = Buffer.alloc(6);
-const MODE_SENSE6 = Buffer.from([0x1a, 0, 0x3f, 0, 255, 0]);
+const RESERVE6 = encodeReserve6Cdb();
+const RELEASE6 = encodeReserve6Cdb(true);
+const TUR = encodeTestUnitReadyCdb();
+/** MODE SENSE(6), all pages, current values: the header's WP bit and the block descriptor. */
+const MODE_SENSE6 = encodeModeSense({ ten: false, dbd: false, pc: PageControl.CURRENT, pageCode: ALL_PAGES, subpage: 0, allocationLength: 255 });
 
 /** A command's result with its sense decoded: the NDMP replies are chosen by sense key. */
 export interface CmdResult extends CommandResult {

@@ -4,6 +4,7 @@
  * the 6, 10, 12 and 16-byte CDBs. Device modules decode their specific commands on top of these.
  */
 import { bit, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
+import { SpcOp } from './spc.js';
 
 /**
  * A CDB with the data transfer it asks for, as libiscsi's CDB builders return it: the caller hands
@@ -43,7 +44,7 @@ export function allocationLengthOf(cdb: Buffer): number | undefined {
   if (op === undefined) return undefined;
   const len = cdbLengthOf(op);
   if (len === undefined || cdb.length < len) return undefined;
-  if (op === 0x12) return cdb.readUInt16BE(3);
+  if (op === SpcOp.INQUIRY) return cdb.readUInt16BE(3);
   switch (len) {
     case 6:
       return cdb[4];

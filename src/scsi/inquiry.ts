@@ -5,8 +5,8 @@
  * families and are framed here by `vpdPage`.
  */
 import { asciiField, bit, field, pack, struct, u8, u16, blob } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const INQUIRY = 0x12;
 export const VpdPage = { SUPPORTED: 0x00, UNIT_SERIAL: 0x80, DEVICE_ID: 0x83, EXTENDED_INQUIRY: 0x86 } as const;
 
 /** SPC-4 (VERSION 06h). */
@@ -42,7 +42,7 @@ export function decodeInquiryCdb(cdb: Buffer): InquiryCdb {
 }
 
 export function encodeInquiryCdb(v: InquiryCdb): Buffer {
-  return cdb6.encode({ opcode: INQUIRY, b1: pack([v.evpd, 0]), page: v.pageCode, alloc: v.allocationLength, control: 0 });
+  return cdb6.encode({ opcode: SpcOp.INQUIRY, b1: pack([v.evpd, 0]), page: v.pageCode, alloc: v.allocationLength, control: 0 });
 }
 
 // ---------------------------------------------------------------- standard data

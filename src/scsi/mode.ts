@@ -9,8 +9,8 @@
  */
 import { Sense, ScsiError, SenseKey } from './sense.js';
 import { bit, field, pack, struct, u8, u16, u24, u32, u64 } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const ModeOp = { MODE_SELECT_6: 0x15, MODE_SENSE_6: 0x1a, MODE_SELECT_10: 0x55, MODE_SENSE_10: 0x5a } as const;
 
 /** PC field (MODE SENSE byte 2 bits 7..6). */
 export const PageControl = { CURRENT: 0, CHANGEABLE: 1, DEFAULT: 2, SAVED: 3 } as const;
@@ -55,7 +55,7 @@ const sense10 = struct<Sense10Raw>([
 ]);
 
 export function decodeModeSense(cdb: Buffer): ModeSenseCdb {
-  const ten = cdb[0] === ModeOp.MODE_SENSE_10;
+  const ten = cdb[0] === SpcOp.MODE_SENSE_10;
   const r = ten ? sense10.decode(cdb) : sense6.decode(cdb);
   return {
     ten,
@@ -72,8 +72,8 @@ export function encodeModeSense(v: Omit<ModeSenseCdb, 'llbaa'> & { llbaa?: boole
   const b1 = pack([v.dbd, 3], [v.ten && !!v.llbaa, 4]);
   const b2 = pack([v.pc, 6, 2], [v.pageCode, 0, 6]);
   return v.ten
-    ? sense10.encode({ opcode: ModeOp.MODE_SENSE_10, b1, b2, subpage: v.subpage, r4: 0, r5: 0, r6: 0, alloc: v.allocationLength, control: 0 })
-    : sense6.encode({ opcode: ModeOp.MODE_SENSE_6, b1, b2, subpage: v.subpage, alloc: v.allocationLength & 0xff, control: 0 });
+    ? sense10.encode({ opcode: SpcOp.MODE_SENSE_10, b1, b2, subpage: v.subpage, r4: 0, r5: 0, r6: 0, alloc: v.allocationLength, control: 0 })
+    : sense6.encode({ opcode: SpcOp.MODE_SENSE_6, b1, b2, subpage: v.subpage, alloc: v.allocationLength & 0xff, control: 0 });
 }
 
 export interface ModeSelectCdb {
@@ -93,7 +93,7 @@ const select10 = struct<Select10Raw>([
 ]);
 
 export function decodeModeSelect(cdb: Buffer): ModeSelectCdb {
-  const ten = cdb[0] === ModeOp.MODE_SELECT_10;
+  const ten = cdb[0] === SpcOp.MODE_SELECT_10;
   const r = ten ? select10.decode(cdb) : select6.decode(cdb);
   return { ten, pf: bit(r.b1, 4), sp: bit(r.b1, 0), parameterListLength: r.len };
 }
@@ -101,8 +101,8 @@ export function decodeModeSelect(cdb: Buffer): ModeSelectCdb {
 export function encodeModeSelect(v: ModeSelectCdb): Buffer {
   const b1 = pack([v.pf, 4], [v.sp, 0]);
   return v.ten
-    ? select10.encode({ opcode: ModeOp.MODE_SELECT_10, b1, r2: 0, r3: 0, r4: 0, r5: 0, r6: 0, len: v.parameterListLength, control: 0 })
-    : select6.encode({ opcode: ModeOp.MODE_SELECT_6, b1, r2: 0, r3: 0, len: v.parameterListLength & 0xff, control: 0 });
+    ? select10.encode({ opcode: SpcOp.MODE_SELECT_10, b1, r2: 0, r3: 0, r4: 0, r5: 0, r6: 0, len: v.parameterListLength, control: 0 })
+    : select6.encode({ opcode: SpcOp.MODE_SELECT_6, b1, r2: 0, r3: 0, len: v.parameterListLength & 0xff, control: 0 });
 }
 
 /** CDB usage masks (REPORT SUPPORTED OPERATION CODES + reserved-bit check) for the four commands. */

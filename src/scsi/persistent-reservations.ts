@@ -4,13 +4,8 @@
  * RESERVE(10)/RELEASE(10) CDBs with the third-party device ID.
  */
 import { bit, field, pack, struct, u8, u16, u32, blob } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const PR_IN = 0x5e;
-export const PR_OUT = 0x5f;
-export const RESERVE_6 = 0x16;
-export const RELEASE_6 = 0x17;
-export const RESERVE_10 = 0x56;
-export const RELEASE_10 = 0x57;
 
 export const PrIn = { READ_KEYS: 0, READ_RESERVATION: 1, REPORT_CAPABILITIES: 2, READ_FULL_STATUS: 3 } as const;
 export const PrOut = {
@@ -50,7 +45,7 @@ interface PrInRaw { opcode: number; sa: number; r2: number; r3: number; r4: numb
 const prIn = struct<PrInRaw>([u8('opcode'), u8('sa'), u8('r2'), u8('r3'), u8('r4'), u8('r5'), u8('r6'), u16('alloc'), u8('control')]);
 
 export const encodePrInCdb = (v: PrInCdb): Buffer =>
-  prIn.encode({ opcode: PR_IN, sa: v.serviceAction & 0x1f, r2: 0, r3: 0, r4: 0, r5: 0, r6: 0, alloc: v.allocationLength, control: 0 });
+  prIn.encode({ opcode: SpcOp.PERSISTENT_RESERVE_IN, sa: v.serviceAction & 0x1f, r2: 0, r3: 0, r4: 0, r5: 0, r6: 0, alloc: v.allocationLength, control: 0 });
 export function decodePrInCdb(cdb: Buffer): PrInCdb {
   const r = prIn.decode(cdb);
   return { serviceAction: field(r.sa, 0, 5), allocationLength: r.alloc };
@@ -66,7 +61,7 @@ interface PrOutRaw { opcode: number; sa: number; scopeType: number; r3: number; 
 const prOut = struct<PrOutRaw>([u8('opcode'), u8('sa'), u8('scopeType'), u8('r3'), u8('r4'), u32('len'), u8('control')]);
 
 export const encodePrOutCdb = (v: PrOutCdb): Buffer =>
-  prOut.encode({ opcode: PR_OUT, sa: v.serviceAction & 0x1f, scopeType: pack([v.scope, 4, 4], [v.type, 0, 4]), r3: 0, r4: 0, len: v.parameterListLength, control: 0 });
+  prOut.encode({ opcode: SpcOp.PERSISTENT_RESERVE_OUT, sa: v.serviceAction & 0x1f, scopeType: pack([v.scope, 4, 4], [v.type, 0, 4]), r3: 0, r4: 0, len: v.parameterListLength, control: 0 });
 export function decodePrOutCdb(cdb: Buffer): PrOutCdb {
   const r = prOut.decode(cdb);
   return { serviceAction: field(r.sa, 0, 5), scope: field(r.scopeType, 4, 4), type: field(r.scopeType, 0, 4), parameterListLength: r.len };
@@ -318,12 +313,15 @@ export interface Reserve10Cdb {
 interface R10Raw { opcode: number; b1: number; id: number; r3: number; r4: number; r5: number; r6: number; len: number; control: number }
 const r10 = struct<R10Raw>([u8('opcode'), u8('b1'), u8('id'), u8('r3'), u8('r4'), u8('r5'), u8('r6'), u16('len'), u8('control')]);
 
+/** RESERVE(6) / RELEASE(6) (SPC-2 §7.21, §7.17): the whole-LU form, no field set. */
+export const encodeReserve6Cdb = (release = false): Buffer => Buffer.from([release ? SpcOp.RELEASE_6 : SpcOp.RESERVE_6, 0, 0, 0, 0, 0]);
+
 export const encodeReserve10Cdb = (v: Reserve10Cdb): Buffer =>
-  r10.encode({ opcode: v.release ? RELEASE_10 : RESERVE_10, b1: pack([v.thirdParty, 4], [v.longId, 1]), id: v.thirdPartyId, r3: 0, r4: 0, r5: 0, r6: 0, len: v.parameterListLength, control: 0 });
+  r10.encode({ opcode: v.release ? SpcOp.RELEASE_10 : SpcOp.RESERVE_10, b1: pack([v.thirdParty, 4], [v.longId, 1]), id: v.thirdPartyId, r3: 0, r4: 0, r5: 0, r6: 0, len: v.parameterListLength, control: 0 });
 
 export function decodeReserve10Cdb(cdb: Buffer): Reserve10Cdb {
   const r = r10.decode(cdb);
-  return { release: r.opcode === RELEASE_10, thirdParty: bit(r.b1, 4), longId: bit(r.b1, 1), thirdPartyId: r.id, parameterListLength: r.len };
+  return { release: r.opcode === SpcOp.RELEASE_10, thirdParty: bit(r.b1, 4), longId: bit(r.b1, 1), thirdPartyId: r.id, parameterListLength: r.len };
 }
 
 /** The LONGID parameter list: the third party's 8-byte device ID (its FC port name here). */

@@ -3,8 +3,8 @@
  * encodes the data and decodes the CDBs; initiators (backup server, copy manager) do the reverse.
  */
 import { bit, blob, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
+import { SbcOp } from './sbc.js';
 
-export const ReadCapacityOp = { READ_CAPACITY_10: 0x25, SERVICE_ACTION_IN_16: 0x9e } as const;
 export const READ_CAPACITY_16_SA = 0x10;
 
 export interface ReadCapacity10Cdb {
@@ -22,7 +22,7 @@ export function decodeReadCapacity10Cdb(cdb: Buffer): ReadCapacity10Cdb {
 }
 
 export function encodeReadCapacity10Cdb(v: Partial<ReadCapacity10Cdb> = {}): Buffer {
-  return rc10Cdb.encode({ opcode: ReadCapacityOp.READ_CAPACITY_10, b1: 0, lba: v.lba ?? 0, r6: 0, r7: 0, b8: pack([!!v.pmi, 0]), control: 0 });
+  return rc10Cdb.encode({ opcode: SbcOp.READ_CAPACITY_10, b1: 0, lba: v.lba ?? 0, r6: 0, r7: 0, b8: pack([!!v.pmi, 0]), control: 0 });
 }
 
 export const readCapacity10Usage = [0xff, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x00];
@@ -61,7 +61,7 @@ export function decodeReadCapacity16Cdb(cdb: Buffer): ReadCapacity16Cdb {
 
 export function encodeReadCapacity16Cdb(v: Partial<ReadCapacity16Cdb> = {}): Buffer {
   return rc16Cdb.encode({
-    opcode: ReadCapacityOp.SERVICE_ACTION_IN_16, sa: READ_CAPACITY_16_SA, lba: v.lba ?? 0,
+    opcode: SbcOp.SERVICE_ACTION_IN_16, sa: READ_CAPACITY_16_SA, lba: v.lba ?? 0,
     alloc: v.allocationLength ?? 32, b14: pack([!!v.pmi, 0]), control: 0,
   });
 }

@@ -4,8 +4,8 @@
  * encodes responses; the backup server decodes them.
  */
 import { bit, field, struct, u8, u16, u32, blob } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const RCR_OPCODE = 0x84;
 export const RcrServiceAction = {
   COPY_STATUS: 0x00,
   RECEIVE_DATA: 0x01,
@@ -29,7 +29,7 @@ interface RcrCdbRaw {
 const rcrCdb = struct<RcrCdbRaw>([u8('opcode'), u8('sa'), u8('listId'), blob(7), u32('alloc'), blob(1), u8('control')]);
 
 export function encodeRcrCdb(v: Partial<RcrCdb> & { serviceAction: number }): Buffer {
-  return rcrCdb.encode({ opcode: RCR_OPCODE, sa: field(v.serviceAction, 0, 5), listId: v.listId ?? 0, alloc: v.allocationLength ?? 1024, control: 0 });
+  return rcrCdb.encode({ opcode: SpcOp.RECEIVE_COPY_RESULTS, sa: field(v.serviceAction, 0, 5), listId: v.listId ?? 0, alloc: v.allocationLength ?? 1024, control: 0 });
 }
 
 export function decodeRcrCdb(cdb: Buffer): RcrCdb {

@@ -6,8 +6,8 @@
  */
 import { Sense } from './sense.js';
 import { struct, u8, u32, field } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const REPORT_LUNS = 0xa0;
 /** The REPORT LUNS well-known logical unit (SPC-4 §8.2). */
 export const REPORT_LUNS_WLUN = 0xc101;
 
@@ -69,7 +69,7 @@ export function decodeReportLunsCdb(cdb: Buffer): ReportLunsCdb {
 }
 
 export function encodeReportLunsCdb(v: ReportLunsCdb): Buffer {
-  return cdb12.encode({ opcode: REPORT_LUNS, r1: 0, select: v.selectReport, r3: 0, r4: 0, r5: 0, alloc: v.allocationLength, r10: 0, control: 0 });
+  return cdb12.encode({ opcode: SpcOp.REPORT_LUNS, r1: 0, select: v.selectReport, r3: 0, r4: 0, r5: 0, alloc: v.allocationLength, r10: 0, control: 0 });
 }
 
 /**

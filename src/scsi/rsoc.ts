@@ -4,8 +4,8 @@
  * CDB usage data) and the command timeouts descriptor (RCTD).
  */
 import { bit, field, pack, struct, u8, u16, u32 } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const MAINTENANCE_IN = 0xa3;
 export const RSOC_SERVICE_ACTION = 0x0c;
 
 export const ReportingOptions = {
@@ -39,7 +39,7 @@ export function decodeRsocCdb(cdb: Buffer): RsocCdb {
 
 export function encodeRsocCdb(v: RsocCdb): Buffer {
   return cdb12.encode({
-    opcode: MAINTENANCE_IN,
+    opcode: SpcOp.MAINTENANCE_IN,
     sa: RSOC_SERVICE_ACTION,
     b2: pack([v.rctd, 7], [v.reportingOptions, 0, 3]),
     reqOp: v.opcode,

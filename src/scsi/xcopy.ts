@@ -7,8 +7,8 @@
  */
 import { ScsiError, SenseKey } from './sense.js';
 import { bit, field, pack, struct, u8, u16, u32, blob } from './layout.js';
+import { SpcOp } from './spc.js';
 
-export const XCOPY_OPCODE = 0x83;
 export const XcopyServiceAction = { LID1: 0x00, LID4: 0x01, POPULATE_TOKEN: 0x10, WRITE_USING_TOKEN: 0x11, COPY_OPERATION_ABORT: 0x1c } as const;
 
 // ---------------------------------------------------------------- CDB
@@ -27,7 +27,7 @@ interface XcopyCdbRaw {
 const xcopyCdb = struct<XcopyCdbRaw>([u8('opcode'), u8('sa'), blob(8), u32('listLength'), blob(1), u8('control')]);
 
 export function encodeXcopyCdb(v: Partial<XcopyCdb> & { parameterListLength: number }): Buffer {
-  return xcopyCdb.encode({ opcode: XCOPY_OPCODE, sa: field(v.serviceAction ?? 0, 0, 5), listLength: v.parameterListLength, control: 0 });
+  return xcopyCdb.encode({ opcode: SpcOp.EXTENDED_COPY, sa: field(v.serviceAction ?? 0, 0, 5), listLength: v.parameterListLength, control: 0 });
 }
 
 export function decodeXcopyCdb(cdb: Buffer): XcopyCdb {

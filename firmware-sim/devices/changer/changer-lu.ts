@@ -51,6 +51,7 @@ import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutp
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
 import { logCommands, tapeAlertParams, TapeAlerts, type LogPageDef } from '../tape/log-pages.js';
+import { SpcOp } from '../../../src/scsi/spc.js';
 
 /** Robot and drive timings in milliseconds (smc.md §6 "move time model"). */
 export interface ChangerTiming {
@@ -570,12 +571,12 @@ const LOG_PAGES: ReadonlyArray<LogPageDef<ChangerLu>> = [{ code: 0x00 }, { code:
 function changerCommands(): CommandDef<ChangerLu>[] {
   return [
     ...logCommands<ChangerLu>(LOG_PAGES, () => undefined),
-    { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady(c) },
+    { opcode: SpcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady(c) },
     { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
+    { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
+    { opcode: SpcOp.MODE_SELECT_6, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: SpcOp.MODE_SELECT_10, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
     { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
     { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
     { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },

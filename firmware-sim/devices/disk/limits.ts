@@ -1,9 +1,10 @@
 /** Limits the disk advertises (VPD B0h) and small shared answers of the disk's handlers. */
 import { ScsiError, SenseKey } from '../../../src/scsi/sense.js';
+import { SpcOp } from '../../../src/scsi/spc.js';
 
 export const EMPTY = Buffer.alloc(0);
 /** Opcodes of EXTENDED COPY (LID1/LID4) and RECEIVE COPY RESULTS: their presence means 3PC=1. */
-export const COPY_OPCODES: ReadonlySet<number> = new Set([0x83, 0x84]);
+export const COPY_OPCODES: ReadonlySet<number> = new Set([SpcOp.EXTENDED_COPY, SpcOp.RECEIVE_COPY_RESULTS]);
 export const MAX_UNMAP_DESCRIPTORS = 256;
 /** MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the CDB field's whole range. */
 export const MAX_COMPARE_AND_WRITE = 255;

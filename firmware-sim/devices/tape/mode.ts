@@ -31,6 +31,7 @@ import {
 } from '../../../src/scsi/tape.js';
 import type { CommandDef } from '../../lu/logical-unit.js';
 import type { TapeDrive } from './drive.js';
+import { SpcOp } from '../../../src/scsi/spc.js';
 
 /** A mask buffer of the page's size with the given byte → changeable-bits entries. */
 function mask(len: number, bits: Record<number, number>): Buffer {
@@ -160,9 +161,9 @@ function modeSelectCmd(ctx: Ctx): undefined {
 
 export function tapeModeCommands(): CommandDef<TapeDrive>[] {
   return [
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectCmd },
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectCmd },
+    { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
+    { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
+    { opcode: SpcOp.MODE_SELECT_6, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectCmd },
+    { opcode: SpcOp.MODE_SELECT_10, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectCmd },
   ];
 }

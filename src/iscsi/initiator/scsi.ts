@@ -8,6 +8,7 @@ import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH,
 import { decodeReportLunsData, encodeReportLunsCdb, SelectReport } from '../../scsi/report-luns.js';
 import { decodeSense, hexByte, senseCode, type SenseInfo } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
+import { encodeTestUnitReadyCdb } from '../../scsi/spc.js';
 import type { CommandRequest, CommandResult } from './types.js';
 
 export interface CommandIssuer {
@@ -69,7 +70,7 @@ export async function readCapacity16(s: CommandIssuer, lun: number): Promise<Rea
 }
 
 export async function testUnitReady(s: CommandIssuer, lun: number): Promise<CommandResult> {
-  return s.command({ lun, cdb: Buffer.alloc(6) });
+  return s.command({ lun, cdb: encodeTestUnitReadyCdb() });
 }
 
 /**
