@@ -3,7 +3,7 @@
  * as a sentence: the changer checks it exactly as it checks MOVE MEDIUM, so the reason arrives as the
  * sense an initiator would get; the operator reads the meaning with the code next to it.
  */
-import { ScsiError } from '../../src/scsi/sense.js';
+import { hexByte, ScsiError } from '../../src/scsi/sense.js';
 import { LabChangeError } from './build.js';
 
 /** ASC/ASCQ → what it means for the operator (smc.md §2.4's errors of a move). */
@@ -21,8 +21,6 @@ const REASONS: Record<string, string> = {
   '53/0A': 'the drive failed to unload the cartridge',
 };
 
-const hx = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
-
 /** Run an operator action on library `name`; a refusal becomes a LabChangeError (409) that says why. */
 export async function asOperator<T>(name: string, action: () => Promise<T>): Promise<T> {
   try {
@@ -30,8 +28,8 @@ export async function asOperator<T>(name: string, action: () => Promise<T>): Pro
   } catch (e) {
     if (e instanceof LabChangeError) throw e;
     if (e instanceof ScsiError) {
-      const code = `${hx(e.sense.asc)}/${hx(e.sense.ascq)}`;
-      throw new LabChangeError(`library ${name}: ${REASONS[code] ?? 'refused'} (sense ${hx(e.sense.key)}/${code})`, 'conflict');
+      const code = `${hexByte(e.sense.asc, true)}/${hexByte(e.sense.ascq, true)}`;
+      throw new LabChangeError(`library ${name}: ${REASONS[code] ?? 'refused'} (sense ${hexByte(e.sense.key, true)}/${code})`, 'conflict');
     }
     // The changer's own operator checks ("no empty import/export element", "not an import/export element").
     if (e instanceof Error && !(e as NodeJS.ErrnoException).code) throw new LabChangeError(`library ${name}: ${e.message}`, 'conflict');

@@ -5,7 +5,7 @@
  */
 import type { Fabric } from '../../firmware-sim/fabric/fabric.js';
 import type { ITNexus, ScsiTask, ScsiResult } from '../../firmware-sim/router/task.js';
-import { hexByte } from '../scsi/sense.js';
+import { hexCode } from '../scsi/sense.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -15,7 +15,6 @@ const WRITES = new Set([0x0a, 0x2a, 0xaa, 0x8a, 0x2e, 0xae, 0x8e]);
 
 type Labels = Record<string, string>;
 const EMPTY: Labels = {};
-const hex2 = (n: number) => `0x${hexByte(n)}`;
 
 class Family {
   readonly values = new Map<string, { labels: Labels; value: number }>();
@@ -83,9 +82,9 @@ export class LabMetrics {
     const lu = this.luName(task.nexus, task.lun);
     const k = `${lu}|${op}|${r.status}`;
     if (this.commands.values.has(k)) this.commands.add(EMPTY, 1, k);
-    else this.commands.add({ lu, opcode: hex2(op), status: hex2(r.status) }, 1, k);
+    else this.commands.add({ lu, opcode: hexCode(op), status: hexCode(r.status) }, 1, k);
     const hk = `${op}`;
-    this.latency.observe(this.latency.series.has(hk) ? EMPTY : { opcode: hex2(op) }, ns / 1e9, hk);
+    this.latency.observe(this.latency.series.has(hk) ? EMPTY : { opcode: hexCode(op) }, ns / 1e9, hk);
     if (r.status !== 0) return;
     if (READS.has(op)) this.bytes.add({ lu, direction: 'read' }, r.dataIn?.length ?? 0, `${lu}|r`);
     else if (WRITES.has(op)) this.bytes.add({ lu, direction: 'write' }, task.dataOut?.length ?? 0, `${lu}|w`);

@@ -5,7 +5,7 @@
 import type { LabRuntime, LuEntry } from '../../firmware-sim/lab/build.js';
 import { Reservations } from '../../firmware-sim/lu/reservations.js';
 import type { ScsiLogicalUnit } from '../../firmware-sim/lu/logical-unit.js';
-import { decodeSense, hexByte, senseKeyName } from '../scsi/sense.js';
+import { describeCopyFailure } from '../scsi/sense.js';
 import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
 import { copyProgress } from '../../firmware-sim/copy-manager/copy-manager.js';
 
@@ -86,34 +86,11 @@ export interface CopyView {
   job?: number;
 }
 
-const hx = (n: number) => hexByte(n, true);
-
-/** "COPY ABORTED 0Dh/01h in segment 3; destination: MEDIUM ERROR 0Ch/00h" */
-export function describeFailure(status: number, sense: Buffer | undefined): string {
-  if (!sense) return `status ${hx(status)}h`;
-  try {
-    const s = decodeSense(sense);
-    const part = (k: number, asc: number, ascq: number) => `${senseKeyName(k)} ${hx(asc)}h/${hx(ascq)}h`;
-    let text = part(s.key, s.asc, s.ascq);
-    if (s.commandSpecific !== undefined && s.key === 0x0a) text += ` in segment ${s.commandSpecific}`;
-    for (const f of s.forwarded ?? []) {
-      if (f.status === 0x18) text += `; ${f.source}: RESERVATION CONFLICT`;
-      else if (f.sense.length >= 8) {
-        const t = decodeSense(f.sense);
-        text += `; ${f.source}: ${part(t.key, t.asc, t.ascq)}`;
-      }
-    }
-    return text;
-  } catch {
-    return `status ${hx(status)}h, undecodable sense`;
-  }
-}
-
 export function copyView(copyManager: string, e: CopyEntry): Omit<CopyView, 'rate' | 'job'> {
   return {
     copyManager,
     ...copyProgress(e),
-    ...(e.failure ? { failure: describeFailure(e.failure.status, e.failure.sense) } : {}),
+    ...(e.failure ? { failure: describeCopyFailure(e.failure.status, e.failure.sense) } : {}),
     ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}),
     ...(e.finishedAt !== undefined ? { finishedAt: e.finishedAt } : {}),
     ...(e.startedAt !== undefined && e.finishedAt !== undefined

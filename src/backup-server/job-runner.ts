@@ -6,7 +6,7 @@
  */
 import { CopyManagerStatus } from '../scsi/receive-copy-results.js';
 import { decodeSense, describeSense, meansTapeFull, SenseKey, type SenseInfo } from '../scsi/sense.js';
-import { ScsiStatus } from '../scsi/status.js';
+import { ScsiStatus, statusCode } from '../scsi/status.js';
 import type { CompiledCommand } from './plan/compile.js';
 import { ScsiClient } from './scsi-client.js';
 import type { ProgressSink } from './progress.js';
@@ -106,7 +106,7 @@ export async function runJob(client: ScsiClient, dm: DataMoverRef, commands: Com
         ...(segInCmd !== undefined ? { segmentInCommand: segInCmd } : {}),
         status: r.status,
         ...(sense ? { sense } : {}),
-        message: `EXTENDED COPY ${i + 1}/${commands.length} (list ${cmd.listId}) failed${segInCmd !== undefined ? ` at segment ${segInCmd}` : ''}: status ${r.status.toString(16)}h${sense ? ` ${describeSense(sense)}` : ''}`,
+        message: `EXTENDED COPY ${i + 1}/${commands.length} (list ${cmd.listId}) failed${segInCmd !== undefined ? ` at segment ${segInCmd}` : ''}: ${statusCode(r.status)}${sense ? ` ${describeSense(sense)}` : ''}`,
       };
       return { ok: false, commandsDone: i, bytesMoved: moved, elapsedMs: Date.now() - t0, failure };
     }

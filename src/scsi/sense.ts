@@ -297,6 +297,9 @@ export const hexByte = (n: number, upper = false): string => {
   return upper ? h.toUpperCase() : h;
 };
 
+/** "0x28": an opcode or status code as log fields and metric labels carry it. */
+export const hexCode = (n: number): string => `0x${hexByte(n)}`;
+
 /**
  * Sense key / ASC / ASCQ in hex: "5/24/00" as log lines carry it; `wide` pads the key to two
  * digits ("05/24/00"), `upper` writes capitals.
@@ -311,6 +314,31 @@ export function describeSense(s: SenseInfo): string {
   const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
   const asc = ascName(s.asc, s.ascq);
   return `sense ${senseCode(s, { wide: true, upper: true })} (${senseKeyName(s.key)}${asc ? `: ${asc}` : ''})${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}${meansTapeFull(s) ? ' — the tape is full' : ''}`;
+}
+
+/**
+ * A failed EXTENDED COPY in one line, as the management API shows it: "COPY ABORTED 0Dh/01h in
+ * segment 3; destination: MEDIUM ERROR 0Ch/00h" (the copy manager's sense, then each forwarded one).
+ */
+export function describeCopyFailure(status: number, sense: Buffer | undefined): string {
+  const hx = (n: number) => hexByte(n, true);
+  if (!sense) return `status ${hx(status)}h`;
+  try {
+    const s = decodeSense(sense);
+    const part = (k: number, asc: number, ascq: number) => `${senseKeyName(k)} ${hx(asc)}h/${hx(ascq)}h`;
+    let text = part(s.key, s.asc, s.ascq);
+    if (s.commandSpecific !== undefined && s.key === SenseKey.COPY_ABORTED) text += ` in segment ${s.commandSpecific}`;
+    for (const f of s.forwarded ?? []) {
+      if (f.status === ScsiStatus.RESERVATION_CONFLICT) text += `; ${f.source}: RESERVATION CONFLICT`;
+      else if (f.sense.length >= 8) {
+        const t = decodeSense(f.sense);
+        text += `; ${f.source}: ${part(t.key, t.asc, t.ascq)}`;
+      }
+    }
+    return text;
+  } catch {
+    return `status ${hx(status)}h, undecodable sense`;
+  }
 }
 
 // ---- The answers every device gives, named once so nobody hand-rolls ASC/ASCQ pairs. ----

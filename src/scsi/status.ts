@@ -13,5 +13,8 @@ export type ScsiStatus = (typeof ScsiStatus)[keyof typeof ScsiStatus];
 
 const NAMES = new Map<number, string>(Object.entries(ScsiStatus).map(([k, v]) => [v, k.replace(/_/g, ' ')]));
 
+/** "status 2h": the bare code, as failure messages give it. */
+export const statusCode = (status: number): string => `status ${status.toString(16)}h`;
+
 /** "CHECK CONDITION"; "status 22h" for a code SAM does not name. */
-export const statusName = (status: number): string => NAMES.get(status) ?? `status ${status.toString(16)}h`;
+export const statusName = (status: number): string => NAMES.get(status) ?? statusCode(status);

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
 import { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
-import { Sense, ScsiError, decodeSense, encodeSense } from '../../scsi/sense.js';
+import { Sense, ScsiError, decodeSense, encodeSense, hexCode, senseCode } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import {
   BHS_LENGTH,
@@ -55,7 +55,6 @@ const ABORTED_MEMORY = 256;
 
 const ATTR_MAP = [0, 0, 1, 2, 3] as const;
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 type State = 'login' | 'ffp' | 'logout' | 'closed';
 
@@ -474,7 +473,7 @@ export class Connection implements TaskConnection, Wire {
     if (r?.sense?.length) {
       try {
         const d = decodeSense(r.sense);
-        sense = `${d.key.toString(16)}/${hex2(d.asc)}/${hex2(d.ascq)}`;
+        sense = senseCode(d);
       } catch {
         sense = r.sense.toString('hex');
       }
@@ -484,8 +483,8 @@ export class Connection implements TaskConnection, Wire {
         itt: t.itt,
         cmdSN: t.cmdSN,
         lun: t.lun,
-        opcode: `0x${hex2(t.cdb[0]!)}`,
-        status: r ? `0x${hex2(r.status)}` : 'aborted',
+        opcode: hexCode(t.cdb[0]!),
+        status: r ? hexCode(r.status) : 'aborted',
         ...(sense ? { sense } : {}),
         edtl: t.edtl,
         ms: Math.round((performance.now() - t.startedAt) * 1000) / 1000,
