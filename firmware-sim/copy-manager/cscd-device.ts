@@ -7,10 +7,10 @@
 import { encodeTestUnitReadyCdb } from '../../src/scsi/spc.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
-import { decodeBlockLimits, encodeLocate10, encodeLocate16, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
+import { decodeBlockLimits, encodeLocate10, encodeLocate16, encodeRead6, readBlockLimitsRequest, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
 import { read16, write16 } from '../../src/scsi/sbc.js';
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
-import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
+import { decodeReadCapacity16, readCapacity16Request, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
 import { encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, PrOut, type RegisterAndMoveParams } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
 import type { CommandResult, DataInAllocator } from '../../src/scsi/command.js';
@@ -101,7 +101,8 @@ export class CscdDevice {
   // ---------------------------------------------------------------- block devices
 
   async readCapacity(): Promise<void> {
-    const d = await this.send('source', encodeReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_LENGTH }), { dataInLength: READ_CAPACITY_16_LENGTH });
+    const req = readCapacity16Request();
+    const d = await this.send('source', req.cdb, { dataInLength: req.length });
     if (d.length < READ_CAPACITY_16_LENGTH) throw Abort.underrun(this.pointer);
     const rc = decodeReadCapacity16(d);
     this.capacity = rc.lastLba + 1;
@@ -114,7 +115,7 @@ export class CscdDevice {
    */
   async readBlocks(lba: number, blocks: number, into?: Buffer): Promise<Buffer> {
     const r = read16(lba, blocks, this.blockLength);
-    const data = await this.send('source', r.cdb, { dataInLength: r.length, expect: r.length, ...(into ? { into } : {}) });
+    const data = await this.send('source', r.cdb, { dataInLength: r.length, expect: r.length, into });
     if (!into || (data.buffer === into.buffer && data.byteOffset === into.byteOffset)) return data;
     data.copy(into);
     return into;
@@ -156,7 +157,7 @@ export class CscdDevice {
    * its data and a positive residue: that is how the record's length is learnt.
    */
   async readObject(): Promise<{ kind: 'record'; data: Buffer } | { kind: 'filemark' } | { kind: 'end' }> {
-    const max = (this.maxRecord ??= Math.min(decodeBlockLimits(await this.send('source', encodeReadBlockLimitsCdb(), { dataInLength: 6 })).maxBlockLength || 0xffffff, 0xffffff));
+    const max = (this.maxRecord ??= await this.largestBlock());
     const fixed = this.fixed;
     const r = await this.command('source', encodeRead6({ fixed, sili: false, transferLength: fixed ? 1 : max }), { dataInLength: fixed ? this.streamBlockLength : max });
     if (r.status === ScsiStatus.GOOD) return { kind: 'record', data: r.dataIn };
@@ -170,6 +171,12 @@ export class CscdDevice {
   }
 
   private maxRecord: number | undefined;
+
+  /** The drive's largest block (READ BLOCK LIMITS), 0 read as "no limit", at most FFFFFFh. */
+  private async largestBlock(): Promise<number> {
+    const r = readBlockLimitsRequest();
+    return Math.min(decodeBlockLimits(await this.send('source', r.cdb, { dataInLength: r.length })).maxBlockLength || 0xffffff, 0xffffff);
+  }
 
   async writeFilemarks(count: number, immed: boolean, wsmk: boolean): Promise<void> {
     await this.send('destination', encodeWriteFilemarks6({ count, immed, wsmk }));

@@ -5,7 +5,7 @@
  * non-existent LU does.
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
-import { decodeDeviceIdPage, encodeInquiryCdb, VpdPage } from '../../src/scsi/inquiry.js';
+import { decodeDeviceIdPage, inquiryRequest, VpdPage } from '../../src/scsi/inquiry.js';
 import {
   BLOCK_PDTS,
   CscdId,
@@ -27,8 +27,8 @@ export type CscdKind = 'block' | 'stream';
 /** Designators an LU answers to: its VPD 83h page (INQUIRY through the data mover's port), else the NAA of its identity. */
 async function designatorsOf(port: InitiatorPort, c: CscdCandidate, signal: AbortSignal): Promise<CscdDesignator[]> {
   const fromIdentity: CscdDesignator[] = [{ codeSet: 1, association: 0, designatorType: 3, value: c.identity.naa }];
-  const cdb = encodeInquiryCdb({ evpd: true, pageCode: VpdPage.DEVICE_ID, allocationLength: 0x1000 });
-  const r = await port.command(c.targetPort, c.lun, cdb, { dataInLength: 0x1000, signal }).catch(() => undefined);
+  const req = inquiryRequest({ evpd: true, pageCode: VpdPage.DEVICE_ID, allocationLength: 0x1000 });
+  const r = await port.command(c.targetPort, c.lun, req.cdb, { dataInLength: req.length, signal }).catch(() => undefined);
   if (!r || r.status !== ScsiStatus.GOOD) return fromIdentity;
   try {
     const ds = decodeDeviceIdPage(r.dataIn).map((d) => ({ codeSet: d.codeSet, association: d.association, designatorType: d.type, value: d.value }));

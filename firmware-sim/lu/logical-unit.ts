@@ -7,8 +7,6 @@
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import type { ITNexus, LogicalUnit, LuAttachment, LuIdentity, ResetKind, ScsiResult, ScsiTask, UnitAttentionScope } from '../router/task.js';
-import { SbcOp } from '../../src/scsi/sbc.js';
-import { SpcOp } from '../../src/scsi/spc.js';
 
 /**
  * How a command is treated under reservations (SPC-2 RESERVE and SPC-4 persistent reservations).
@@ -97,19 +95,6 @@ export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
 }
 
 export type CommandTable<L extends ScsiLogicalUnit = ScsiLogicalUnit> = ReadonlyArray<CommandDef<L>>;
-
-/** Commands carrying a service action in byte 1 (SPC-4 and SBC-3). */
-export const SERVICE_ACTION_OPCODES: ReadonlySet<number> = new Set([
-  SpcOp.PERSISTENT_RESERVE_IN,
-  SpcOp.PERSISTENT_RESERVE_OUT,
-  SpcOp.EXTENDED_COPY,
-  SpcOp.RECEIVE_COPY_RESULTS,
-  SbcOp.SERVICE_ACTION_IN_16,
-  SbcOp.SERVICE_ACTION_OUT_16,
-  SpcOp.MAINTENANCE_IN,
-  SpcOp.MAINTENANCE_OUT,
-  SpcOp.VARIABLE_LENGTH,
-]);
 
 export interface ReservationGate {
   /** Throws ScsiStatusError(RESERVATION CONFLICT) when `def` may not run for `nexus` now. */

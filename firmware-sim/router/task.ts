@@ -22,8 +22,6 @@ export function makeNexus(initiatorPort: string, targetPort: string, initiatorNa
   return initiatorName ? { initiatorPort, targetPort, initiatorName, key } : { initiatorPort, targetPort, key };
 }
 
-export const TaskAttribute = { SIMPLE: 0, ORDERED: 1, HEAD_OF_QUEUE: 2, ACA: 3 } as const;
-
 /**
  * A command as the router runs it: the initiator's CommandOptions (dataOut, signal, and
  * dataInBuffers, where an LU may build large data-in) plus the nexus and what the front end and

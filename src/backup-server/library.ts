@@ -7,7 +7,7 @@
  * Drives are matched to their LUs as NetBackup and Proxmox do: the DT descriptor's LU VALID/LUN
  * when the drive sits on the changer's target, else the DVCID serial against each tape LU's VPD 80h.
  */
-import { encodeInquiryCdb } from '../scsi/inquiry.js';
+import { inquiryRequest, VpdPage } from '../scsi/inquiry.js';
 import * as S from '../scsi/smc.js';
 import { encodeLoadUnload } from '../scsi/tape.js';
 import type { ScsiClient } from './scsi-client.js';
@@ -48,8 +48,8 @@ export class LibraryClient {
   /** Storage and drive elements with their tags (VOLTAG) and drive identifiers (DVCID). */
   async status(): Promise<LibraryView> {
     const ask = async (elementType: number, dvcid: boolean) => {
-      const cdb = S.encodeReadElementStatus({ elementType, voltag: true, dvcid, allocationLength: 65535 });
-      return S.decodeElementStatus(await this.client.exec('READ ELEMENT STATUS', this.library.target, this.library.lun, cdb, 65535)).pages.flatMap((p) => p.descriptors);
+      const req = S.readElementStatusRequest({ elementType, voltag: true, dvcid, allocationLength: 65535 });
+      return S.decodeElementStatus(await this.client.request('READ ELEMENT STATUS', this.library.target, this.library.lun, req)).pages.flatMap((p) => p.descriptors);
     };
     const tag = (d: S.ElementDescriptor) => (d.full && d.volumeTag ? d.volumeTag.trim() : undefined);
     const slots = (await ask(S.ElementType.STORAGE, false)).map((d) => ({ address: d.address, ...(tag(d) ? { barcode: tag(d)! } : {}) }));
@@ -68,7 +68,7 @@ export class LibraryClient {
     for (const lun of await this.client.reportLuns(this.library.target)) {
       if (lun === this.library.lun) continue;
       try {
-        const page = await this.client.exec('INQUIRY VPD 80h', this.library.target, lun, encodeInquiryCdb({ evpd: true, pageCode: 0x80, allocationLength: 255 }), 255);
+        const page = await this.client.request('INQUIRY VPD 80h', this.library.target, lun, inquiryRequest({ evpd: true, pageCode: VpdPage.UNIT_SERIAL, allocationLength: 255 }));
         if (page.length >= 4 && page[1] === 0x80 && page.toString('ascii', 4, 4 + page.readUInt16BE(2)).trim() === serial) return lun;
       } catch {
         // an LU without VPD 80h is not the drive

@@ -4,15 +4,15 @@
  * target's own words.
  */
 import type { CdbRequest } from '../scsi/cdb.js';
-import { decodeDeviceIdPage, decodeStandardInquiry, encodeInquiryCdb, type Designator, type StandardInquiry } from '../scsi/inquiry.js';
-import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capacity.js';
-import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
-import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
+import { decodeDeviceIdPage, decodeStandardInquiry, inquiryRequest, type Designator, type StandardInquiry } from '../scsi/inquiry.js';
+import { decodeReadCapacity16, readCapacity16Request } from '../scsi/read-capacity.js';
+import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, rcrRequest, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
+import { decodeReportLunsData, reportLunsRequest } from '../scsi/report-luns.js';
 import { read16, write16 } from '../scsi/sbc.js';
 import { decodeSense, describeSense, hexByte, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { encodeTestUnitReadyCdb } from '../scsi/spc.js';
 import { ScsiStatus, statusName } from '../scsi/status.js';
-import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, readRecord6, type TapePosition } from '../scsi/tape.js';
+import { decodePositionLong, encodeLoadUnload, encodeLocate10, readPositionRequest, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, readRecord6, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
 import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
@@ -62,16 +62,16 @@ export class ScsiClient {
   }
 
   async reportLuns(target: string): Promise<number[]> {
-    const d = await this.exec('REPORT LUNS', target, 0, encodeReportLunsCdb({ selectReport: 0, allocationLength: 4096 }), 4096);
+    const d = await this.request('REPORT LUNS', target, 0, reportLunsRequest({ selectReport: 0, allocationLength: 4096 }));
     return decodeReportLunsData(d).luns;
   }
 
   async inquiry(target: string, lun: number): Promise<StandardInquiry> {
-    return decodeStandardInquiry(await this.exec('INQUIRY', target, lun, encodeInquiryCdb({ evpd: false, pageCode: 0, allocationLength: 96 }), 96));
+    return decodeStandardInquiry(await this.request('INQUIRY', target, lun, inquiryRequest({ evpd: false, pageCode: 0, allocationLength: 96 })));
   }
 
   async vpd(target: string, lun: number, page: number): Promise<Buffer> {
-    return this.exec(`INQUIRY VPD ${hexByte(page, true)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
+    return this.request(`INQUIRY VPD ${hexByte(page, true)}h`, target, lun, inquiryRequest({ evpd: true, pageCode: page, allocationLength: 4096 }));
   }
 
   async deviceIds(target: string, lun: number): Promise<Designator[]> {
@@ -83,7 +83,7 @@ export class ScsiClient {
   }
 
   async readCapacity(target: string, lun: number): Promise<{ blocks: number; blockSize: number }> {
-    const d = decodeReadCapacity16(await this.exec('READ CAPACITY(16)', target, lun, encodeReadCapacity16Cdb({ allocationLength: 32 }), 32));
+    const d = decodeReadCapacity16(await this.request('READ CAPACITY(16)', target, lun, readCapacity16Request()));
     return { blocks: d.lastLba + 1, blockSize: d.blockLength };
   }
 
@@ -117,7 +117,7 @@ export class ScsiClient {
   }
 
   async readPosition(target: string, lun: number): Promise<TapePosition> {
-    const d = await this.exec('READ POSITION', target, lun, encodeReadPositionCdb({ serviceAction: ReadPositionForm.LONG, allocationLength: READ_POSITION_LONG_LENGTH }), READ_POSITION_LONG_LENGTH);
+    const d = await this.request('READ POSITION', target, lun, readPositionRequest({ serviceAction: ReadPositionForm.LONG, allocationLength: READ_POSITION_LONG_LENGTH }));
     return decodePositionLong(d);
   }
 
@@ -154,15 +154,15 @@ export class ScsiClient {
   }
 
   async copyStatus(target: string, lun: number, listId: number): Promise<CopyStatus> {
-    return decodeCopyStatus(await this.exec('RECEIVE COPY RESULTS (COPY STATUS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.COPY_STATUS, listId, allocationLength: 12 }), 12));
+    return decodeCopyStatus(await this.request('RECEIVE COPY RESULTS (COPY STATUS)', target, lun, rcrRequest({ serviceAction: RcrServiceAction.COPY_STATUS, listId, allocationLength: 12 })));
   }
 
   async operatingParameters(target: string, lun: number): Promise<OperatingParameters> {
-    return decodeOperatingParameters(await this.exec('RECEIVE COPY RESULTS (OPERATING PARAMETERS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.OPERATING_PARAMETERS, allocationLength: 1024 }), 1024));
+    return decodeOperatingParameters(await this.request('RECEIVE COPY RESULTS (OPERATING PARAMETERS)', target, lun, rcrRequest({ serviceAction: RcrServiceAction.OPERATING_PARAMETERS, allocationLength: 1024 })));
   }
 
   async failedSegmentDetails(target: string, lun: number, listId: number): Promise<FailedSegmentDetails | undefined> {
-    return decodeFailedSegmentDetails(await this.exec('RECEIVE COPY RESULTS (FAILED SEGMENT DETAILS)', target, lun, encodeRcrCdb({ serviceAction: RcrServiceAction.FAILED_SEGMENT_DETAILS, listId, allocationLength: 1024 }), 1024));
+    return decodeFailedSegmentDetails(await this.request('RECEIVE COPY RESULTS (FAILED SEGMENT DETAILS)', target, lun, rcrRequest({ serviceAction: RcrServiceAction.FAILED_SEGMENT_DETAILS, listId, allocationLength: 1024 })));
   }
 }
 

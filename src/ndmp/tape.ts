@@ -7,7 +7,7 @@
  */
 import type { CommandOptions, CommandResult } from '../scsi/command.js';
 import { decodeSense, SenseKey, type SenseInfo } from '../scsi/sense.js';
-import { ALL_PAGES, encodeModeSense, PageControl } from '../scsi/mode.js';
+import { ALL_PAGES, modeSenseRequest, PageControl } from '../scsi/mode.js';
 import { encodeReserve6Cdb } from '../scsi/persistent-reservations.js';
 import { encodeTestUnitReadyCdb } from '../scsi/spc.js';
 import { ScsiStatus } from '../scsi/status.js';
@@ -19,7 +19,7 @@ const RESERVE6 = encodeReserve6Cdb();
 const RELEASE6 = encodeReserve6Cdb(true);
 const TUR = encodeTestUnitReadyCdb();
 /** MODE SENSE(6), all pages, current values: the header's WP bit and the block descriptor. */
-const MODE_SENSE6 = encodeModeSense({ ten: false, dbd: false, pc: PageControl.CURRENT, pageCode: ALL_PAGES, subpage: 0, allocationLength: 255 });
+const MODE_SENSE6 = modeSenseRequest({ ten: false, dbd: false, pc: PageControl.CURRENT, pageCode: ALL_PAGES, subpage: 0, allocationLength: 255 });
 
 /** A command's result with its sense decoded: the NDMP replies are chosen by sense key. */
 export interface CmdResult extends CommandResult {
@@ -69,7 +69,7 @@ export class TapeService {
     const t = await this.cmd(TUR, {}, tape.lun);
     if (t.status !== ScsiStatus.GOOD) return fail(t.senseInfo?.key === SenseKey.NOT_READY && t.senseInfo.asc === 0x3a ? Err.NO_TAPE_LOADED_ERR : Err.IO_ERR, true);
     if (mode !== TapeOpenMode.READ) {
-      const ms = await this.cmd(MODE_SENSE6, { dataInLength: 255 }, tape.lun);
+      const ms = await this.cmd(MODE_SENSE6.cdb, { dataInLength: MODE_SENSE6.length }, tape.lun);
       if (ms.status === ScsiStatus.GOOD && ms.dataIn.length >= 3 && ms.dataIn[2]! & 0x80) return fail(Err.WRITE_PROTECT_ERR, true);
     }
     this.open = { tape, mode };

@@ -3,7 +3,7 @@
  * parameter-list length field by form, and the READ/WRITE-style LBA + TRANSFER LENGTH layouts of
  * the 6, 10, 12 and 16-byte CDBs. Device modules decode their specific commands on top of these.
  */
-import { bit, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
+import { bit, field, struct, u8, u16, u32, u64 } from './layout.js';
 import { SpcOp } from './spc.js';
 
 /**
@@ -77,9 +77,6 @@ export const rwFlags = (flags: number) => ({
   fuaNv: bit(flags, 1),
 });
 
-export const packRwFlags = (v: { protect?: number; dpo?: boolean; fua?: boolean; fuaNv?: boolean }) =>
-  pack([v.protect ?? 0, 5, 3], [!!v.dpo, 4], [!!v.fua, 3], [!!v.fuaNv, 1]);
-
 interface Rw6 { opcode: number; lbaHi: number; lbaLo: number; len: number; control: number }
 const rw6 = struct<Rw6>([u8('opcode'), u8('lbaHi'), u16('lbaLo'), u8('len'), u8('control')]);
 interface Rw10 { opcode: number; flags: number; lba: number; group: number; len: number; control: number }
@@ -139,5 +136,3 @@ export function encodeRwCdb(v: Omit<RwCdb, 'flags' | 'group' | 'control'> & Part
   }
 }
 
-/** Service action of the opcodes that carry one in byte 1 bits 4..0. */
-export const serviceActionOf = (cdb: Buffer): number => field(cdb[1] ?? 0, 0, 5);

@@ -4,8 +4,9 @@
  * data mover port, the remote-target initiator, NDMP's pass-through and the iSCSI initiator. Each
  * carrier adds only what is its own (the iSCSI initiator: LUN, task attribute, timeout; the router:
  * the nexus), so a request passes down the layers as it is instead of being rebuilt field by field.
- * Types only: no I/O, no runtime code.
+ * No I/O.
  */
+import type { CdbRequest } from './cdb.js';
 /** Where data-in may be built: a caller's own (recycled) buffer instead of a new one. */
 export interface DataInAllocator {
   allocDataIn(bytes: number): Buffer;
@@ -38,4 +39,9 @@ export interface CommandResult {
   residualUnderflow?: number;
   /** Residual count when the transport flagged overflow (iSCSI O bit). */
   residualOverflow?: number;
+}
+
+/** The command a built CDB makes (cdb.ts CdbRequest): its data-in length, or the data-out sent with it. */
+export function asCommand(r: CdbRequest, dataOut?: Buffer): CommandOptions & { cdb: Buffer } {
+  return r.direction === 'in' ? { cdb: r.cdb, dataInLength: r.length } : { cdb: r.cdb, dataOut };
 }

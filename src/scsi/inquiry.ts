@@ -6,6 +6,7 @@
  */
 import { asciiField, bit, field, pack, struct, u8, u16, blob } from './layout.js';
 import { SpcOp } from './spc.js';
+import type { CdbRequest } from './cdb.js';
 
 export const VpdPage = { SUPPORTED: 0x00, UNIT_SERIAL: 0x80, DEVICE_ID: 0x83, EXTENDED_INQUIRY: 0x86 } as const;
 
@@ -13,7 +14,6 @@ export const VpdPage = { SUPPORTED: 0x00, UNIT_SERIAL: 0x80, DEVICE_ID: 0x83, EX
 export const SPC4_VERSION = 0x06;
 
 /** Peripheral qualifier values (standard data byte 0 bits 7..5). */
-export const PeripheralQualifier = { CONNECTED: 0, NOT_CONNECTED: 1, NOT_SUPPORTED: 3 } as const;
 
 /** Version descriptors (SPC-4 Table 30 area): the ones dmsim claims. */
 export const VersionDescriptor = {
@@ -44,6 +44,9 @@ export function decodeInquiryCdb(cdb: Buffer): InquiryCdb {
 export function encodeInquiryCdb(v: InquiryCdb): Buffer {
   return cdb6.encode({ opcode: SpcOp.INQUIRY, b1: pack([v.evpd, 0]), page: v.pageCode, alloc: v.allocationLength, control: 0 });
 }
+
+/** INQUIRY with its data-in: the ALLOCATION LENGTH is what the initiator accepts. */
+export const inquiryRequest = (v: InquiryCdb): CdbRequest => ({ cdb: encodeInquiryCdb(v), direction: 'in', length: v.allocationLength });
 
 // ---------------------------------------------------------------- standard data
 
@@ -267,7 +270,7 @@ export const designators = {
  * specific identifier "lab:" + the name. A second designator of that type beside the
  * "PRODUCT SERIAL" one, so an initiator over iSCSI can call LUs by the names the lab uses.
  */
-export const LAB_NAME_VENDOR = 'DMSIM';
+const LAB_NAME_VENDOR = 'DMSIM';
 const LAB_NAME_PREFIX = 'lab:';
 
 export const labNameDesignator = (name: string): Designator => designators.t10VendorId(LAB_NAME_VENDOR, `${LAB_NAME_PREFIX}${name}`);

@@ -11,7 +11,6 @@ export const u8 = BL.u8;
 export const u16 = BL.u16be;
 export const u24 = BL.u24be;
 export const u32 = BL.u32be;
-export const u48 = BL.u48be;
 /** 64-bit big-endian as a JS number: exact up to 2^53, which covers every LBA and byte count dmsim can hold. */
 export const u64 = BL.nu64be;
 export const blob = BL.blob;

@@ -84,7 +84,7 @@ export const MAM_ATTRIBUTES: readonly AttributeDef[] = [
 const BY_ID = new Map(MAM_ATTRIBUTES.map((d) => [d.id, d]));
 
 /** Host vendor-specific range (1400h–17FFh): writable with any format and length. */
-export const isHostVendorAttribute = (id: number): boolean => id >= 0x1400 && id <= 0x17ff;
+const isHostVendorAttribute = (id: number): boolean => id >= 0x1400 && id <= 0x17ff;
 
 export function attributeDef(id: number): AttributeDef | undefined {
   return BY_ID.get(id) ?? (isHostVendorAttribute(id) ? { id, name: 'host vendor specific', format: B, max: 1024, readOnly: false } : undefined);

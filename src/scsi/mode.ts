@@ -7,10 +7,10 @@
  * Disk and tape share all of it; only the device-specific header byte and the descriptor values
  * differ, and those come from the device.
  */
-import { Sense, ScsiError, SenseKey } from './sense.js';
+import { Sense } from './sense.js';
 import { bit, field, pack, struct, u8, u16, u24, u32, u64 } from './layout.js';
 import { SpcOp } from './spc.js';
-
+import type { CdbRequest } from './cdb.js';
 
 /** PC field (MODE SENSE byte 2 bits 7..6). */
 export const PageControl = { CURRENT: 0, CHANGEABLE: 1, DEFAULT: 2, SAVED: 3 } as const;
@@ -75,6 +75,13 @@ export function encodeModeSense(v: Omit<ModeSenseCdb, 'llbaa'> & { llbaa?: boole
     ? sense10.encode({ opcode: SpcOp.MODE_SENSE_10, b1, b2, subpage: v.subpage, r4: 0, r5: 0, r6: 0, alloc: v.allocationLength, control: 0 })
     : sense6.encode({ opcode: SpcOp.MODE_SENSE_6, b1, b2, subpage: v.subpage, alloc: v.allocationLength & 0xff, control: 0 });
 }
+
+/** MODE SENSE with its data-in: the ALLOCATION LENGTH (one byte in the 6-byte form). */
+export const modeSenseRequest = (v: Omit<ModeSenseCdb, 'llbaa'> & { llbaa?: boolean }): CdbRequest => ({
+  cdb: encodeModeSense(v),
+  direction: 'in',
+  length: v.ten ? v.allocationLength : v.allocationLength & 0xff,
+});
 
 export interface ModeSelectCdb {
   ten: boolean;
@@ -219,10 +226,10 @@ export interface PageFrame {
   bytes: Buffer;
 }
 
-export const pageHeaderLength = (spf: boolean): number => (spf ? 4 : 2);
+const pageHeaderLength = (spf: boolean): number => (spf ? 4 : 2);
 
 /** Write the page header in place (PS, SPF, code, subpage, length from the buffer size). */
-export function framePage(page: Buffer, code: number, subpage: number, ps: boolean): Buffer {
+function framePage(page: Buffer, code: number, subpage: number, ps: boolean): Buffer {
   const spf = subpage !== 0;
   page[0] = pack([ps, 7], [spf, 6], [code, 0, 6]);
   if (spf) {
@@ -365,8 +372,6 @@ const controlLayout = struct<ControlRaw>([
   u8('code'), u8('len'), u8('b2'), u8('b3'), u8('b4'), u8('b5'), u8('r6'), u8('r7'), u16('busy'), u16('selftest'),
 ]);
 
-export const CONTROL_PAGE_LENGTH = 12;
-
 export function encodeControlPage(v: Partial<ControlPage>, ps = false): Buffer {
   const b = controlLayout.encode({
     code: 0, len: 0,
@@ -427,8 +432,6 @@ const cachingLayout = struct<CachingRaw>([
   u8('b12'), u8('segs'), u16('segsize'), u8('r16'), u8('r17'), u8('r18'), u8('r19'),
 ]);
 
-export const CACHING_PAGE_LENGTH = 20;
-
 export function encodeCachingPage(v: Partial<CachingPage>, ps = false): Buffer {
   const b = cachingLayout.encode({
     code: 0, len: 0,
@@ -472,8 +475,6 @@ const rwerLayout = struct<RwerRaw>([
   u8('code'), u8('len'), u8('b2'), u8('rrc'), u8('r4'), u8('r5'), u8('r6'), u8('r7'), u8('wrc'), u8('r9'), u16('rtl'),
 ]);
 
-export const RWER_PAGE_LENGTH = 12;
-
 export function encodeReadWriteErrorRecoveryPage(v: Partial<ReadWriteErrorRecoveryPage>, ps = false): Buffer {
   const b = rwerLayout.encode({
     code: 0, len: 0,
@@ -507,8 +508,6 @@ export interface InformationalExceptionsPage {
 
 interface IecRaw { code: number; len: number; b2: number; b3: number; timer: number; count: number }
 const iecLayout = struct<IecRaw>([u8('code'), u8('len'), u8('b2'), u8('b3'), u32('timer'), u32('count')]);
-
-export const IEC_PAGE_LENGTH = 12;
 
 export function encodeInformationalExceptionsPage(v: Partial<InformationalExceptionsPage>, ps = false): Buffer {
   const b = iecLayout.encode({
@@ -675,10 +674,6 @@ export class ModePageSet {
     return changed;
   }
 }
-
-/** True when a thrown error is a MODE SELECT parameter rejection (for callers mapping to UA etc.). */
-export const isParameterError = (e: unknown): boolean =>
-  e instanceof ScsiError && e.sense.key === SenseKey.ILLEGAL_REQUEST && (e.sense.asc === 0x26 || e.sense.asc === 0x1a);
 
 // ---------------------------------------------------------------- command-level helpers
 

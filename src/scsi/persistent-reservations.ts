@@ -147,7 +147,7 @@ export function encodeTransportId(t: TransportId): Buffer {
 }
 
 /** Total length of the TransportID at `offset` (FC: 24; iSCSI: 4 + ADDITIONAL LENGTH). */
-export function transportIdLength(b: Buffer, offset = 0): number {
+function transportIdLength(b: Buffer, offset = 0): number {
   const proto = field(b[offset] ?? 0, 0, 4);
   return proto === TransportProtocol.ISCSI && b.length >= offset + 4 ? 4 + b.readUInt16BE(offset + 2) : 24;
 }

@@ -4,8 +4,9 @@
  */
 import { bit, blob, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
 import { SbcOp } from './sbc.js';
+import type { CdbRequest } from './cdb.js';
 
-export const READ_CAPACITY_16_SA = 0x10;
+const READ_CAPACITY_16_SA = 0x10;
 
 export interface ReadCapacity10Cdb {
   /** LOGICAL BLOCK ADDRESS (obsolete in SBC-3; must be 0 when PMI is 0). */
@@ -89,6 +90,9 @@ interface Rc16Raw { lba: number; len: number; b12: number; b13: number; b14: num
 const rc16Data = struct<Rc16Raw>([u64('lba'), u32('len'), u8('b12'), u8('b13'), u16('b14'), blob(16, 'r')]);
 
 export const READ_CAPACITY_16_LENGTH = 32;
+
+/** READ CAPACITY(16) asking for the whole 32-byte parameter data. */
+export const readCapacity16Request = (): CdbRequest => ({ cdb: encodeReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_LENGTH }), direction: 'in', length: READ_CAPACITY_16_LENGTH });
 
 export function encodeReadCapacity16(v: Partial<ReadCapacity16Data> & Pick<ReadCapacity16Data, 'lastLba' | 'blockLength'>): Buffer {
   return rc16Data.encode({

@@ -5,6 +5,7 @@
  */
 import { bit, field, struct, u8, u16, u32, blob } from './layout.js';
 import { SpcOp } from './spc.js';
+import type { CdbRequest } from './cdb.js';
 
 export const RcrServiceAction = {
   COPY_STATUS: 0x00,
@@ -31,6 +32,8 @@ const rcrCdb = struct<RcrCdbRaw>([u8('opcode'), u8('sa'), u8('listId'), blob(7),
 export function encodeRcrCdb(v: Partial<RcrCdb> & { serviceAction: number }): Buffer {
   return rcrCdb.encode({ opcode: SpcOp.RECEIVE_COPY_RESULTS, sa: field(v.serviceAction, 0, 5), listId: v.listId ?? 0, alloc: v.allocationLength ?? 1024, control: 0 });
 }
+
+export const rcrRequest = (v: Partial<RcrCdb> & { serviceAction: number }): CdbRequest => ({ cdb: encodeRcrCdb(v), direction: 'in', length: v.allocationLength ?? 1024 });
 
 export function decodeRcrCdb(cdb: Buffer): RcrCdb {
   const r = rcrCdb.decode(cdb);

@@ -7,6 +7,7 @@
 import { Sense } from './sense.js';
 import { struct, u8, u32, field } from './layout.js';
 import { SpcOp } from './spc.js';
+import type { CdbRequest } from './cdb.js';
 
 /** The REPORT LUNS well-known logical unit (SPC-4 §8.2). */
 export const REPORT_LUNS_WLUN = 0xc101;
@@ -20,7 +21,7 @@ export const SelectReport = {
   ALL: 0x02,
 } as const;
 
-export const isWellKnownLun = (lun: number): boolean => (lun & 0xff00) === 0xc100;
+const isWellKnownLun = (lun: number): boolean => (lun & 0xff00) === 0xc100;
 
 /** Flat LUN number from the 8-byte SAM LUN field, or undefined for an addressing form dmsim does not use. */
 export function decodeLun(b: Uint8Array, offset = 0): number | undefined {
@@ -71,6 +72,8 @@ export function decodeReportLunsCdb(cdb: Buffer): ReportLunsCdb {
 export function encodeReportLunsCdb(v: ReportLunsCdb): Buffer {
   return cdb12.encode({ opcode: SpcOp.REPORT_LUNS, r1: 0, select: v.selectReport, r3: 0, r4: 0, r5: 0, alloc: v.allocationLength, r10: 0, control: 0 });
 }
+
+export const reportLunsRequest = (v: ReportLunsCdb): CdbRequest => ({ cdb: encodeReportLunsCdb(v), direction: 'in', length: v.allocationLength });
 
 /**
  * Validate a REPORT LUNS CDB the way SPC-4 asks: unknown SELECT REPORT values and allocation

@@ -59,7 +59,6 @@ export interface Timeouts {
 
 interface TimeoutsRaw { length: number; r2: number; specific: number; nominal: number; recommended: number }
 const timeouts = struct<TimeoutsRaw>([u16('length'), u8('r2'), u8('specific'), u32('nominal'), u32('recommended')]);
-export const TIMEOUTS_LENGTH = timeouts.span;
 
 export const encodeTimeouts = (t: Timeouts): Buffer =>
   timeouts.encode({ length: 0x0a, r2: 0, specific: t.commandSpecific, nominal: t.nominal, recommended: t.recommended });

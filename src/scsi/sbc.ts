@@ -354,7 +354,7 @@ const blockLimitsLayout = struct<BlRaw>([
   u32('mulc'), u32('mubdc'), u32('oug'), u32('uga'), u64('mwsl'), blob(20, 'r'),
 ]);
 
-export const VPD_BLOCK_LIMITS_LENGTH = 64;
+const VPD_BLOCK_LIMITS_LENGTH = 64;
 
 export function encodeBlockLimitsVpd(v: BlockLimits, deviceType = 0): Buffer {
   return blockLimitsLayout.encode({
@@ -390,7 +390,7 @@ export interface BlockDeviceCharacteristics {
 interface BdcRaw { dt: number; code: number; len: number; rate: number; ptype: number; b7: number; b8: number; r?: Buffer }
 const bdcLayout = struct<BdcRaw>([u8('dt'), u8('code'), u16('len'), u16('rate'), u8('ptype'), u8('b7'), u8('b8'), blob(55, 'r')]);
 
-export const VPD_BDC_LENGTH = 64;
+const VPD_BDC_LENGTH = 64;
 
 export function encodeBlockDeviceCharacteristicsVpd(v: BlockDeviceCharacteristics, deviceType = 0): Buffer {
   return bdcLayout.encode({
@@ -422,7 +422,7 @@ export interface LogicalBlockProvisioning {
 interface LbpRaw { dt: number; code: number; len: number; te: number; b5: number; b6: number; r7: number }
 const lbpLayout = struct<LbpRaw>([u8('dt'), u8('code'), u16('len'), u8('te'), u8('b5'), u8('b6'), u8('r7')]);
 
-export const VPD_LBP_LENGTH = 8;
+const VPD_LBP_LENGTH = 8;
 
 export function encodeLogicalBlockProvisioningVpd(v: LogicalBlockProvisioning, deviceType = 0): Buffer {
   return lbpLayout.encode({

@@ -8,6 +8,7 @@
  */
 import { bit, field, pack, struct, u8, u16, u24 } from './layout.js';
 import { ScsiError, SenseKey } from './sense.js';
+import type { CdbRequest } from './cdb.js';
 
 export const SmcOp = {
   INITIALIZE_ELEMENT_STATUS: 0x07,
@@ -32,7 +33,7 @@ export const MediumType = { UNSPECIFIED: 0, DATA: 1, CLEANING: 2, DIAGNOSTIC: 3,
 /** OPEN/CLOSE IMPORT/EXPORT ELEMENT action codes (byte 4 bits 4..0). */
 export const ImportExportAction = { OPEN: 0x00, CLOSE: 0x01 } as const;
 
-export const VOLUME_TAG_LENGTH = 36;
+const VOLUME_TAG_LENGTH = 36;
 const VOLUME_ID_LENGTH = 32;
 
 // ---------------------------------------------------------------- CDBs
@@ -161,6 +162,8 @@ export function encodeReadElementStatus(v: Partial<ReadElementStatusCdb> & { all
     control: 0,
   });
 }
+
+export const readElementStatusRequest = (v: Partial<ReadElementStatusCdb> & { allocationLength: number }): CdbRequest => ({ cdb: encodeReadElementStatus(v), direction: 'in', length: v.allocationLength });
 
 export function decodeReadElementStatus(cdb: Buffer): ReadElementStatusCdb {
   const r = res12.decode(cdb);
@@ -472,7 +475,6 @@ interface EaaRaw {
 const eaa = struct<EaaRaw>([
   u8('code'), u8('length'), u16('mtFirst'), u16('mtCount'), u16('stFirst'), u16('stCount'), u16('ieFirst'), u16('ieCount'), u16('dtFirst'), u16('dtCount'), u16('r18'),
 ]);
-export const ELEMENT_ADDRESS_PAGE_LENGTH = eaa.span;
 
 export function encodeElementAddressPage(v: ElementAddressAssignment, ps = false): Buffer {
   return eaa.encode({
@@ -537,7 +539,7 @@ export interface DeviceCapabilities {
 
 const nibble = (t: CapabilityTypes) => pack([!!t.transport, 0], [!!t.storage, 1], [!!t.importExport, 2], [!!t.dataTransfer, 3]);
 const unnibble = (v: number): Required<CapabilityTypes> => ({ transport: bit(v, 0), storage: bit(v, 1), importExport: bit(v, 2), dataTransfer: bit(v, 3) });
-export const DEVICE_CAPABILITIES_PAGE_LENGTH = 20;
+const DEVICE_CAPABILITIES_PAGE_LENGTH = 20;
 
 export function encodeDeviceCapabilitiesPage(v: DeviceCapabilities, ps = false): Buffer {
   const b = Buffer.alloc(DEVICE_CAPABILITIES_PAGE_LENGTH);

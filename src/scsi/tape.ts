@@ -234,6 +234,8 @@ export function encodeReadPositionCdb(v: ReadPositionCdb): Buffer {
   return readPositionCdb.encode({ opcode: TapeOp.READ_POSITION, sa: field(v.serviceAction, 0, 5), r2: Buffer.alloc(5), alloc: v.allocationLength, control: 0 });
 }
 
+export const readPositionRequest = (v: ReadPositionCdb): CdbRequest => ({ cdb: encodeReadPositionCdb(v), direction: 'in', length: v.allocationLength });
+
 /** LOAD UNLOAD: IMMED (byte 1 bit 0); byte 4: HOLD bit 3, EOT bit 2, RETEN bit 1, LOAD bit 0. */
 export interface LoadUnloadCdb {
   immed: boolean;
@@ -265,9 +267,12 @@ export function encodeRewind(immed = false): Buffer {
   return Buffer.from([TapeOp.REWIND, immed ? 1 : 0, 0, 0, 0, 0]);
 }
 
-export function encodeReadBlockLimitsCdb(mloi = false): Buffer {
+function encodeReadBlockLimitsCdb(mloi = false): Buffer {
   return Buffer.from([TapeOp.READ_BLOCK_LIMITS, mloi ? 1 : 0, 0, 0, 0, 0]);
 }
+
+/** READ BLOCK LIMITS with its data-in: 6 bytes, 20 with MLOI. */
+export const readBlockLimitsRequest = (mloi = false): CdbRequest => ({ cdb: encodeReadBlockLimitsCdb(mloi), direction: 'in', length: mloi ? BLOCK_LIMITS_MLOI_LENGTH : BLOCK_LIMITS_LENGTH });
 
 /** REPORT DENSITY SUPPORT: MEDIA (byte 1 bit 0), MEDIUM TYPE (bit 1), allocation length bytes 7–8. */
 export interface ReportDensityCdb {
@@ -344,9 +349,7 @@ interface ExtPosRaw {
 }
 const extPos = struct<ExtPosRaw>([u8('flags'), u8('partition'), u16('addLen'), u8('r4'), u24('objects'), u64('first'), u64('last'), u64('bytes')]);
 
-export const READ_POSITION_SHORT_LENGTH = shortPos.span;
 export const READ_POSITION_LONG_LENGTH = longPos.span;
-export const READ_POSITION_EXTENDED_LENGTH = extPos.span;
 
 /** Short form (20 bytes). PERR is set when an identifier does not fit 32 bits (the field then saturates). */
 export function encodePositionShort(p: TapePosition): Buffer {
@@ -460,8 +463,8 @@ interface MloiRaw {
 }
 const blockLimitsMloi = struct<MloiRaw>([blob(12), u64('mloi')]);
 
-export const BLOCK_LIMITS_LENGTH = blockLimits.span;
-export const BLOCK_LIMITS_MLOI_LENGTH = blockLimitsMloi.span;
+const BLOCK_LIMITS_LENGTH = blockLimits.span;
+const BLOCK_LIMITS_MLOI_LENGTH = blockLimitsMloi.span;
 
 export function encodeBlockLimits(v: BlockLimits, mloi = false): Buffer {
   if (mloi) {
@@ -524,7 +527,6 @@ const densityDesc = struct<DensityRaw>([
   blob(8, 'name'),
   blob(20, 'desc'),
 ]);
-export const DENSITY_DESCRIPTOR_LENGTH = densityDesc.span;
 
 const ascii = (b: Uint8Array) => Buffer.from(b).toString('latin1').replace(/[ \0]+$/, '');
 
@@ -615,7 +617,6 @@ const mediumTypeDesc = struct<MediumTypeRaw>([
   blob(8, 'name'),
   blob(20, 'desc'),
 ]);
-export const MEDIUM_TYPE_DESCRIPTOR_LENGTH = mediumTypeDesc.span;
 
 /** MEDIUM TYPE=1 answer: 56-byte medium type descriptors (DESCRIPTOR LENGTH 52 as SSC-3 gives it). */
 export function encodeMediumTypeReport(descs: readonly MediumTypeDescriptor[]): Buffer {
@@ -703,7 +704,6 @@ interface DcRaw {
   r12: number;
 }
 const dcPage = struct<DcRaw>([u8('code'), u8('len'), u8('b2'), u8('b3'), u32('calg'), u32('dalg'), u32('r12')]);
-export const DATA_COMPRESSION_PAGE_LENGTH = dcPage.span;
 
 export function encodeDataCompressionPage(v: DataCompressionPage, ps = false): Buffer {
   return dcPage.encode({
@@ -770,7 +770,6 @@ const dcfgPage = struct<DcfgRaw>([
   u8('sdca'),
   u8('b15'),
 ]);
-export const DEVICE_CONFIGURATION_PAGE_LENGTH = dcfgPage.span;
 export const DeviceConfigBits = { REW: 0x01, SEW: 0x08, SWP: 0x04, EEG: 0x10, LOIS: 0x40 } as const;
 
 export function encodeDeviceConfigurationPage(v: DeviceConfigurationPage, ps = false): Buffer {

@@ -9,8 +9,6 @@ import { ScsiError, SenseKey } from './sense.js';
 import { bit, field, pack, struct, u8, u16, u32, blob } from './layout.js';
 import { SpcOp } from './spc.js';
 
-export const XcopyServiceAction = { LID1: 0x00, LID4: 0x01, POPULATE_TOKEN: 0x10, WRITE_USING_TOKEN: 0x11, COPY_OPERATION_ABORT: 0x1c } as const;
-
 // ---------------------------------------------------------------- CDB
 
 export interface XcopyCdb {
@@ -77,11 +75,11 @@ export const CscdType = {
 
 /** Descriptor types that are 64 bytes long (the second half starts with extension code FFh). */
 const LONG_CSCD = new Set<number>([CscdType.ISCSI_IPV6, CscdType.IP_COPY_SERVICE]);
-export const cscdLength = (type: number): number => (LONG_CSCD.has(type) ? 64 : 32);
+const cscdLength = (type: number): number => (LONG_CSCD.has(type) ? 64 : 32);
 
 export const BLOCK_PDTS: ReadonlySet<number> = new Set([0x00, 0x04, 0x05, 0x07, 0x0e]);
 export const STREAM_PDT = 0x01;
-export const PROCESSOR_PDT = 0x03;
+const PROCESSOR_PDT = 0x03;
 
 /** Bytes 28–31, by the CSCD's PERIPHERAL DEVICE TYPE. */
 export type DeviceTypeParams =
@@ -665,7 +663,7 @@ function writeNum(b: Buffer, at: number, w: number, v: number): void {
 }
 const signExtend24 = (v: number) => (v & 0x800000 ? v - 0x1000000 : v);
 
-export function segmentLength(s: SegmentDescriptor): number {
+function segmentLength(s: SegmentDescriptor): number {
   const l = SEGMENT_LAYOUTS.get(s.type);
   if (!l) return 4 + (s.body?.length ?? 0);
   if (s.type === 0x05) return 16 + roundUp4(s.embedded?.length ?? 0);

@@ -3,13 +3,14 @@
  * parameter data go through the shared codecs in src/scsi; a status other than GOOD becomes a
  * ScsiCommandError carrying the decoded sense.
  */
-import { encodeInquiryCdb, decodeStandardInquiry, type StandardInquiry } from '../../scsi/inquiry.js';
-import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH, type ReadCapacity16Data } from '../../scsi/read-capacity.js';
-import { decodeReportLunsData, encodeReportLunsCdb, SelectReport } from '../../scsi/report-luns.js';
+import { inquiryRequest, decodeStandardInquiry, type StandardInquiry } from '../../scsi/inquiry.js';
+import { decodeReadCapacity16, readCapacity16Request, type ReadCapacity16Data } from '../../scsi/read-capacity.js';
+import { decodeReportLunsData, reportLunsRequest, SelectReport } from '../../scsi/report-luns.js';
 import { decodeSense, hexByte, senseCode, type SenseInfo } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import { encodeTestUnitReadyCdb } from '../../scsi/spc.js';
 import type { CommandRequest, CommandResult } from './types.js';
+import { asCommand } from '../../scsi/command.js';
 
 export interface CommandIssuer {
   command(req: CommandRequest): Promise<CommandResult>;
@@ -45,7 +46,7 @@ export async function checked(s: CommandIssuer, req: CommandRequest): Promise<Co
 export async function reportLuns(s: CommandIssuer, selectReport: number = SelectReport.ALL_LUS): Promise<number[]> {
   let alloc = 8 + 8 * 64;
   for (let i = 0; i < 2; i++) {
-    const r = await checked(s, { lun: 0, cdb: encodeReportLunsCdb({ selectReport, allocationLength: alloc }), dataInLength: alloc });
+    const r = await checked(s, { lun: 0, ...asCommand(reportLunsRequest({ selectReport, allocationLength: alloc })) });
     const d = decodeReportLunsData(r.dataIn);
     if (8 + d.listLength <= alloc) return d.luns;
     alloc = 8 + d.listLength;
@@ -54,18 +55,18 @@ export async function reportLuns(s: CommandIssuer, selectReport: number = Select
 }
 
 export async function inquiry(s: CommandIssuer, lun: number): Promise<StandardInquiry> {
-  const r = await checked(s, { lun, cdb: encodeInquiryCdb({ evpd: false, pageCode: 0, allocationLength: 96 }), dataInLength: 96 });
+  const r = await checked(s, { lun, ...asCommand(inquiryRequest({ evpd: false, pageCode: 0, allocationLength: 96 })) });
   return decodeStandardInquiry(r.dataIn);
 }
 
 /** A VPD page's raw bytes (header included). */
 export async function inquiryVpd(s: CommandIssuer, lun: number, page: number, allocationLength = 1024): Promise<Buffer> {
-  const r = await checked(s, { lun, cdb: encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength }), dataInLength: allocationLength });
+  const r = await checked(s, { lun, ...asCommand(inquiryRequest({ evpd: true, pageCode: page, allocationLength })) });
   return r.dataIn;
 }
 
 export async function readCapacity16(s: CommandIssuer, lun: number): Promise<ReadCapacity16Data> {
-  const r = await checked(s, { lun, cdb: encodeReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_LENGTH }), dataInLength: READ_CAPACITY_16_LENGTH });
+  const r = await checked(s, { lun, ...asCommand(readCapacity16Request()) });
   return decodeReadCapacity16(r.dataIn);
 }
 
