@@ -121,7 +121,7 @@ export class RemoteTarget {
       loginTimeoutMs: this.opts.loginTimeoutMs ?? 5000,
       // A remote that stops answering must fail its commands rather than hang the copy.
       keepaliveMs: 5000,
-      ...(this.opts.chap ? { chap: this.opts.chap } : {}),
+      chap: this.opts.chap,
       onAsyncEvent: (e) => {
         if (e.sense && senseCode(e.sense) === LUNS_CHANGED) this.lus = undefined;
       },

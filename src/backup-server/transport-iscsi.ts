@@ -42,10 +42,7 @@ export class IscsiTransport implements ScsiTransport {
 
   /** SendTargets=All in a discovery session. */
   async listTargets(): Promise<TransportTarget[]> {
-    const ini = new IscsiInitiator({
-      initiatorName: this.opts.initiatorName,
-      ...(this.opts.chap ? { chap: this.opts.chap } : {}),
-    });
+    const ini = new IscsiInitiator({ initiatorName: this.opts.initiatorName, chap: this.opts.chap });
     const found = await ini.discover(this.opts.host, this.port);
     return found.map((t) => ({ id: t.name, label: t.addresses.map((a) => `${a.host}:${a.port}`).join(' ') || `${this.opts.host}:${this.port}` }));
   }
@@ -60,11 +57,11 @@ export class IscsiTransport implements ScsiTransport {
         port: this.port,
         initiatorName: this.opts.initiatorName,
         targetName: target,
-        ...(this.opts.chap ? { chap: this.opts.chap } : {}),
-        ...(this.opts.headerDigest ? { headerDigest: true } : {}),
-        ...(this.opts.dataDigest ? { dataDigest: true } : {}),
-        ...(this.opts.commandTimeoutMs ? { commandTimeoutMs: this.opts.commandTimeoutMs } : {}),
-        ...(this.opts.keepaliveMs ? { keepaliveMs: this.opts.keepaliveMs } : {}),
+        chap: this.opts.chap,
+        headerDigest: this.opts.headerDigest,
+        dataDigest: this.opts.dataDigest,
+        commandTimeoutMs: this.opts.commandTimeoutMs,
+        keepaliveMs: this.opts.keepaliveMs,
       });
       this.sessions.set(target, s);
       const mine = s;
