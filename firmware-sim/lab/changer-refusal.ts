@@ -3,7 +3,7 @@
  * as a sentence: the changer checks it exactly as it checks MOVE MEDIUM, so the reason arrives as the
  * sense an initiator would get; the operator reads the meaning with the code next to it.
  */
-import { hexByte, ScsiError } from '../../src/scsi/sense.js';
+import { hexByte, ScsiError, senseCode } from '../../src/scsi/sense.js';
 import { LabChangeError } from './build.js';
 
 /** ASC/ASCQ → what it means for the operator (smc.md §2.4's errors of a move). */
@@ -29,7 +29,7 @@ export async function asOperator<T>(name: string, action: () => Promise<T>): Pro
     if (e instanceof LabChangeError) throw e;
     if (e instanceof ScsiError) {
       const code = `${hexByte(e.sense.asc, true)}/${hexByte(e.sense.ascq, true)}`;
-      throw new LabChangeError(`library ${name}: ${REASONS[code] ?? 'refused'} (sense ${hexByte(e.sense.key, true)}/${code})`, 'conflict');
+      throw new LabChangeError(`library ${name}: ${REASONS[code] ?? 'refused'} (sense ${senseCode(e.sense, { wide: true, upper: true })})`, 'conflict');
     }
     // The changer's own operator checks ("no empty import/export element", "not an import/export element").
     if (e instanceof Error && !(e as NodeJS.ErrnoException).code) throw new LabChangeError(`library ${name}: ${e.message}`, 'conflict');
