@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { FatVolume } from '../fs/fat/volume.js';
 import { TAR_RECORD } from '../fs/tar.js';
+import { SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { encodeBackupRecord, type BackupHeader } from './backup-record.js';
 import { TransportBlockReader } from './block-reader.js';
 import type { BackupMode, BackupRow, Catalog, FileRow } from './catalog.js';
@@ -52,6 +53,36 @@ export interface BackupParams {
   retries?: number;
   /** How the drive is kept for the data mover (default spc2: third-party RESERVE(10)). */
   reservation?: ReservationMode;
+  /**
+   * After COPY ABORTED 0D/02 (a copy target the data mover could not reach), wait up to this long
+   * for the source and the drive to answer TEST UNIT READY again before resuming (default 0).
+   */
+  retryWaitMs?: number;
+}
+
+/** COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE (SPC-4 table of ASC/ASCQ, 0D/02). */
+function unreachableTarget(s: SenseInfo | undefined): boolean {
+  return s?.key === SenseKey.COPY_ABORTED && s.asc === 0x0d && s.ascq === 0x02;
+}
+
+/**
+ * Polls TEST UNIT READY on each LU until it answers (any status: a unit attention after the
+ * target's restart is an answer) or the time is up. A copy target that went away (a killed array
+ * process, a restarted tgtd) is then back for the data mover too, which logs in again itself.
+ */
+async function waitReachable(client: ScsiClient, lus: DiscoveredLu[], ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (const lu of lus)
+    for (;;) {
+      try {
+        await client.testUnitReady(lu.target, lu.lun);
+        break;
+      } catch {
+        if (Date.now() >= until) return false;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  return true;
 }
 
 export interface BackupOutcome {
@@ -276,6 +307,10 @@ async function runWithResume(p: BackupParams, session: TapeSession, job: PlacedJ
   let nextListId = (commands[commands.length - 1]!.listId % 255) + 1;
   for (let attempt = 0; !result.ok && attempt < (p.retries ?? 0); attempt++) {
     const f = result.failure!;
+    if (unreachableTarget(f.sense) && p.retryWaitMs) {
+      const back = await waitReachable(client, [source, tape], p.retryWaitMs);
+      catalog.event(backupId, `attempt ${attempt + 1}: a copy target was unreachable; ${back ? 'source and drive answer again' : `still unreachable after ${p.retryWaitMs} ms, trying anyway`}`);
+    }
     const cmd = current[f.commandIndex]!;
     const cmdStart = currentStart + current.slice(0, f.commandIndex).reduce((s, c) => s + c.objects, 0);
     const report = await readFailure(client, p.dataMover, f.listId);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/iscsi/initiator/index.js';
 import { clearUnitAttentions } from '../../src/iscsi/initiator/scsi.js';
-import { runCli, spawnCliWatched, waitForLog } from '../cli/cli-process.js';
+import { collect, runCli, spawnCli, spawnCliWatched, waitForLog } from '../cli/cli-process.js';
 import { startIsnsd, type Isnsd } from '../helpers/isnsd.js';
 import { requireTools } from '../helpers/require-tool.js';
 import { freePort } from '../helpers/tgtd.js';
@@ -59,8 +59,7 @@ interface Served {
   api?: string;
 }
 
-async function serve(lab: string, node: string, iscsi: string, extra: string[] = []): Promise<Served> {
-  const data = mkdtempSync(path.join(os.tmpdir(), `backup-split-${node}-`));
+async function serve(lab: string, node: string, iscsi: string, extra: string[] = [], data = mkdtempSync(path.join(os.tmpdir(), `backup-split-${node}-`))): Promise<Served> {
   const proc = spawnCliWatched(['router', '--lab', lab, '--serve', node, '--iscsi', iscsi, '--data', data, ...extra]);
   procs.push(proc);
   const ready = await waitForLog(proc, 'router ready');
@@ -88,10 +87,12 @@ async function readLu(port: number, lun: number): Promise<Buffer> {
   }
 }
 
+/** The router's API: catalog, data mover port, cartridges; the array's: the disk's change maps. */
+const cliArgs = (where: string[], router: Served, array: Served) => ['--router', `iscsi://127.0.0.1:${router.port}`, ...where, '--api', router.api!, '--changes-api', array.api!, '--initiator-name', BACKUP1];
+
 async function backupAndRestore(where: string[], router: Served, array: Served): Promise<void> {
   const arrayPort = array.port;
-  // The router's API: catalog, data mover port, cartridges; the array's: the disk's change maps.
-  const common = ['--router', `iscsi://127.0.0.1:${router.port}`, ...where, '--api', router.api!, '--changes-api', array.api!, '--initiator-name', BACKUP1, '--quiet'];
+  const common = [...cliArgs(where, router, array), '--quiet'];
   const b = await runCli(['backup', ...common, '--source', 'array1/fat', '--tape', 'router1/tape0', '--mode', 'sparse', '--json']);
   expect(b.code, b.stderr).toBe(0);
   const job = JSON.parse(b.stdout) as { backupId: number; ok: boolean; streamBytes: number; bytesMoved: number; portBytesDuringCopy: number };
@@ -113,6 +114,51 @@ describe('dmsim backup across processes', () => {
     const router = await serve(lab, 'router1', '127.0.0.1:0', ['--api', '127.0.0.1:0']);
     await backupAndRestore(['--portal', `127.0.0.1:${arrayPort}`], router, array);
   }, 120_000);
+
+  it('the array process SIGKILLed mid-backup: COPY ABORTED 0D/02, and --retries resumes once it is back; the restore reads back byte-exact', async () => {
+    const arrayPort = await freePort();
+    const lab = labFile(`127.0.0.1:${arrayPort}`);
+    const arrayData = mkdtempSync(path.join(os.tmpdir(), 'backup-split-array1-'));
+    let array = await serve(lab, 'array1', `127.0.0.1:${arrayPort}`, ['--api', '127.0.0.1:0'], arrayData);
+    const router = await serve(lab, 'router1', '127.0.0.1:0', ['--api', '127.0.0.1:0']);
+    // The source slowed down so the kill lands inside the data file.
+    const cap = await fetch(`${array.api}/api/lus/array1/fat/faults`, { method: 'PATCH', headers: { authorization: `Bearer ${process.env.DMSIM_API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ throughputBytesPerSec: 4 * 1048576 }) });
+    expect(cap.status).toBe(200);
+    const common = cliArgs(['--portal', `127.0.0.1:${arrayPort}`], router, array);
+    const child = spawnCli(['backup', ...common, '--source', 'array1/fat', '--tape', 'router1/tape0', '--mode', 'sparse', '--no-checksums', '--retries', '3', '--retry-wait', '30', '--json']);
+    const done = collect(child);
+    // Kill when the progress says a MiB has reached the tape.
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no progress from the backup')), 30_000);
+      child.stderr!.on('data', (d: Buffer) => {
+        const m = /([\d.]+)\/([\d.]+) MiB/.exec(d.toString());
+        if (m && Number(m[1]) >= 1 && Number(m[1]) < Number(m[2]) - 1) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    const gone = new Promise((r) => array.proc.once('exit', r));
+    array.proc.kill('SIGKILL');
+    await gone;
+    await new Promise((r) => setTimeout(r, 1000));
+    array = await serve(lab, 'array1', `127.0.0.1:${arrayPort}`, ['--api', '127.0.0.1:0'], arrayData);
+    const b = await done;
+    expect(b.code, b.stderr).toBe(0);
+    const job = JSON.parse(b.stdout) as { backupId: number; ok: boolean };
+    expect(job.ok).toBe(true);
+    // The catalog tells the story: an unreachable copy target, then the resume from the failed segment.
+    const cat = await runCli(['catalog', 'show', String(job.backupId), '--api', router.api!, '--json']);
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toMatch(/0D\/02|COPY TARGET DEVICE NOT REACHABLE/i);
+    expect(cat.stdout).toMatch(/a copy target was unreachable; source and drive answer again/);
+    // The sense named the failed segment (COMMAND-SPECIFIC INFORMATION), which the resume starts from.
+    expect(cat.stdout).toMatch(/resuming from the failed segment: segment \d+ of list \d+/);
+    const r = await runCli(['restore', ...common, '--quiet', '--no-verify', '--backup', String(job.backupId), '--target', 'array1/scratch']);
+    expect(r.code, r.stderr).toBe(0);
+    const [src, dst] = await Promise.all([readLu(arrayPort, 0), readLu(arrayPort, 2)]);
+    expect(dst.equals(src)).toBe(true);
+  }, 180_000);
 
   it('without --portal or --isns the array LU is not found, and the message lists what the router offers (exit 2)', async () => {
     const arrayPort = await freePort();
