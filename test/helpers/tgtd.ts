@@ -36,6 +36,8 @@ export interface TgtdOptions {
   params?: Record<string, string | number>;
   /** Directory for backing files (default /dev/shm when present, else os tmp). */
   dir?: string;
+  /** Register with this iSNS server (tgtd's own client, turned on before the target exists). */
+  isns?: { host: string; port: number };
 }
 
 export interface Tgtd {
@@ -150,6 +152,14 @@ export async function startTgtd(opts: TgtdOptions = {}): Promise<Tgtd> {
   };
 
   try {
+    if (opts.isns) {
+      // tgtd takes iSNS settings only before its first target (reference isns.md §5.1).
+      const sys = (name: string, value: string) => run('tgtadm', ['-C', String(controlPort), '--op', 'update', '--mode', 'sys', '--name', name, '-v', value]);
+      await sys('iSNSServerIP', opts.isns.host);
+      await sys('iSNSServerPort', String(opts.isns.port));
+      await sys('iSNSAccessControl', 'Off');
+      await sys('iSNS', 'On');
+    }
     await admin('--op', 'new', '--mode', 'target', '--tid', '1', '-T', targetName);
     for (let lun = 1; lun <= luns; lun++) {
       const file = `${dir}/dmsim-tgtd-${controlPort}-lun${lun}.img`;
