@@ -31,6 +31,11 @@ export interface ChangeSource {
   take(): Array<{ lba: number; count: number }> | Promise<Array<{ lba: number; count: number }>>;
 }
 
+/** The management API asked for change maps does not serve the disk (a tgtd LU, another process's array). */
+export class NoChangeTracking extends Error {
+  override name = 'NoChangeTracking';
+}
+
 export interface BackupParams {
   client: ScsiClient;
   catalog: Catalog;
@@ -203,8 +208,14 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
     runs = changed;
   }
   if ((mode === 'full' || mode === 'sparse') && p.changes) {
-    await p.changes.take(); // new change epoch starts with this base
-    tookChanges = true;
+    try {
+      await p.changes.take(); // new change epoch starts with this base
+      tookChanges = true;
+    } catch (e) {
+      // A full or sparse backup needs no change map; only the chain it could start does.
+      if (!(e instanceof NoChangeTracking)) throw e;
+      warnings.push(`${e.message}: no incremental or differential can follow this backup`);
+    }
   }
   const pieces = runPieces(runs, bs);
   let sha: string | null = null;
