@@ -144,6 +144,8 @@ interface StreamPlan {
   skipped: string[];
   /** This backup took the disk's change map: a change epoch begins with it. */
   tookChanges: boolean;
+  /** Why no change map could be taken although a change source was given (the API does not serve the disk). */
+  changeProblem?: string;
 }
 
 /** Files mode: walk the FAT volume, plan the tar stream and hash each file (read over the port). */
@@ -186,6 +188,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
   let runs: Run[];
   let baseId: number | null = null;
   let tookChanges = false;
+  let changeProblem: string | undefined;
   if (mode === 'full') runs = fullRuns(blocks);
   else if (mode === 'sparse') runs = sparseRuns((await FatVolume.open(reader)).regions());
   else {
@@ -214,7 +217,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
     } catch (e) {
       // A full or sparse backup needs no change map; only the chain it could start does.
       if (!(e instanceof NoChangeTracking)) throw e;
-      warnings.push(`${e.message}: no incremental or differential can follow this backup`);
+      changeProblem = e.message;
     }
   }
   const pieces = runPieces(runs, bs);
@@ -228,7 +231,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
       notes.push(`no image checksum: ${(e as Error).message}`);
     }
   }
-  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [], tookChanges };
+  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [], tookChanges, ...(changeProblem ? { changeProblem } : {}) };
 }
 
 /** The job as placed on the tape: its catalog row, the tape ops and their EXTENDED COPY commands. */
@@ -268,7 +271,7 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
     barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
     record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: plan.tookChanges ? 1 : 0,
   });
-  if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}): an incremental or differential based on this backup will copy every block`);
+  if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (${plan.changeProblem ?? `no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}`}): an incremental or differential based on this backup will copy every block`);
   if (session.torn) {
     // The job that owned the torn file: its catalog row says failed, with why.
     const f = session.torn.file;
