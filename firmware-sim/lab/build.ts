@@ -798,7 +798,7 @@ class Lab implements LabRuntime {
     const remotes = this.config.remoteTargets.map((t) => {
       return new RemoteTarget({
         name: t.name,
-        portal: hostPortOf(t.portal),
+        ...(t.portal ? { portal: hostPortOf(t.portal) } : {}),
         iqn: t.iqn,
         wwpn: t.wwpn,
         initiatorName: dataMoverIqn(r.name),

@@ -152,8 +152,8 @@ export interface RouterConfig extends ServedElsewhere {
  */
 export interface RemoteTargetConfig {
   name: string;
-  /** "host:port" of its iSCSI portal. */
-  portal: string;
+  /** "host:port" of its iSCSI portal; without one, the portal iSNS reports for the IQN (`--isns`). */
+  portal?: string;
   iqn: string;
   /** CHAP the data mover proves when it logs in. */
   chap?: ChapConfig;

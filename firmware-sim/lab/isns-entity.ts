@@ -7,7 +7,8 @@
  *   Alias = the lab port reference, WWNN Token = the WWPN of the FC port it stands for;
  * - each served router's data mover is an initiator node `iqn.2026-11.dev.dmsim:<router>.dm`;
  * - each zone is a DD `<lab>:<zone>` whose members are the target IQNs of its target ports, the
- *   iSCSI names of its host ports and the data mover node of a router whose data mover port is in it.
+ *   iSCSI names of its host ports, the IQNs of its remote targets and the data mover node of a router
+ *   whose data mover port is in it.
  */
 import type { DiscoveryDomain, IsnsEntity, IsnsNode, IsnsPortal } from '../../src/isns/registrar.js';
 import { dataMoverIqn, type LabConfig } from './config.js';
@@ -43,10 +44,14 @@ export function labIsns(lab: LabConfig, topo: Topology, portals: readonly { host
   const byWwpn = new Map(topo.ports.map((p) => [p.wwpn, p]));
   const hostNames = new Map<string, string[]>();
   for (const h of lab.hosts) for (const hp of h.ports) hostNames.set(hp.wwpn, hp.iscsiNames);
+  // Remote targets zoned in the lab (a tgtd) join the DDs by their IQN, so iSNS shows them to the data movers.
+  const remoteIqn = new Map(lab.remoteTargets.map((t) => [t.wwpn, t.iqn]));
   const domains: DiscoveryDomain[] = [];
   for (const [zone, members] of topo.zones) {
     const names = new Set<string>();
     for (const w of members) {
+      const remote = remoteIqn.get(w);
+      if (remote) names.add(remote);
       const p = byWwpn.get(w);
       if (!p) continue;
       if (p.role === 'target' && p.iqn) names.add(p.iqn);

@@ -274,7 +274,8 @@ export const labSchema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['name', 'portal', 'iqn'],
+        // No portal: the data movers learn it from iSNS (a tgtd registered there).
+        required: ['name', 'iqn'],
         properties: {
           name,
           portal: { type: 'string', pattern: HOSTPORT },

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { FatVolume } from '../fs/fat/volume.js';
 import { TAR_RECORD } from '../fs/tar.js';
+import { SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { encodeBackupRecord, type BackupHeader } from './backup-record.js';
 import { TransportBlockReader } from './block-reader.js';
 import type { BackupMode, BackupRow, Catalog, FileRow } from './catalog.js';
@@ -28,6 +29,11 @@ export const IMAGE_RECORD = 65536;
 export interface ChangeSource {
   /** Blocks changed since the last take, as extents; resets the epoch. */
   take(): Array<{ lba: number; count: number }> | Promise<Array<{ lba: number; count: number }>>;
+}
+
+/** The management API asked for change maps does not serve the disk (a tgtd LU, another process's array). */
+export class NoChangeTracking extends Error {
+  override name = 'NoChangeTracking';
 }
 
 export interface BackupParams {
@@ -52,6 +58,36 @@ export interface BackupParams {
   retries?: number;
   /** How the drive is kept for the data mover (default spc2: third-party RESERVE(10)). */
   reservation?: ReservationMode;
+  /**
+   * After COPY ABORTED 0D/02 (a copy target the data mover could not reach), wait up to this long
+   * for the source and the drive to answer TEST UNIT READY again before resuming (default 0).
+   */
+  retryWaitMs?: number;
+}
+
+/** COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE (SPC-4 table of ASC/ASCQ, 0D/02). */
+function unreachableTarget(s: SenseInfo | undefined): boolean {
+  return s?.key === SenseKey.COPY_ABORTED && s.asc === 0x0d && s.ascq === 0x02;
+}
+
+/**
+ * Polls TEST UNIT READY on each LU until it answers (any status: a unit attention after the
+ * target's restart is an answer) or the time is up. A copy target that went away (a killed array
+ * process, a restarted tgtd) is then back for the data mover too, which logs in again itself.
+ */
+async function waitReachable(client: ScsiClient, lus: DiscoveredLu[], ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (const lu of lus)
+    for (;;) {
+      try {
+        await client.testUnitReady(lu.target, lu.lun);
+        break;
+      } catch {
+        if (Date.now() >= until) return false;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  return true;
 }
 
 export interface BackupOutcome {
@@ -108,6 +144,8 @@ interface StreamPlan {
   skipped: string[];
   /** This backup took the disk's change map: a change epoch begins with it. */
   tookChanges: boolean;
+  /** Why no change map could be taken although a change source was given (the API does not serve the disk). */
+  changeProblem?: string;
 }
 
 /** Files mode: walk the FAT volume, plan the tar stream and hash each file (read over the port). */
@@ -150,6 +188,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
   let runs: Run[];
   let baseId: number | null = null;
   let tookChanges = false;
+  let changeProblem: string | undefined;
   if (mode === 'full') runs = fullRuns(blocks);
   else if (mode === 'sparse') runs = sparseRuns((await FatVolume.open(reader)).regions());
   else {
@@ -172,8 +211,14 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
     runs = changed;
   }
   if ((mode === 'full' || mode === 'sparse') && p.changes) {
-    await p.changes.take(); // new change epoch starts with this base
-    tookChanges = true;
+    try {
+      await p.changes.take(); // new change epoch starts with this base
+      tookChanges = true;
+    } catch (e) {
+      // A full or sparse backup needs no change map; only the chain it could start does.
+      if (!(e instanceof NoChangeTracking)) throw e;
+      changeProblem = e.message;
+    }
   }
   const pieces = runPieces(runs, bs);
   let sha: string | null = null;
@@ -186,7 +231,7 @@ async function planImage(p: BackupParams, reader: TransportBlockReader, notes: s
       notes.push(`no image checksum: ${(e as Error).message}`);
     }
   }
-  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [], tookChanges };
+  return { recordSize: IMAGE_RECORD, pieces, runs, baseId, sha, skipped: [], tookChanges, ...(changeProblem ? { changeProblem } : {}) };
 }
 
 /** The job as placed on the tape: its catalog row, the tape ops and their EXTENDED COPY commands. */
@@ -226,7 +271,7 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
     barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
     record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: plan.tookChanges ? 1 : 0,
   });
-  if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}): an incremental or differential based on this backup will copy every block`);
+  if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (${plan.changeProblem ?? `no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}`}): an incremental or differential based on this backup will copy every block`);
   if (session.torn) {
     // The job that owned the torn file: its catalog row says failed, with why.
     const f = session.torn.file;
@@ -276,6 +321,10 @@ async function runWithResume(p: BackupParams, session: TapeSession, job: PlacedJ
   let nextListId = (commands[commands.length - 1]!.listId % 255) + 1;
   for (let attempt = 0; !result.ok && attempt < (p.retries ?? 0); attempt++) {
     const f = result.failure!;
+    if (unreachableTarget(f.sense) && p.retryWaitMs) {
+      const back = await waitReachable(client, [source, tape], p.retryWaitMs);
+      catalog.event(backupId, `attempt ${attempt + 1}: a copy target was unreachable; ${back ? 'source and drive answer again' : `still unreachable after ${p.retryWaitMs} ms, trying anyway`}`);
+    }
     const cmd = current[f.commandIndex]!;
     const cmdStart = currentStart + current.slice(0, f.commandIndex).reduce((s, c) => s + c.objects, 0);
     const report = await readFailure(client, p.dataMover, f.listId);

@@ -4,7 +4,7 @@
  * the router's HTTP API for it, as backup software asks a storage array's REST API for snapshot
  * differences. The LU is found by its NAA designator, the same identity discovery saw over SCSI.
  */
-import type { ChangeSource } from './backup.js';
+import { NoChangeTracking, type ChangeSource } from './backup.js';
 
 interface LuEntry {
   name: string;
@@ -35,7 +35,7 @@ export function apiChangeSource(api: string, token: string | undefined, naa: str
     async take() {
       const lus = await call<LuEntry[]>('GET', '/api/lus', false);
       const lu = Array.isArray(lus) ? lus.find((l) => l.naa === naa) : undefined;
-      if (!lu) throw new Error(`change tracking: the management API at ${base} has no LU with NAA ${naa}`);
+      if (!lu) throw new NoChangeTracking(`change tracking: the management API at ${base} has no LU with NAA ${naa}`);
       const [device, name] = lu.name.split('/');
       const t = await call<TakeAnswer>('POST', `/api/lus/${encodeURIComponent(device!)}/${encodeURIComponent(name!)}/changes/take`, true);
       if (t.blockSize !== blockSize || !Array.isArray(t.extents)) throw new Error(`change tracking: ${lu.name} reports ${t.blockSize}-byte blocks, SCSI said ${blockSize}`);

@@ -7,6 +7,8 @@
  * router's machine or see its data directory; --catalog FILE overrides both.
  */
 import { join } from 'node:path';
+import { parseHostPort } from '../cli/command.js';
+import { ISNS_PORT } from '../isns/constants.js';
 import { Catalog } from './catalog.js';
 import type { DiscoveredLu } from './discovery.js';
 import { openSession, parseRouterUrl, type Session } from './session.js';
@@ -15,11 +17,14 @@ export const SESSION_OPTIONS = {
   lab: { type: 'string' },
   data: { type: 'string', default: 'data' },
   router: { type: 'string' },
+  portal: { type: 'string', multiple: true },
+  isns: { type: 'string' },
   host: { type: 'string' },
   catalog: { type: 'string' },
   'data-mover-port': { type: 'string' },
   'initiator-name': { type: 'string' },
   api: { type: 'string' },
+  'changes-api': { type: 'string' },
   json: { type: 'boolean', default: false },
   'log-level': { type: 'string' },
   quiet: { type: 'boolean', default: false },
@@ -29,6 +34,10 @@ export const SESSION_OPTIONS = {
 export const SESSION_USAGE = `  --lab FILE               lab file to run in process (default: the embedded default lab)
   --data DIR               data directory of the in-process lab (default: ./data)
   --router iscsi://HOST[:PORT]  drive a remote dmsim router over iSCSI instead
+  --portal HOST:PORT       one more iSCSI portal whose targets the backup server uses beside the
+                           router's (a second router process, a tgtd array); may be repeated
+  --isns HOST[:PORT]       find targets through this iSNS server (default port 3205): the targets
+                           in the discovery domains of --initiator-name, at the portals it names
   --host NAME              lab host whose port the backup server uses (default: the first host)
   --catalog FILE           catalog database (default: DIR/catalog.sqlite; with --router the
                            router's own, whose path its management API reports)
@@ -37,6 +46,9 @@ export const SESSION_USAGE = `  --lab FILE               lab file to run in proc
   --api http://HOST:PORT   the remote router's management API (default: http://ROUTERHOST:8080):
                            its catalog, and the change maps of incremental/differential
                            (bearer token from $DMSIM_API_TOKEN)
+  --changes-api http://HOST:PORT  the management API of the process serving the disks, when it is
+                           not the router's (a lab split with --serve): the change maps of
+                           incremental/differential and the change epoch a full backup starts
   --json                   print the result as one JSON document on stdout
   --log-level debug        also print the stack trace of an error
   --quiet                  no progress output
@@ -46,11 +58,14 @@ export interface SessionValues {
   lab?: string;
   data?: string;
   router?: string;
+  portal?: string[];
+  isns?: string;
   host?: string;
   catalog?: string;
   'data-mover-port'?: string;
   'initiator-name'?: string;
   api?: string;
+  'changes-api'?: string;
 }
 
 /** The router's management API: --api, else the lab's default API port on the router's host. */
@@ -84,7 +99,12 @@ export async function openFromOptions(v: SessionValues): Promise<{ session: Sess
   // Settle the catalog first: a wrong --api should fail before any iSCSI login.
   const api = apiUrlFor(v);
   const catalogPath = v.catalog ?? (v.router ? await routerCatalogPath(api!) : join(v.data ?? 'data', 'catalog.sqlite'));
+  const portals = (v.portal ?? []).map((p) => parseHostPort(p, '--portal'));
+  const isns = v.isns === undefined ? undefined : parseHostPort(/^(\[[^\]]*\]|[^:]+):\d+$/.test(v.isns) ? v.isns : `${v.isns}:${ISNS_PORT}`, '--isns');
   const session = await openSession({
+    ...(portals.length ? { portals } : {}),
+    ...(isns ? { isns } : {}),
+    ...(v['changes-api'] ? { changesApi: v['changes-api'].replace(/\/+$/, '') } : {}),
     ...(v.lab ? { lab: v.lab } : {}),
     ...(v.data ? { dataDir: v.data } : {}),
     ...(v.router ? { router: v.router } : {}),

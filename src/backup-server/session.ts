@@ -17,6 +17,8 @@ import { discover, type DiscoveredLu, type DiscoveryReport } from './discovery.j
 import { ScsiClient } from './scsi-client.js';
 import { InProcessTransport } from './transport-inprocess.js';
 import { IscsiTransport } from './transport-iscsi.js';
+import { isnsTargets } from './isns-targets.js';
+import { PortalsTransport, type PortalAddress } from './transport-portals.js';
 import type { ScsiTransport } from './transport.js';
 
 export interface Session {
@@ -56,8 +58,14 @@ export interface SessionOptions {
   dataMoverPort?: string;
   /** iSCSI initiator name for `router` (default: the default lab's backup1). */
   initiatorName?: string;
+  /** More iSCSI portals (a second router process, a tgtd array): their targets beside the router's. */
+  portals?: PortalAddress[];
+  /** An iSNS server to find targets at: those in the discovery domains of the initiator name. */
+  isns?: PortalAddress;
   /** http://HOST:PORT of the remote router's management API: change tracking for `router`. */
   api?: string;
+  /** The management API of the array that owns the disks, when it is not `api` (a lab split over processes). */
+  changesApi?: string;
   /** Its bearer token (default: $DMSIM_API_TOKEN). */
   apiToken?: string;
   /** Use this running lab (e.g. the one `dmsim router` serves) instead of building one; close() leaves it running. */
@@ -93,8 +101,16 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
   if (opts.runtime) {
     runtime = opts.runtime;
     transport = new InProcessTransport(runtime.port(opts.host ?? runtime.config.hosts[0]!.name));
-  } else if (opts.router) {
+  } else if (opts.router && !opts.portals?.length && !opts.isns) {
     transport = new IscsiTransport({ ...parseRouterUrl(opts.router), initiatorName: opts.initiatorName ?? DEFAULT_INITIATOR_NAME });
+  } else if (opts.router || opts.portals?.length || opts.isns) {
+    const initiatorName = opts.initiatorName ?? DEFAULT_INITIATOR_NAME;
+    const isns = opts.isns;
+    transport = new PortalsTransport(
+      { initiatorName },
+      [...(opts.router ? [parseRouterUrl(opts.router)] : []), ...(opts.portals ?? [])],
+      isns ? () => isnsTargets(isns, initiatorName) : undefined,
+    );
   } else {
     const config = opts.lab ? await loadLabFile(opts.lab) : await loadDefaultLab();
     runtime = await buildLab(config, { log: silentLogger(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
@@ -163,7 +179,8 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
     ...(dmPort ? { dataMoverPort: dmPort } : {}),
     ...(dmPortProblem ? { dataMoverPortProblem: dmPortProblem } : {}),
     changes(lu) {
-      if (!runtime) return opts.api && lu.naa && lu.blockSize ? apiChangeSource(opts.api, opts.apiToken ?? process.env.DMSIM_API_TOKEN, lu.naa, lu.blockSize) : undefined;
+      const changesApi = opts.changesApi ?? opts.api;
+      if (!runtime) return changesApi && lu.naa && lu.blockSize ? apiChangeSource(changesApi, opts.apiToken ?? process.env.DMSIM_API_TOKEN, lu.naa, lu.blockSize) : undefined;
       const name = nameOf(lu);
       const disk = name ? runtime.lu(name)?.disk : undefined;
       return disk ? { take: () => disk.takeChanges() } : undefined;

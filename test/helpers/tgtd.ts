@@ -36,6 +36,8 @@ export interface TgtdOptions {
   params?: Record<string, string | number>;
   /** Directory for backing files (default /dev/shm when present, else os tmp). */
   dir?: string;
+  /** Register with this iSNS server (tgtd's own client, turned on before the target exists). */
+  isns?: { host: string; port: number };
 }
 
 export interface Tgtd {
@@ -52,6 +54,8 @@ export interface Tgtd {
   log(): string;
   /** Run tgtadm against this daemon (args after `-C N --lld iscsi`). */
   admin(...args: string[]): Promise<string>;
+  /** SIGKILL by pid, then the same daemon again: same portal, control port, target, LUNs and backing files (their data kept). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,14 +98,15 @@ async function killTgtd(child: ChildProcess, controlPort: number): Promise<void>
   await rm(`${controlSocket(controlPort)}.lock`, { force: true });
 }
 
-async function launch(host: string): Promise<{ child: ChildProcess; port: number; controlPort: number; log: () => string }> {
+async function launch(host: string, fixed?: { port: number; controlPort: number }): Promise<{ child: ChildProcess; port: number; controlPort: number; log: () => string }> {
   let lastLog = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort(host);
-    let controlPort = 0;
+    const port = fixed?.port ?? (await freePort(host));
+    let controlPort = fixed?.controlPort ?? 0;
     // tgtd accepts control ports up to 32767 only.
-    do controlPort = 1024 + Math.floor(Math.random() * 31000);
-    while (existsSync(controlSocket(controlPort)));
+    if (!fixed)
+      do controlPort = 1024 + Math.floor(Math.random() * 31000);
+      while (existsSync(controlSocket(controlPort)));
     const child = spawn('tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${host}:${port}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -133,7 +138,10 @@ export async function startTgtd(opts: TgtdOptions = {}): Promise<Tgtd> {
   const targetName = opts.targetName ?? `iqn.2026-11.dev.dmsim.test:tgtd-${randomBytes(3).toString('hex')}`;
   const dir = opts.dir ?? (existsSync('/dev/shm') ? '/dev/shm' : '/tmp');
 
-  const { child, port, controlPort, log } = await launch(host);
+  const first = await launch(host);
+  const { port, controlPort } = first;
+  let { child } = first;
+  let log = first.log;
   const backingFiles: string[] = [];
   const admin = async (...args: string[]): Promise<string> => {
     try {
@@ -149,13 +157,24 @@ export async function startTgtd(opts: TgtdOptions = {}): Promise<Tgtd> {
     await Promise.all(backingFiles.map((f) => rm(f, { force: true })));
   };
 
-  try {
+  /** Everything after the daemon is up; `fresh` creates the backing files, a restart reuses them. */
+  const configure = async (fresh: boolean) => {
+    if (opts.isns) {
+      // tgtd takes iSNS settings only before its first target (reference isns.md §5.1).
+      const sys = (name: string, value: string) => run('tgtadm', ['-C', String(controlPort), '--op', 'update', '--mode', 'sys', '--name', name, '-v', value]);
+      await sys('iSNSServerIP', opts.isns.host);
+      await sys('iSNSServerPort', String(opts.isns.port));
+      await sys('iSNSAccessControl', 'Off');
+      await sys('iSNS', 'On');
+    }
     await admin('--op', 'new', '--mode', 'target', '--tid', '1', '-T', targetName);
     for (let lun = 1; lun <= luns; lun++) {
       const file = `${dir}/dmsim-tgtd-${controlPort}-lun${lun}.img`;
-      await writeFile(file, '');
-      await truncate(file, sizeBytes);
-      backingFiles.push(file);
+      if (fresh) {
+        await writeFile(file, '');
+        await truncate(file, sizeBytes);
+        backingFiles.push(file);
+      }
       await admin('--op', 'new', '--mode', 'logicalunit', '--tid', '1', '--lun', String(lun), '-b', file,
         `--blocksize=${blockSize}`);
     }
@@ -172,10 +191,27 @@ export async function startTgtd(opts: TgtdOptions = {}): Promise<Tgtd> {
       await admin('--op', 'bind', '--mode', 'account', '--tid', '1', '--user', m.user, '--outgoing');
     }
     await admin('--op', 'bind', '--mode', 'target', '--tid', '1', '-I', 'ALL');
+  };
+  try {
+    await configure(true);
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n--- tgtd log ---\n${log()}`);
   }
 
-  return { host, port, targetName, controlPort, pid: child.pid ?? 0, backingFiles, blockSize, sizeBytes, log, admin, stop };
+  const restart = async () => {
+    await killTgtd(child, controlPort);
+    const again = await launch(host, { port, controlPort });
+    child = again.child;
+    log = again.log;
+    await configure(false);
+  };
+
+  return {
+    host, port, targetName, controlPort, backingFiles, blockSize, sizeBytes, admin, stop, restart,
+    get pid() {
+      return child.pid ?? 0;
+    },
+    log: () => log(),
+  };
 }

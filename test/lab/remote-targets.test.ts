@@ -51,4 +51,13 @@ describe('lab remoteTargets[]', () => {
     expect(arrayOnly.entity.eid).toBe('array1.default.dmsim');
     expect(arrayOnly.entity.nodes.map((n) => n.name)).toEqual(['iqn.2026-11.dev.dmsim:array1']);
   });
+
+  it('a remote target without a portal is valid (iSNS gives it); a zone naming it puts its IQN in the DD, and it is no node of the entity', () => {
+    const { portal: _portal, ...noPortal } = TGT;
+    const lab = validateLab({ ...base(), remoteTargets: [noPortal], zones: [...(base().zones as unknown[]), { name: 'r', members: ['backup1/p0', 'router1/dm0', 'tgt1/target'] }] });
+    expect(lab.remoteTargets[0]!.portal).toBeUndefined();
+    const { entity, domains } = labIsns(lab, resolveTopology(lab), [{ host: '127.0.0.1', port: 3260 }]);
+    expect(domains.find((d) => d.name === 'default:r')!.members.sort()).toEqual(['iqn.2026-11.dev.dmsim.hosts:backup1', 'iqn.2026-11.dev.dmsim:router1.dm', TGT.iqn]);
+    expect(entity.nodes.map((n) => n.name)).not.toContain(TGT.iqn);
+  });
 });

@@ -17,6 +17,8 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --mode MODE        ${MODES.join(' | ')} (default: files)
   --no-checksums     do not read the source to record SHA-256
   --retries N        resume a failed copy N times from the failed command (default 0)
+  --retry-wait S     with --retries: after a copy target was unreachable (COPY ABORTED 0D/02), wait up to S
+                     seconds for the source and the drive to answer again before resuming (default 60)
   --reservation R    spc2 (third-party RESERVE(10)), pr (persistent, data mover registered by a 14h segment) or none
   --barcode CODE     the cartridge's barcode (a blank cartridge is labelled with it); default: what the lab or,
                      with --router, the router's management API reports for the drive; --label CODE is the same
@@ -26,7 +28,7 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, barcode: { type: 'string' }, label: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, 'retry-wait': { type: 'string', default: '60' }, barcode: { type: 'string' }, label: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -36,6 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!MODES.includes(mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}`, USAGE);
   const retries = Number(values.retries);
   if (!Number.isInteger(retries) || retries < 0) throw new UsageError('--retries: expected a non-negative integer', USAGE);
+  const retryWait = Number(values['retry-wait']);
+  if (!Number.isFinite(retryWait) || retryWait < 0) throw new UsageError('--retry-wait: expected a non-negative number of seconds', USAGE);
   const reservation = values.reservation as ReservationMode;
   if (!['spc2', 'pr', 'none'].includes(reservation)) throw new UsageError('--reservation: expected spc2, pr or none', USAGE);
   if (values.snapshot && (mode === 'incremental' || mode === 'differential')) {
@@ -68,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     const changes = values.snapshot ? undefined : session.changes(source);
     const r = await runBackup({
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
-      source, tape, mode, ...(barcode ? { barcode } : {}), ...(learned.problem ? { barcodeProblem: learned.problem } : {}), ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, reservation,
+      source, tape, mode, ...(barcode ? { barcode } : {}), ...(learned.problem ? { barcodeProblem: learned.problem } : {}), ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, retryWaitMs: retryWait * 1000, reservation,
       progress: progressSink(mode, process.stderr, values.quiet),
     });
     if (values.json) {
