@@ -80,3 +80,87 @@ it('dmsim snapshot create | list | delete manage snapshot LUs over the managemen
   const usage = await runCli(['snapshot', 'frobnicate', '--api', apiUrl]);
   expect(usage.code).toBe(2);
 }, 120_000);
+
+const counterBlock = (n: number) => {
+  const b = Buffer.alloc(512);
+  for (let p = 0; p < 512; p += 4) b.writeUInt32LE(n, p);
+  return b;
+};
+
+it('backup --snapshot incremental: restores to the snapshot instant while the application writes; the writes after the instant are in the next incremental', async () => {
+  const app = await session('iqn.2026-11.dev.dmsim.hosts:app1');
+  const bs = await session(BACKUP);
+  try {
+    const disk = app.d.lus.find((l) => l.kind === 'disk' && l.lun === 0)!;
+    const last = disk.blocks! - 1;
+    const catalog = path.join(dir, 'catalog-inc.sqlite');
+    const common = ['--router', `iscsi://${iscsi}`, '--catalog', catalog, '--data-mover-port', '500d5a0000020002', '--quiet'];
+    const backup = (mode: string, keep = false) =>
+      runCli(['backup', ...common, '--api', `http://${api}`, '--source', 'array1/0', '--tape', 'router1/1', '--mode', mode, '--snapshot', ...(keep ? ['--keep-snapshot'] : []), '--barcode', 'DM0002L3']);
+    await app.client.write(disk.target, disk.lun, 100, counterBlock(7), 512);
+    const full = await backup('full');
+    expect(full.code, full.stdout + full.stderr).toBe(0);
+    // The application writes first block then last block, the same counter, during the incremental.
+    let n = 0;
+    let stop = false;
+    let failure: unknown;
+    const writer = (async () => {
+      try {
+        while (!stop) {
+          n++;
+          await app.client.write(disk.target, disk.lun, 0, counterBlock(n), 512);
+          await app.client.write(disk.target, disk.lun, last, counterBlock(n), 512);
+          // And a block of its own per round: a write between the instant and the end of the
+          // backup that the next incremental missed would stay missing on its restore.
+          await app.client.write(disk.target, disk.lun, 1000 + n, counterBlock(n), 512);
+        }
+      } catch (e) {
+        failure = e;
+      }
+    })();
+    while (n < 20) await new Promise((r) => setTimeout(r, 5));
+    const inc = await backup('incremental', true);
+    const atEnd = n;
+    stop = true;
+    await writer;
+    expect(failure).toBeUndefined();
+    expect(inc.code, inc.stdout + inc.stderr).toBe(0);
+    expect(atEnd).toBeGreaterThan(25);
+    const incId = Number(/backup (\d+) complete/.exec(inc.stdout)![1]);
+    // The incremental copied the changed blocks only (the two counter blocks' chunks), not the disk.
+    const { Catalog } = await import('../../src/backup-server/catalog.js');
+    const cat = new Catalog(catalog);
+    const row = cat.backups().find((b) => b.id === incId)!;
+    cat.close();
+    expect(row.mode).toBe('incremental');
+    expect(row.snapshot_name).toMatch(/^array1\/fat@/);
+    expect(row.snapshot_set).toMatch(/^[0-9a-f-]{36}$/);
+    expect(row.snapshot_instant).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(row.source_naa).toBe(disk.naa); // the chain is the origin's, not the snapshot's
+    expect(row.stream_bytes).toBeLessThan(1 << 20);
+    const r = await runCli(['restore', ...common, '--backup', String(incId), '--target', 'array1/2', '--tape', 'router1/1']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const scratch = bs.d.lus.find((l) => l.kind === 'disk' && l.lun === 2)!;
+    const snap = (await discover(bs.client)).lus.find((l) => l.kind === 'disk' && l.naa === row.snapshot_naa)!;
+    const restored = await bs.client.read(scratch.target, scratch.lun, 0, scratch.blocks!, 512);
+    const first = restored.readUInt32LE(0);
+    const lastVal = restored.readUInt32LE(last * 512);
+    expect(lastVal === first || lastVal === first - 1, `first ${first}, last ${lastVal}`).toBe(true);
+    expect(first).toBeLessThan(atEnd);
+    expect(restored.subarray(100 * 512, 101 * 512)).toEqual(counterBlock(7));
+    expect(restored.equals(await bs.client.read(snap.target, snap.lun, 0, snap.blocks!, 512))).toBe(true);
+    // The writes after the instant (during the backup) are the next incremental's: its restore is the disk now.
+    const inc2 = await backup('incremental');
+    expect(inc2.code, inc2.stdout + inc2.stderr).toBe(0);
+    const id2 = /backup (\d+) complete/.exec(inc2.stdout)![1]!;
+    const r2 = await runCli(['restore', ...common, '--backup', id2, '--target', 'array1/2', '--tape', 'router1/1']);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0);
+    const now = await bs.client.read(disk.target, disk.lun, 0, disk.blocks!, 512);
+    expect(now.readUInt32LE(0)).toBe(atEnd);
+    const again = await bs.client.read(scratch.target, scratch.lun, 0, scratch.blocks!, 512);
+    expect(again.equals(now)).toBe(true);
+  } finally {
+    await app.client.transport.close();
+    await bs.client.transport.close();
+  }
+}, 240_000);
