@@ -3,11 +3,13 @@
  * router (`dmsim router`), the CLI (`dmsim snapshot`, `dmsim backup --snapshot`, `dmsim restore`)
  * and an application host writing over iSCSI.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TransportBlockReader } from '../../src/backup-server/block-reader.js';
 import { discover } from '../../src/backup-server/discovery.js';
+import { FatVolume } from '../../src/fs/fat/volume.js';
 import { ScsiClient } from '../../src/backup-server/scsi-client.js';
 import { IscsiTransport } from '../../src/backup-server/transport-iscsi.js';
 import { collect, runCli, spawnCli, spawnCliWatched, waitForLog } from '../cli/cli-process.js';
@@ -87,16 +89,80 @@ const counterBlock = (n: number) => {
   return b;
 };
 
+it('backup --snapshot --mode files: a file the application keeps writing restores as it was at the snapshot instant', async () => {
+  const app = await session('iqn.2026-11.dev.dmsim.hosts:app1');
+  const bs = await session(BACKUP);
+  try {
+    const disk = app.d.lus.find((l) => l.kind === 'disk' && l.lun === 0)!;
+    const vol = await FatVolume.open(new TransportBlockReader(bs.client, disk.target, disk.lun, 512, disk.blocks!));
+    const file = (await vol.walk()).find((e) => !e.isDirectory && e.size >= 4096 && e.extents.length > 0)!;
+    const firstLba = file.extents[0]!.offset / 512;
+    const lx = file.extents[file.extents.length - 1]!;
+    const lastLba = Math.floor((lx.offset + lx.length - 1) / 512);
+    expect(lastLba).toBeGreaterThan(firstLba);
+    let n = 0;
+    let stop = false;
+    let failure: unknown;
+    const writer = (async () => {
+      try {
+        while (!stop) {
+          n++;
+          await app.client.write(disk.target, disk.lun, firstLba, counterBlock(n), 512);
+          await app.client.write(disk.target, disk.lun, lastLba, counterBlock(n), 512);
+        }
+      } catch (e) {
+        failure = e;
+      }
+    })();
+    while (n < 20) await new Promise((r) => setTimeout(r, 5));
+    const catalog = path.join(dir, 'catalog.sqlite');
+    const common = ['--router', `iscsi://${iscsi}`, '--catalog', catalog, '--data-mover-port', '500d5a0000020002', '--quiet'];
+    const b = await runCli(['backup', ...common, '--api', `http://${api}`, '--source', 'array1/0', '--tape', 'router1/1', '--mode', 'files', '--snapshot', '--keep-snapshot', '--barcode', 'DM0003L3']);
+    const atEnd = n;
+    stop = true;
+    await writer;
+    expect(failure).toBeUndefined();
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(atEnd).toBeGreaterThan(25);
+    const id = /backup (\d+) complete/.exec(b.stdout)![1]!;
+    const out = path.join(dir, 'restored-file');
+    const r = await runCli(['restore', ...common, '--backup', id, '--file', file.path, '--target', 'array1/2', '--tape', 'router1/1', '--out', out]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/SHA-256 matches the catalog/);
+    const got = await readFile(out);
+    expect(got.length).toBe(file.size);
+    const head = got.readUInt32LE(0);
+    expect(head).toBeGreaterThan(0);
+    expect(head).toBeLessThan(atEnd);
+    // The file as the kept snapshot LU holds it (one instant), not as the disk has it now.
+    const snapLu = (await discover(bs.client)).lus.find((l) => l.kind === 'disk' && l.lun === 255)!;
+    const snapVol = await FatVolume.open(new TransportBlockReader(bs.client, snapLu.target, snapLu.lun, 512, snapLu.blocks!));
+    const atInstant = await snapVol.readFile((await snapVol.walk()).find((e) => e.path === file.path)!);
+    expect(got.equals(atInstant)).toBe(true);
+    expect(got.subarray(0, 512)).toEqual(counterBlock(head));
+    if (file.extents.length === 1) {
+      // One contiguous run: the last block written is at the same distance in the file; one state of the application.
+      const tail = got.readUInt32LE((lastLba - firstLba) * 512);
+      expect(tail === head || tail === head - 1, `head ${head}, tail ${tail}`).toBe(true);
+    }
+    const d = await runCli(['snapshot', 'delete', '--api', `http://${api}`, '--set', (await (await fetch(`http://${api}/api/snapshots`)).json() as Array<{ setId: string }>)[0]!.setId]);
+    expect(d.code, d.stderr).toBe(0);
+  } finally {
+    await app.client.transport.close();
+    await bs.client.transport.close();
+  }
+}, 240_000);
+
 it('backup --snapshot incremental: restores to the snapshot instant while the application writes; the writes after the instant are in the next incremental', async () => {
   const app = await session('iqn.2026-11.dev.dmsim.hosts:app1');
   const bs = await session(BACKUP);
   try {
     const disk = app.d.lus.find((l) => l.kind === 'disk' && l.lun === 0)!;
     const last = disk.blocks! - 1;
-    const catalog = path.join(dir, 'catalog-inc.sqlite');
+    const catalog = path.join(dir, 'catalog.sqlite');
     const common = ['--router', `iscsi://${iscsi}`, '--catalog', catalog, '--data-mover-port', '500d5a0000020002', '--quiet'];
     const backup = (mode: string, keep = false) =>
-      runCli(['backup', ...common, '--api', `http://${api}`, '--source', 'array1/0', '--tape', 'router1/1', '--mode', mode, '--snapshot', ...(keep ? ['--keep-snapshot'] : []), '--barcode', 'DM0002L3']);
+      runCli(['backup', ...common, '--api', `http://${api}`, '--source', 'array1/0', '--tape', 'router1/1', '--mode', mode, '--snapshot', ...(keep ? ['--keep-snapshot'] : []), '--barcode', 'DM0003L3']);
     await app.client.write(disk.target, disk.lun, 100, counterBlock(7), 512);
     const full = await backup('full');
     expect(full.code, full.stdout + full.stderr).toBe(0);
