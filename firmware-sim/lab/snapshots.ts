@@ -236,7 +236,9 @@ export class Snapshots {
     if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 512 << 10 || (chunkBytes & (chunkBytes - 1)) !== 0) {
       throw new SnapshotError(`chunkSize ${chunkBytes}: expected a power of two from 4096 to 524288`, 'invalid');
     }
-    const setName = req.name ?? new Date().toISOString().replace(/[-:]|\.\d+/g, '').toLowerCase();
+    let setName = req.name ?? new Date().toISOString().replace(/[-:]|\.\d+/g, '').toLowerCase();
+    // The default name has one-second resolution: a second set within that second gets "-2", "-3"...
+    if (req.name === undefined) for (let k = 2, base = setName; origins.some((o) => this.get(`${o.name}@${setName}`)); k++) setName = `${base}-${k}`;
     if (!NAME.test(setName)) throw new SnapshotError(`set name "${setName}": lowercase letters, digits and "-"`, 'invalid');
     const arrays = [...new Set(origins.map((o) => o.array))];
     if (arrays.some((a) => this.creating.has(a))) throw new SnapshotError('another snapshot set of this array is being created', 'conflict');
