@@ -48,3 +48,40 @@ it('POST /api/jobs/backup {snapshot: true}: backs up from a snapshot LU, recorde
   const after = (await lab.api.app.inject({ method: 'GET', url: '/api/snapshots' })).json() as Array<{ name: string }>;
   expect(after.map((s) => s.name)).toEqual([j1.snapshot!.name]);
 }, 120_000);
+
+it('deleting the snapshot a backup is reading ends the copy COPY ABORTED 0A/0D/01 with 05/25/00 forwarded and fails the job, the catalog says why', async () => {
+  const cap = await lab.api.app.inject({ method: 'PATCH', url: '/api/lus/router1/tape0/faults', headers: lab.auth, payload: { throughputBytesPerSec: 4 << 20 } });
+  expect(cap.statusCode).toBe(200);
+  try {
+    const before = new Set(((await lab.api.app.inject({ method: 'GET', url: '/api/snapshots' })).json() as Array<{ id: string }>).map((s) => s.id));
+    const r = await lab.api.app.inject({ method: 'POST', url: '/api/jobs/backup', headers: lab.auth, payload: { source: 'fat', tape: 'tape0', mode: 'full', checksums: false, snapshot: true, keepSnapshot: true } });
+    const id = (r.json() as { job: number }).job;
+    // Wait for the copy to be moving data, then delete the snapshot under it.
+    let snapId: string | undefined;
+    for (let i = 0; i < 400 && !snapId; i++) {
+      const copies = (await lab.api.app.inject({ method: 'GET', url: '/api/copies' })).json() as Array<{ state: string; bytesWritten: number }>;
+      if (copies.some((c) => c.state === 'running' && c.bytesWritten > 1 << 20)) {
+        snapId = ((await lab.api.app.inject({ method: 'GET', url: '/api/snapshots' })).json() as Array<{ id: string }>).find((s) => !before.has(s.id))?.id;
+      }
+      if (!snapId) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(snapId).toBeDefined();
+    const del = await lab.api.app.inject({ method: 'DELETE', url: `/api/snapshots/${snapId}`, headers: lab.auth });
+    expect(del.statusCode).toBe(200);
+    const j = await finished(id);
+    expect(j.state).toBe('failed');
+    // The copy manager reaches the array, whose LU is gone: THIRD PARTY DEVICE FAILURE with the
+    // array's LOGICAL UNIT NOT SUPPORTED forwarded (SPC-4 copy target error reporting).
+    expect(j.error).toMatch(/status 2h sense 0A\/0D\/01 \(COPY ABORTED: THIRD PARTY DEVICE FAILURE\).*source sense 05\/25\/00/);
+    const catalog = new Catalog(path.join(lab.rt.dataDir, 'catalog.sqlite'));
+    try {
+      const row = catalog.backups().find((b) => b.id === j.backupId)!;
+      expect(row.status).toBe('failed');
+      expect(row.error).toBe(j.error);
+    } finally {
+      catalog.close();
+    }
+  } finally {
+    await lab.api.app.inject({ method: 'DELETE', url: '/api/lus/router1/tape0/faults', headers: lab.auth });
+  }
+}, 120_000);
