@@ -45,8 +45,21 @@ it('POST /api/jobs/backup {snapshot: true}: backs up from a snapshot LU, recorde
   const j2 = await finished((inc.json() as { job: number }).job);
   expect(j2.state, j2.error).toBe('complete');
   expect(j2.snapshot?.kept).toBe(false);
+  const diff = await lab.api.app.inject({ method: 'POST', url: '/api/jobs/backup', headers: lab.auth, payload: { source: 'fat', tape: 'tape0', mode: 'differential', snapshot: true } });
+  const j3 = await finished((diff.json() as { job: number }).job);
+  expect(j3.state, j3.error).toBe('complete');
   const after = (await lab.api.app.inject({ method: 'GET', url: '/api/snapshots' })).json() as Array<{ name: string }>;
   expect(after.map((s) => s.name)).toEqual([j1.snapshot!.name]);
+  const c2 = new Catalog(path.join(lab.rt.dataDir, 'catalog.sqlite'));
+  try {
+    const rows = c2.backups().filter((b) => b.id === j2.backupId || b.id === j3.backupId);
+    expect(rows.map((b) => [b.mode, b.status, b.base_backup_id, b.snapshot_name])).toEqual([
+      ['incremental', 'complete', j1.backupId, j2.snapshot!.name],
+      ['differential', 'complete', j1.backupId, j3.snapshot!.name],
+    ]);
+  } finally {
+    c2.close();
+  }
 }, 120_000);
 
 it('deleting the snapshot a backup is reading ends the copy COPY ABORTED 0A/0D/01 with 05/25/00 forwarded and fails the job, the catalog says why', async () => {
