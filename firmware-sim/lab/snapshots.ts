@@ -78,9 +78,25 @@ interface CatalogEntry {
   mapTo: string[];
 }
 
+/**
+ * The origin's changes up to one snapshot instant (snapshot.md §5.2, §6 change tracking): at each
+ * commit the disk's change map is cut under the write gate and saved here, in the same durable
+ * catalog rename that makes the snapshot exist; the disk's live map then holds only later writes.
+ * An era outlives its snapshot (deleting a snapshot must not lose changes) and is consumed by the
+ * next take of changes of its origin that reaches its instant.
+ */
+interface Era {
+  origin: string;
+  /** The serial of the snapshot whose instant ends it. */
+  serial: number;
+  /** [lba, count] runs changed since the previous cut (or take). */
+  runs: Array<[number, number]>;
+}
+
 interface Catalog {
   nextSerial: number;
   snapshots: CatalogEntry[];
+  eras?: Era[];
 }
 
 export interface SnapshotEntry {
@@ -220,7 +236,9 @@ export class Snapshots {
     if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 512 << 10 || (chunkBytes & (chunkBytes - 1)) !== 0) {
       throw new SnapshotError(`chunkSize ${chunkBytes}: expected a power of two from 4096 to 524288`, 'invalid');
     }
-    const setName = req.name ?? new Date().toISOString().replace(/[-:]|\.\d+/g, '').toLowerCase();
+    let setName = req.name ?? new Date().toISOString().replace(/[-:]|\.\d+/g, '').toLowerCase();
+    // The default name has one-second resolution: a second set within that second gets "-2", "-3"...
+    if (req.name === undefined) for (let k = 2, base = setName; origins.some((o) => this.get(`${o.name}@${setName}`)); k++) setName = `${base}-${k}`;
     if (!NAME.test(setName)) throw new SnapshotError(`set name "${setName}": lowercase letters, digits and "-"`, 'invalid');
     const arrays = [...new Set(origins.map((o) => o.array))];
     if (arrays.some((a) => this.creating.has(a))) throw new SnapshotError('another snapshot set of this array is being created', 'conflict');
@@ -239,6 +257,7 @@ export class Snapshots {
     for (const a of arrays) this.creating.add(a);
     const made: Array<{ meta: CatalogEntry; store: SideStore; o: (typeof origins)[number] }> = [];
     const closed: CowOrigin[] = [];
+    const cut: Array<{ disk: DiskLu; era: Era }> = [];
     try {
       // Prepare (stores created, nothing visible yet).
       const taken = new Map<string, Set<number>>();
@@ -285,7 +304,16 @@ export class Snapshots {
         await Promise.race([Promise.all(drains), window]);
         const instant = Date.now();
         for (const m of made) m.meta.createdMs = instant;
-        this.catalog = { nextSerial: this.catalog.nextSerial + made.length, snapshots: [...this.catalog.snapshots, ...made.map((m) => m.meta)] };
+        // No write is in flight and new ones are held: every write in the snapshot has marked the
+        // disk's change map (it marks after its store write, which the drain waited for), and no
+        // held write has (it has not reached the store). Cut the map here: a held write lands in
+        // the live map after the cut, so the next era has it.
+        for (const m of made) cut.push({ disk: m.o.disk, era: { origin: m.o.name, serial: m.meta.serial, runs: m.o.disk.takeChanges().map((x) => [x.lba, x.count]) } });
+        this.catalog = {
+          nextSerial: this.catalog.nextSerial + made.length,
+          snapshots: [...this.catalog.snapshots, ...made.map((m) => m.meta)],
+          eras: [...(this.catalog.eras ?? []), ...cut.map((c) => c.era)],
+        };
         await Promise.race([this.saveCatalog(), window]);
       } finally {
         clearTimeout(timer);
@@ -293,7 +321,10 @@ export class Snapshots {
       // Committed: copy-on-write starts before any held write runs.
       for (const m of made) this.activate(m.meta, m.store, m.o);
     } catch (e) {
-      this.catalog = { ...this.catalog, snapshots: this.catalog.snapshots.filter((m) => m.setId !== setId) };
+      const serials = new Set(made.map((m) => m.meta.serial));
+      this.catalog = { ...this.catalog, snapshots: this.catalog.snapshots.filter((m) => m.setId !== setId), eras: (this.catalog.eras ?? []).filter((x) => !serials.has(x.serial)) };
+      // The set never existed: its cut changes go back into the live maps.
+      for (const c of cut) for (const [lba, count] of c.era.runs) c.disk.markChanged(lba, count);
       for (const m of made) {
         await m.store.close().catch(() => undefined);
         await rm(this.storePath(m.meta.id), { force: true });
@@ -329,6 +360,37 @@ export class Snapshots {
     if (!members.length) throw new SnapshotError(`no snapshot set "${setId}"`, 'not-found');
     for (const e of members) await this.delete(e.meta.id);
     return members.length;
+  }
+
+  /** Whether `name` is a disk LU that can have snapshots (its change takes go through takeChanges). */
+  isOrigin(name: string): boolean {
+    return this.host.origin(name) !== undefined;
+  }
+
+  /**
+   * Blocks of a disk LU changed since the last take, and a new change epoch: with `at`, up to that
+   * snapshot's instant (the eras cut at it and before; later writes stay for the next take), so a
+   * backup read from the snapshot gets exactly the changes it holds; without, up to now.
+   */
+  async takeChanges(origin: string, at?: string): Promise<Array<{ lba: number; count: number }>> {
+    let upto = Infinity;
+    if (at !== undefined) {
+      const s = this.get(at);
+      if (!s) throw new SnapshotError(`no snapshot "${at}"`, 'not-found');
+      if (s.meta.origin !== origin) throw new SnapshotError(`snapshot "${at}" is not of ${origin}`, 'invalid');
+      upto = s.meta.serial;
+    }
+    const o = this.host.origin(origin);
+    if (!o) throw new SnapshotError(`no disk LU "${origin}" that can have snapshots`, 'not-found');
+    const eras = this.catalog.eras ?? [];
+    const taken = eras.filter((x) => x.origin === origin && x.serial <= upto);
+    const runs = taken.flatMap((x) => x.runs.map(([lba, count]) => ({ lba, count })));
+    if (at === undefined) runs.push(...o.disk.takeChanges());
+    if (taken.length) {
+      this.catalog = { ...this.catalog, eras: eras.filter((x) => !taken.includes(x)) };
+      await this.saveCatalog();
+    }
+    return mergeExtents(runs);
   }
 
   /** Close the stores (after the origins stopped writing). */
@@ -408,6 +470,17 @@ export class Snapshots {
       await d.close();
     }
   }
+}
+
+/** Sorted, overlapping or touching runs joined. */
+function mergeExtents(runs: Array<{ lba: number; count: number }>): Array<{ lba: number; count: number }> {
+  const out: Array<{ lba: number; count: number }> = [];
+  for (const r of [...runs].sort((a, b) => a.lba - b.lba)) {
+    const last = out[out.length - 1];
+    if (last && r.lba <= last.lba + last.count) last.count = Math.max(last.count, r.lba + r.count - last.lba);
+    else out.push({ ...r });
+  }
+  return out;
 }
 
 function parseStoreSize(v: number | string): number {

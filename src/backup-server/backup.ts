@@ -42,7 +42,14 @@ export interface BackupParams {
   dataMover: DiscoveredLu;
   /** The data mover's initiator port (third-party reservation of the drive). */
   dataMoverPort?: string;
+  /** The disk backed up: its identity is what the catalog (and incremental chains) key on. */
   source: DiscoveredLu;
+  /**
+   * Read the data from this snapshot LU of `source` instead of from `source` itself (snapshot.md
+   * §4.7): the file system walk, the checksums and every EXTENDED COPY segment use it, so the
+   * backup is the source's state at the snapshot instant. `changes` must then be the snapshot's.
+   */
+  snapshot?: { lu: DiscoveredLu; name: string; setId: string; instant: string };
   tape: DiscoveredLu;
   mode: BackupMode;
   barcode?: string;
@@ -131,6 +138,9 @@ function changeMapGap(catalog: Catalog, naa: string, base: BackupRow): string | 
   return undefined;
 }
 
+/** The LU the data is read from: the snapshot when there is one. */
+const dataLu = (p: BackupParams): DiscoveredLu => p.snapshot?.lu ?? p.source;
+
 const portBytes = (c: ScsiClient) => c.transport.stats.bytesIn + c.transport.stats.bytesOut;
 
 /** What the plan phase decides: the tape stream and what the catalog records of it. */
@@ -184,7 +194,7 @@ async function planFiles(p: BackupParams, reader: TransportBlockReader, notes: s
 /** Image modes: the block runs to copy (all, allocated, or changed since the base) and their hash. */
 async function planImage(p: BackupParams, reader: TransportBlockReader, notes: string[], warnings: string[]): Promise<StreamPlan> {
   const { catalog, source, mode } = p;
-  const bs = source.blockSize!, blocks = source.blocks!;
+  const bs = dataLu(p).blockSize!, blocks = dataLu(p).blocks!;
   let runs: Run[];
   let baseId: number | null = null;
   let tookChanges = false;
@@ -249,7 +259,7 @@ interface PlacedJob {
 const compileBackup = (p: BackupParams, ops: TapeOp[], limits: ReturnType<typeof copyLimits>, listId?: number) =>
   compile({
     direction: 'backup',
-    disk: { naa: Buffer.from(p.source.naa!, 'hex'), blockSize: p.source.blockSize! },
+    disk: { naa: Buffer.from(dataLu(p).naa!, 'hex'), blockSize: dataLu(p).blockSize! },
     tape: { naa: Buffer.from(p.tape.naa!, 'hex'), blockSize: 0 },
     ops,
     limits,
@@ -259,7 +269,7 @@ const compileBackup = (p: BackupParams, ops: TapeOp[], limits: ReturnType<typeof
 /** Position phase: where the job lands on tape, its catalog row (`running`) and its commands. */
 async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan, streamBytes: number, notes: string[], warnings: string[], limits: ReturnType<typeof copyLimits>): Promise<PlacedJob> {
   const { client, catalog, source, tape, mode } = p;
-  const bs = source.blockSize!, blocks = source.blocks!;
+  const bs = dataLu(p).blockSize!, blocks = dataLu(p).blocks!;
   const { recordSize, runs, baseId, files } = plan;
   const pos = await client.readPosition(tape.target, tape.lun);
   const labelObjects = session.blank ? 2 : 0;
@@ -270,7 +280,9 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
     mode, source_target: source.target, source_lun: source.lun, source_naa: source.naa!, block_size: bs, source_blocks: blocks,
     barcode: session.barcode, drive: `${tape.target}/${tape.lun}`, header_file: headerFile, data_file: headerFile + 1, data_object: dataObject,
     record_size: recordSize, base_backup_id: baseId, map_json: runs ? JSON.stringify(runs) : null, change_epoch: plan.tookChanges ? 1 : 0,
+    ...(p.snapshot ? { snapshot_name: p.snapshot.name, snapshot_set: p.snapshot.setId, snapshot_naa: p.snapshot.lu.naa!, snapshot_instant: p.snapshot.instant } : {}),
   });
+  if (p.snapshot) catalog.event(backupId, `read from snapshot ${p.snapshot.name} (set ${p.snapshot.setId}, naa.${p.snapshot.lu.naa}) taken at ${p.snapshot.instant}`);
   if (!plan.tookChanges && (mode === 'full' || mode === 'sparse')) warnings.push(`no change epoch started (${plan.changeProblem ?? `no change tracking${client.transport.initiatorId.startsWith('iqn.') ? ': over iSCSI it needs --api' : ''}`}): an incremental or differential based on this backup will copy every block`);
   if (session.torn) {
     // The job that owned the torn file: its catalog row says failed, with why.
@@ -311,7 +323,7 @@ async function placeJob(p: BackupParams, session: TapeSession, plan: StreamPlan,
  * failed segment behind a LOCATE, when the drive's position agrees with the plan (see resume.ts).
  */
 async function runWithResume(p: BackupParams, session: TapeSession, job: PlacedJob, limits: ReturnType<typeof copyLimits>): Promise<JobResult> {
-  const { client, catalog, source, tape } = p;
+  const { client, catalog, tape } = p;
   const { backupId, commands, ops } = job;
   const progress = p.progress ? { progress: p.progress } : {};
   let current = commands;
@@ -322,7 +334,7 @@ async function runWithResume(p: BackupParams, session: TapeSession, job: PlacedJ
   for (let attempt = 0; !result.ok && attempt < (p.retries ?? 0); attempt++) {
     const f = result.failure!;
     if (unreachableTarget(f.sense) && p.retryWaitMs) {
-      const back = await waitReachable(client, [source, tape], p.retryWaitMs);
+      const back = await waitReachable(client, [dataLu(p), tape], p.retryWaitMs);
       catalog.event(backupId, `attempt ${attempt + 1}: a copy target was unreachable; ${back ? 'source and drive answer again' : `still unreachable after ${p.retryWaitMs} ms, trying anyway`}`);
     }
     const cmd = current[f.commandIndex]!;
@@ -332,7 +344,7 @@ async function runWithResume(p: BackupParams, session: TapeSession, job: PlacedJ
     // The drive is reserved for the data mover: give it back for one READ POSITION.
     await closeTape(client, tape, session);
     const at = await client.readPosition(tape.target, tape.lun);
-    await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, source, tape, p.dataMoverPort));
+    await reserveForDataMover(client, tape, session, reservationContext(client, p.reservation ?? 'spc2', p.dataMover, dataLu(p), tape, p.dataMoverPort));
     const window = seg !== undefined ? objectWindow(cmd, seg, report.residual) : { min: 0, max: cmd.objects, fromResidual: at.firstObject - cmdStart };
     const facts = `segment ${seg ?? '?'} of list ${f.listId} (job segment ${f.failedSegment}), segments processed ${report.segmentsProcessed ?? '?'}, residual ${report.residual ?? 'none'}; drive at object ${at.firstObject}, command began at ${cmdStart}, plan allows ${cmdStart + window.min}..${cmdStart + window.max}, residual implies ${cmdStart + window.fromResidual}`;
     if (at.firstObject < cmdStart + window.min || at.firstObject > cmdStart + window.max) {
@@ -370,7 +382,11 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
   try {
     const readStart = portBytes(client);
     // ---- plan ----
-    const reader = new TransportBlockReader(client, source.target, source.lun, source.blockSize!, source.blocks!);
+    const from = dataLu(p);
+    if (p.snapshot && (from.blockSize !== source.blockSize || from.blocks !== source.blocks)) {
+      notes.push(`snapshot ${p.snapshot.name}: ${from.blocks} blocks of ${from.blockSize} bytes at its instant (the disk now has ${source.blocks} of ${source.blockSize})`);
+    }
+    const reader = new TransportBlockReader(client, from.target, from.lun, from.blockSize!, from.blocks!);
     const plan = mode === 'files' ? await planFiles(p, reader, notes) : await planImage(p, reader, notes, warnings);
     const { files, sha, skipped, pieces } = plan;
     const portBytesReading = portBytes(client) - readStart;
@@ -382,7 +398,7 @@ export async function runBackup(p: BackupParams): Promise<BackupOutcome> {
     const { commands, segments, dataObject, records } = job;
 
     // ---- run (with resume from the failed segment, see resume.ts) ----
-    await reserveForDataMover(client, tape, session, reservationContext(client, reservation, p.dataMover, source, tape, p.dataMoverPort));
+    await reserveForDataMover(client, tape, session, reservationContext(client, reservation, p.dataMover, dataLu(p), tape, p.dataMoverPort));
     for (const n of session.notes.slice(notes.length)) catalog.event(backupId, n);
     const copyStart = portBytes(client);
     const result = await runWithResume(p, session, job, limits);

@@ -45,6 +45,11 @@ export interface BackupRow {
   pid: number | null;
   /** 1 when this backup took the disk's change map (a change epoch began with it); 0/null when not. */
   change_epoch: number | null;
+  /** Backed up from this snapshot LU ("array/lu@set"), of this set, with this NAA, taken at this instant (ISO); null when read from the live disk. */
+  snapshot_name: string | null;
+  snapshot_set: string | null;
+  snapshot_naa: string | null;
+  snapshot_instant: string | null;
 }
 
 export interface FileRow {
@@ -99,7 +104,11 @@ CREATE TABLE IF NOT EXISTS backups (
   files_count INTEGER NOT NULL DEFAULT 0,
   skipped_count INTEGER NOT NULL DEFAULT 0,
   pid INTEGER,
-  change_epoch INTEGER
+  change_epoch INTEGER,
+  snapshot_name TEXT,
+  snapshot_set TEXT,
+  snapshot_naa TEXT,
+  snapshot_instant TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
   backup_id INTEGER NOT NULL REFERENCES backups(id),
@@ -131,7 +140,8 @@ function alive(pid: number): boolean {
   }
 }
 
-export type NewBackup = Pick<BackupRow, 'mode' | 'source_target' | 'source_lun' | 'source_naa' | 'block_size' | 'source_blocks' | 'barcode' | 'drive' | 'header_file' | 'data_file' | 'data_object' | 'record_size' | 'base_backup_id' | 'map_json'> & { change_epoch?: number | null };
+export type NewBackup = Pick<BackupRow, 'mode' | 'source_target' | 'source_lun' | 'source_naa' | 'block_size' | 'source_blocks' | 'barcode' | 'drive' | 'header_file' | 'data_file' | 'data_object' | 'record_size' | 'base_backup_id' | 'map_json'> &
+  Partial<Pick<BackupRow, 'change_epoch' | 'snapshot_name' | 'snapshot_set' | 'snapshot_naa' | 'snapshot_instant'>>;
 
 export class Catalog {
   readonly db: Database.Database;
@@ -144,6 +154,8 @@ export class Catalog {
     // Catalogs written before change_epoch existed: their backups count as not having taken the map.
     const cols = this.db.prepare('PRAGMA table_info(backups)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'change_epoch')) this.db.exec('ALTER TABLE backups ADD COLUMN change_epoch INTEGER');
+    // Catalogs written before backups from snapshots: none of theirs was.
+    for (const c of ['snapshot_name', 'snapshot_set', 'snapshot_naa', 'snapshot_instant']) if (!cols.some((x) => x.name === c)) this.db.exec(`ALTER TABLE backups ADD COLUMN ${c} TEXT`);
   }
 
   close(): void {
@@ -154,9 +166,9 @@ export class Catalog {
     const now = new Date().toISOString();
     this.db.prepare('INSERT INTO media (barcode, first_seen, last_drive) VALUES (?, ?, ?) ON CONFLICT(barcode) DO UPDATE SET last_drive = excluded.last_drive').run(b.barcode, now, b.drive);
     const r = this.db
-      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at, pid, change_epoch)
-                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at, @pid, @change_epoch)`)
-      .run({ ...b, change_epoch: b.change_epoch ?? null, started_at: now, pid: process.pid });
+      .prepare(`INSERT INTO backups (mode, status, source_target, source_lun, source_naa, block_size, source_blocks, barcode, drive, header_file, data_file, data_object, record_size, base_backup_id, map_json, started_at, pid, change_epoch, snapshot_name, snapshot_set, snapshot_naa, snapshot_instant)
+                VALUES (@mode, 'running', @source_target, @source_lun, @source_naa, @block_size, @source_blocks, @barcode, @drive, @header_file, @data_file, @data_object, @record_size, @base_backup_id, @map_json, @started_at, @pid, @change_epoch, @snapshot_name, @snapshot_set, @snapshot_naa, @snapshot_instant)`)
+      .run({ ...b, change_epoch: b.change_epoch ?? null, snapshot_name: b.snapshot_name ?? null, snapshot_set: b.snapshot_set ?? null, snapshot_naa: b.snapshot_naa ?? null, snapshot_instant: b.snapshot_instant ?? null, started_at: now, pid: process.pid });
     return Number(r.lastInsertRowid);
   }
 

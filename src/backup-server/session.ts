@@ -183,7 +183,9 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
       if (!runtime) return changesApi && lu.naa && lu.blockSize ? apiChangeSource(changesApi, opts.apiToken ?? process.env.DMSIM_API_TOKEN, lu.naa, lu.blockSize) : undefined;
       const name = nameOf(lu);
       const disk = name ? runtime.lu(name)?.disk : undefined;
-      return disk ? { take: () => disk.takeChanges() } : undefined;
+      if (!disk) return undefined;
+      const snaps = runtime.snapshots;
+      return { take: () => (snaps.isOrigin(name!) ? snaps.takeChanges(name!) : disk.takeChanges()) };
     },
     barcodeIn,
     async cartridgeIn(lu) {

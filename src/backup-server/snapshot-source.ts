@@ -5,6 +5,7 @@
  * found by the NAA discovery saw, as for change maps); an in-process lab directly.
  */
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import type { ChangeSource } from './backup.js';
 
 export interface TakenSnapshot {
   id: string;
@@ -20,6 +21,8 @@ export interface SnapshotProvider {
   /** Snapshot of the disk LU with this NAA, visible to `mapTo` (and the data movers). */
   take(originNaa: string): Promise<TakenSnapshot>;
   delete(id: string): Promise<void>;
+  /** The origin's changes up to the snapshot's instant (a new change epoch begins there). */
+  changes(id: string): ChangeSource;
 }
 
 export function runtimeSnapshots(runtime: LabRuntime, mapTo: string[]): SnapshotProvider {
@@ -32,6 +35,13 @@ export function runtimeSnapshots(runtime: LabRuntime, mapTo: string[]): Snapshot
       return { id: s.id, setId: set.setId, name: s.name, naa: s.naa, lun: s.lun, instant: s.instant };
     },
     delete: (id) => runtime.snapshots.delete(id),
+    changes: (id) => ({
+      take: () => {
+        const s = runtime.snapshots.get(id);
+        if (!s) throw new Error(`snapshot ${id} is gone`);
+        return runtime.snapshots.takeChanges(s.meta.origin, id);
+      },
+    }),
   };
 }
 
@@ -65,5 +75,8 @@ export function apiSnapshots(api: string, token: string | undefined, mapTo: stri
     async delete(id) {
       await call('DELETE', `/api/snapshots/${encodeURIComponent(id)}`);
     },
+    changes: (id) => ({
+      take: async () => (await call<{ extents: Array<{ lba: number; count: number }> }>('POST', `/api/snapshots/${encodeURIComponent(id)}/changes/take`)).extents,
+    }),
   };
 }

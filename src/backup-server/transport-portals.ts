@@ -6,7 +6,8 @@
  * at. A target offered at two portals is reached at the first (the --router portal comes first).
  */
 import { IscsiTransport, type IscsiTransportOptions } from './transport-iscsi.js';
-import type { PortStats, ScsiTransport, TransportCommandOptions, TransportResult, TransportTarget } from './transport.js';
+import type { CommandOptions, CommandResult } from '../scsi/command.js';
+import type { PortStats, ScsiTransport, TransportTarget } from './transport.js';
 
 export interface PortalAddress {
   host: string;
@@ -73,7 +74,7 @@ export class PortalsTransport implements ScsiTransport {
     return out;
   }
 
-  async command(target: string, lun: number, cdb: Buffer, opts?: TransportCommandOptions): Promise<TransportResult> {
+  async command(target: string, lun: number, cdb: Buffer, opts?: CommandOptions): Promise<CommandResult> {
     const via = this.route.get(target);
     if (!via) throw new Error(`target ${target} was not found at any portal this backup server knows`);
     return via.command(target, lun, cdb, opts);

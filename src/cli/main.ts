@@ -18,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'verify', summary: 'read a backup back from tape and check it against the catalog checksums', load: () => import('./commands/verify.js') },
   { name: 'catalog', summary: 'list backups, show one, or list its files (catalog list|show ID|files ID)', load: () => import('./commands/catalog.js') },
   { name: 'inspect', summary: 'list a SIMH .tap cartridge (records, filemarks, dmsim backup headers) or dump one tape file', load: () => import('./commands/inspect.js') },
+  { name: 'snapshot', summary: 'create, list or delete snapshot LUs of a running router (management API)', load: () => import('./commands/snapshot.js') },
 ];
 
 export function usage(): string {

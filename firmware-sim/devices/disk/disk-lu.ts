@@ -172,6 +172,11 @@ export class DiskLu extends ScsiLogicalUnit implements DiskOps {
     return [...this.changed.takeAndReset().extents()];
   }
 
+  /** Put changes back into the map (a snapshot set that cut them and then failed). */
+  markChanged(lba: number, count: number): void {
+    this.changed.set(lba, count);
+  }
+
   /** Extents changed since the last takeChanges(), without resetting. */
   peekChanges(): Extent[] {
     return [...this.changed.extents()];

@@ -62,7 +62,9 @@ export async function labRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const e = entry(req.params.device, req.params.lu);
       if (!e.disk) throw new HttpError(409, `"${e.name}" is a ${e.kind} LU: only disk LUs track changes`);
-      return { blockSize: e.disk.blockSize, extents: e.disk.takeChanges() };
+      // Through the snapshot provider: changes cut at snapshot instants since the last take count too.
+      const extents = runtime.snapshots.isOrigin(e.name) ? await runtime.snapshots.takeChanges(e.name) : e.disk.takeChanges();
+      return { blockSize: e.disk.blockSize, extents };
     },
   );
 

@@ -100,6 +100,24 @@ export async function snapshotRoutes(app: FastifyInstance): Promise<void> {
     return snaps.stateOf(e);
   });
 
+  app.post<{ Params: { id: string } }>(
+    '/api/snapshots/:id/changes/take',
+    {
+      schema: {
+        summary:
+          "Blocks of the snapshot's origin changed since the origin's last change take up to the snapshot's instant, and a new change epoch from that instant (what an incremental or differential backup read from the snapshot copies)",
+        security: secure,
+        params: { type: 'object', required: ['id'], properties: { id: ref } },
+      },
+    },
+    async (req) => {
+      const e = snaps.get(req.params.id);
+      if (!e) throw new HttpError(404, `no snapshot "${req.params.id}"`);
+      const extents = await run(() => snaps.takeChanges(e.meta.origin, e.meta.id));
+      return { blockSize: e.meta.blockLength, extents };
+    },
+  );
+
   app.delete<{ Params: { id: string } }>(
     '/api/snapshots/:id',
     { schema: { summary: 'Delete a snapshot (its LU vanishes, its side store is released)', security: secure, params: { type: 'object', required: ['id'], properties: { id: ref } } } },

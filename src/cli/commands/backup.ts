@@ -23,7 +23,7 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
   --barcode CODE     the cartridge's barcode (a blank cartridge is labelled with it); default: what the lab or,
                      with --router, the router's management API reports for the drive; --label CODE is the same
   --snapshot         back up from a snapshot of the source taken by the array (with --router: needs --api and
-                     $DMSIM_API_TOKEN), so a disk in use is copied as it was at one instant; full, sparse, files
+                     $DMSIM_API_TOKEN), so a disk in use is copied as it was at one instant, in any mode
   --keep-snapshot    keep that snapshot afterwards (default: deleted once the backup ended)
 ${SESSION_USAGE}`;
 
@@ -42,16 +42,13 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isFinite(retryWait) || retryWait < 0) throw new UsageError('--retry-wait: expected a non-negative number of seconds', USAGE);
   const reservation = values.reservation as ReservationMode;
   if (!['spc2', 'pr', 'none'].includes(reservation)) throw new UsageError('--reservation: expected spc2, pr or none', USAGE);
-  if (values.snapshot && (mode === 'incremental' || mode === 'differential')) {
-    // The origin's change map would have to be cut at the snapshot instant (under the write gate), which it is not yet.
-    throw new UsageError('--snapshot: full, sparse or files only', USAGE);
-  }
   if (values.snapshot && values.router && !values.api) throw new UsageError('--snapshot with --router needs --api (the array takes snapshots through its management API)', USAGE);
   const { session, catalog } = await openFromOptions(values);
   let provider: SnapshotProvider | undefined;
   let snap: TakenSnapshot | undefined;
   try {
-    let source = session.find(values.source, 'disk');
+    const source = session.find(values.source, 'disk');
+    let snapLu: typeof source | undefined;
     if (values.snapshot) {
       if (!source.naa) throw new Error(`--snapshot: ${values.source} reports no NAA designator`);
       provider = session.runtime
@@ -63,16 +60,17 @@ export async function run(argv: string[]): Promise<number> {
       const again = await discover(session.client);
       const lu = again.lus.find((l) => l.naa === snap!.naa);
       if (!lu) throw new Error(`--snapshot: the snapshot LU naa.${snap.naa} is not visible to this backup server`);
-      source = lu;
+      snapLu = lu;
     }
     const tape = session.find(values.tape, 'tape');
     // The barcode as real software learns it (the lab, or the router's API); never invented.
     const learned = (values.barcode ?? values.label) ? { barcode: (values.barcode ?? values.label)! } : await session.cartridgeIn(tape);
     const barcode = learned.barcode;
-    const changes = values.snapshot ? undefined : session.changes(source);
+    // From a snapshot, the change map is the one cut at its instant: writes after it belong to the next backup.
+    const changes = snap && provider ? provider.changes(snap.id) : session.changes(source);
     const r = await runBackup({
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
-      source, tape, mode, ...(barcode ? { barcode } : {}), ...(learned.problem ? { barcodeProblem: learned.problem } : {}), ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, retryWaitMs: retryWait * 1000, reservation,
+      source, ...(snap && snapLu ? { snapshot: { lu: snapLu, name: snap.name, setId: snap.setId, instant: snap.instant } } : {}), tape, mode, ...(barcode ? { barcode } : {}), ...(learned.problem ? { barcodeProblem: learned.problem } : {}), ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}), ...(changes ? { changes } : {}), checksums: !values['no-checksums'], retries, retryWaitMs: retryWait * 1000, reservation,
       progress: progressSink(mode, process.stderr, values.quiet),
     });
     if (values.json) {
