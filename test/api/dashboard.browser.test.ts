@@ -53,6 +53,18 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     await page.waitForSelector('#lus tbody tr[data-lu="array1/fat"]');
     await page.waitForSelector('#conn.live');
     expect(await page.locator('#fabric g.node').count()).toBeGreaterThanOrEqual(4);
+    // Every backup mode the jobs route accepts is offered; empty tables say so.
+    expect(await page.locator('#backup-mode option').allTextContents()).toEqual(['full', 'sparse', 'files', 'incremental', 'differential']);
+    await page.waitForSelector('#jobs tbody tr.empty');
+    expect(await page.locator('#jobs tbody').textContent()).toBe('no backup jobs yet');
+    expect(await page.locator('#copies tbody').textContent()).toBe('no copies yet');
+    expect(await page.locator('#backups tbody').textContent()).toBe('no backups in the catalog');
+    // The page names its icon, and the API serves it as SVG.
+    expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/favicon.svg');
+    const icon = await fetch(`${base}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await icon.text()).toMatch(/^<svg /);
     await page.screenshot({ path: path.join(ART, 'dashboard-idle.png'), fullPage: true });
 
     // Emulate a slow source so the copy runs long enough to watch.

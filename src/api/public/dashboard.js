@@ -26,6 +26,12 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   return e;
 };
+// An empty table says so in one row spanning its columns, instead of showing nothing.
+const fill = (tbody, rows, what) => {
+  if (rows.length) return tbody.replaceChildren(...rows);
+  const cols = tbody.closest('table').querySelectorAll('thead th').length;
+  tbody.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: String(cols) }, `no ${what}`)));
+};
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
 function drawFabric() {
@@ -141,6 +147,7 @@ function sparkline(values) {
 function renderCopies() {
   const body = $('#copies tbody');
   body.replaceChildren();
+  if (!state.copies.length) fill(body, [], 'copies yet');
   for (const c of state.copies) {
     const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
     const hist = state.history.get(key) ?? [];
@@ -163,9 +170,9 @@ async function fault(lu, body) {
 
 async function refreshLists() {
   const [sessions, backups, jobs] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups'), api('GET', '/api/jobs')]);
-  $('#jobs tbody').replaceChildren(...jobs.map((j) => el('tr', { 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))));
-  $('#sessions tbody').replaceChildren(...sessions.map((s) => el('tr', {}, el('td', {}, s.initiatorName), el('td', {}, s.targetName ?? '(discovery)'), el('td', {}, s.initiatorPort ?? ''), el('td', {}, s.connections), el('td', {}, s.tasks))));
-  $('#backups tbody').replaceChildren(...backups.map((b) => el('tr', { 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))));
+  fill($('#jobs tbody'), jobs.map((j) => el('tr', { 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))), 'backup jobs yet');
+  fill($('#sessions tbody'), sessions.map((s) => el('tr', {}, el('td', {}, s.initiatorName), el('td', {}, s.targetName ?? '(discovery)'), el('td', {}, s.initiatorPort ?? ''), el('td', {}, s.connections), el('td', {}, s.tasks))), 'iSCSI sessions');
+  fill($('#backups tbody'), backups.map((b) => el('tr', { 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))), 'backups in the catalog');
 }
 
 $('#backup-form').addEventListener('submit', async (ev) => {
