@@ -101,6 +101,8 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
       throw e;
     });
     const reason = (await failed.textContent()) ?? '';
+    // A finished copy shows its average rate over its whole run, not the last second's.
+    expect(await page.locator('#copies tbody tr[data-state="failed"] td.rate').first().textContent()).toMatch(/^avg \d+\.\d MiB\/s$/);
     expect(reason).toMatch(/COPY ABORTED 0Dh\/01h in segment \d+; source: MEDIUM ERROR 11h\/00h/);
     const job = page.locator('#jobs tbody tr[data-state="failed"]').first();
     await job.waitFor({ timeout: 30_000 });

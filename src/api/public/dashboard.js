@@ -148,7 +148,9 @@ function renderCopies() {
   const body = $('#copies tbody');
   body.replaceChildren();
   if (!state.copies.length) fill(body, [], 'copies yet');
-  for (const c of state.copies) {
+  // Running copies first; finished ones after, newest first.
+  const order = [...state.copies].sort((a, b) => (a.state === 'running' ? 0 : 1) - (b.state === 'running' ? 0 : 1) || (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+  for (const c of order) {
     const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
     const hist = state.history.get(key) ?? [];
     if (c.state === 'running') hist.push(c.rate);
@@ -159,7 +161,7 @@ function renderCopies() {
       el('tr', { 'data-copy': key, 'data-state': c.state },
         el('td', {}, c.lu), el('td', {}, c.listId), el('td', { class: c.state }, c.state),
         el('td', {}, bar, ` ${c.segmentsProcessed}/${c.segments} · ${mib(c.bytesWritten)}`),
-        el('td', {}, `${mib(c.rate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? '')),
+        el('td', { class: 'rate' }, c.state === 'running' || c.averageRate == null ? `${mib(c.rate)}/s` : `avg ${mib(c.averageRate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? '')),
     );
   }
 }
