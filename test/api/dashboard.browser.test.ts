@@ -106,6 +106,9 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(reason).toMatch(/COPY ABORTED 0Dh\/01h in segment \d+; source: MEDIUM ERROR 11h\/00h/);
     const job = page.locator('#jobs tbody tr[data-state="failed"]').first();
     await job.waitFor({ timeout: 30_000 });
+    // The copy links to the job that ran it and the backup that job recorded.
+    await expect.poll(async () => page.locator('#copies tbody tr[data-state="failed"] td.links').first().textContent(), { timeout: 10_000 }).toBe('job 1 · backup 1');
+    expect(await page.locator('#copies tbody tr[data-state="failed"] td.links a').first().getAttribute('href')).toBe('#job-1');
     await page.screenshot({ path: path.join(ART, 'dashboard-failed.png'), fullPage: true });
     // The README's picture is this state of the default lab, regenerated on every run.
     await page.screenshot({ path: path.resolve('docs/dashboard.png'), fullPage: true });

@@ -5,7 +5,7 @@ const tokenInput = $('#token');
 tokenInput.value = localStorage.getItem('dmsim-token') ?? '';
 tokenInput.addEventListener('change', () => localStorage.setItem('dmsim-token', tokenInput.value));
 
-const state = { lus: new Map(), copies: [], history: new Map(), lab: null };
+const state = { lus: new Map(), copies: [], history: new Map(), lab: null, jobs: [] };
 
 async function api(method, url, body) {
   const headers = {};
@@ -144,6 +144,15 @@ function sparkline(values) {
   return svg;
 }
 
+// The API job that ran a copy, and the catalog backup that job recorded, as in-page links.
+function copyLinks(c) {
+  if (c.job == null) return [];
+  const j = state.jobs.find((x) => x.id === c.job);
+  const out = [el('a', { href: `#job-${c.job}` }, `job ${c.job}`)];
+  if (j?.backupId != null) out.push(' · ', el('a', { href: `#backup-${j.backupId}` }, `backup ${j.backupId}`));
+  return out;
+}
+
 function renderCopies() {
   const body = $('#copies tbody');
   body.replaceChildren();
@@ -161,7 +170,7 @@ function renderCopies() {
       el('tr', { 'data-copy': key, 'data-state': c.state },
         el('td', {}, c.lu), el('td', {}, c.listId), el('td', { class: c.state }, c.state),
         el('td', {}, bar, ` ${c.segmentsProcessed}/${c.segments} · ${mib(c.bytesWritten)}`),
-        el('td', { class: 'rate' }, c.state === 'running' || c.averageRate == null ? `${mib(c.rate)}/s` : `avg ${mib(c.averageRate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? '')),
+        el('td', { class: 'rate' }, c.state === 'running' || c.averageRate == null ? `${mib(c.rate)}/s` : `avg ${mib(c.averageRate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? ''), el('td', { class: 'links' }, ...copyLinks(c))),
     );
   }
 }
@@ -172,9 +181,11 @@ async function fault(lu, body) {
 
 async function refreshLists() {
   const [sessions, backups, jobs] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups'), api('GET', '/api/jobs')]);
-  fill($('#jobs tbody'), jobs.map((j) => el('tr', { 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))), 'backup jobs yet');
+  state.jobs = jobs;
+  renderCopies();
+  fill($('#jobs tbody'), jobs.map((j) => el('tr', { id: `job-${j.id}`, 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))), 'backup jobs yet');
   fill($('#sessions tbody'), sessions.map((s) => el('tr', {}, el('td', {}, s.initiatorName), el('td', {}, s.targetName ?? '(discovery)'), el('td', {}, s.initiatorPort ?? ''), el('td', {}, s.connections), el('td', {}, s.tasks))), 'iSCSI sessions');
-  fill($('#backups tbody'), backups.map((b) => el('tr', { 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))), 'backups in the catalog');
+  fill($('#backups tbody'), backups.map((b) => el('tr', { id: `backup-${b.id}`, 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))), 'backups in the catalog');
 }
 
 $('#backup-form').addEventListener('submit', async (ev) => {
