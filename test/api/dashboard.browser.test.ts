@@ -57,7 +57,8 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(await page.locator('#backup-mode option').allTextContents()).toEqual(['full', 'sparse', 'files', 'incremental', 'differential']);
     await page.waitForSelector('#jobs tbody tr.empty');
     expect(await page.locator('#jobs tbody').textContent()).toBe('no backup jobs yet');
-    expect(await page.locator('#copies tbody').textContent()).toBe('no copies yet');
+    expect(await page.locator('#copies-running tbody').textContent()).toBe('no copies yet');
+    expect(await page.locator('#copies-finished').isHidden()).toBe(true);
     expect(await page.locator('#backups tbody').textContent()).toBe('no backups in the catalog');
     // The page names its icon, and the API serves it as SVG.
     expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/favicon.svg');
@@ -109,6 +110,18 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     // The copy links to the job that ran it and the backup that job recorded.
     await expect.poll(async () => page.locator('#copies tbody tr[data-state="failed"] td.links').first().textContent(), { timeout: 10_000 }).toBe('job 1 · backup 1');
     expect(await page.locator('#copies tbody tr[data-state="failed"] td.links a').first().getAttribute('href')).toBe('#job-1');
+    // Finished copies sit below the running ones in a collapsible <details> that stays as the user
+    // left it across re-renders (the lists refresh every second).
+    expect(await page.locator('#copies-finished tbody tr[data-state="failed"]').count()).toBe(1);
+    expect(await page.locator('#copies-running tbody').textContent()).toBe('no copies running');
+    expect(await page.locator('#copies-finished > summary').textContent()).toBe('1 finished copy');
+    await page.click('#copies-finished > summary');
+    expect(await page.locator('#copies-finished').getAttribute('open')).toBeNull();
+    await page.waitForTimeout(1500);
+    expect(await page.locator('#copies-finished').getAttribute('open')).toBeNull();
+    expect(await page.locator('#copies-finished tbody tr[data-state="failed"]').isVisible()).toBe(false);
+    await page.click('#copies-finished > summary');
+    expect(await page.locator('#copies-finished tbody tr[data-state="failed"]').isVisible()).toBe(true);
     await page.screenshot({ path: path.join(ART, 'dashboard-failed.png'), fullPage: true });
     // The README's picture is this state of the default lab, regenerated on every run.
     await page.screenshot({ path: path.resolve('docs/dashboard.png'), fullPage: true });

@@ -153,26 +153,29 @@ function copyLinks(c) {
   return out;
 }
 
+// Running copies in the top table; finished ones (newest first) in a collapsible <details> below
+// it, whose open/closed state survives re-renders because only its rows are replaced.
+function copyRow(c) {
+  const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
+  const hist = state.history.get(key) ?? [];
+  if (c.state === 'running') hist.push(c.rate);
+  state.history.set(key, hist.slice(-40));
+  const pct = c.segments ? Math.round((c.segmentsProcessed / c.segments) * 100) : 0;
+  const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': String(pct) }, el('div', { style: `width:${pct}%` }));
+  return el('tr', { 'data-copy': key, 'data-state': c.state },
+    el('td', {}, c.lu), el('td', {}, c.listId), el('td', { class: c.state }, c.state),
+    el('td', {}, bar, ` ${c.segmentsProcessed}/${c.segments} · ${mib(c.bytesWritten)}`),
+    el('td', { class: 'rate' }, c.state === 'running' || c.averageRate == null ? `${mib(c.rate)}/s` : `avg ${mib(c.averageRate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? ''), el('td', { class: 'links' }, ...copyLinks(c)));
+}
+
 function renderCopies() {
-  const body = $('#copies tbody');
-  body.replaceChildren();
-  if (!state.copies.length) fill(body, [], 'copies yet');
-  // Running copies first; finished ones after, newest first.
-  const order = [...state.copies].sort((a, b) => (a.state === 'running' ? 0 : 1) - (b.state === 'running' ? 0 : 1) || (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
-  for (const c of order) {
-    const key = `${c.copyManager}|${c.lu}|${c.initiator}|${c.listId}`;
-    const hist = state.history.get(key) ?? [];
-    if (c.state === 'running') hist.push(c.rate);
-    state.history.set(key, hist.slice(-40));
-    const pct = c.segments ? Math.round((c.segmentsProcessed / c.segments) * 100) : 0;
-    const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': String(pct) }, el('div', { style: `width:${pct}%` }));
-    body.append(
-      el('tr', { 'data-copy': key, 'data-state': c.state },
-        el('td', {}, c.lu), el('td', {}, c.listId), el('td', { class: c.state }, c.state),
-        el('td', {}, bar, ` ${c.segmentsProcessed}/${c.segments} · ${mib(c.bytesWritten)}`),
-        el('td', { class: 'rate' }, c.state === 'running' || c.averageRate == null ? `${mib(c.rate)}/s` : `avg ${mib(c.averageRate)}/s`), el('td', {}, sparkline(hist)), el('td', { class: 'reason' }, c.failure ?? ''), el('td', { class: 'links' }, ...copyLinks(c))),
-    );
-  }
+  const running = state.copies.filter((c) => c.state === 'running');
+  const finished = state.copies.filter((c) => c.state !== 'running').sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+  fill($('#copies-running tbody'), running.map(copyRow), finished.length ? 'copies running' : 'copies yet');
+  const done = $('#copies-finished');
+  done.hidden = !finished.length;
+  done.querySelector('summary').textContent = `${finished.length} finished cop${finished.length === 1 ? 'y' : 'ies'}`;
+  done.querySelector('tbody').replaceChildren(...finished.map(copyRow));
 }
 
 async function fault(lu, body) {
