@@ -60,6 +60,10 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(await page.locator('#copies-running tbody').textContent()).toBe('no copies yet');
     expect(await page.locator('#copies-finished').isHidden()).toBe(true);
     expect(await page.locator('#backups tbody').textContent()).toBe('no backups in the catalog');
+    // Every cartridge shows how full it is; the default lab's are blank 1 GiB cartridges.
+    await page.waitForSelector('#cartridges tbody tr[data-barcode="DM0001L3"]');
+    expect(await page.locator('#cartridges tbody tr').count()).toBe(4);
+    expect(await page.locator('#cartridges tbody tr[data-barcode="DM0003L3"] td.fill').textContent()).toBe(' 0.0 MiB of 1024.0 MiB (0.0%)');
     // The page names its icon, and the API serves it as SVG.
     expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/favicon.svg');
     const icon = await fetch(`${base}/favicon.svg`);
@@ -110,6 +114,13 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     // The copy links to the job that ran it and the backup that job recorded.
     await expect.poll(async () => page.locator('#copies tbody tr[data-state="failed"] td.links').first().textContent(), { timeout: 10_000 }).toBe('job 1 · backup 1');
     expect(await page.locator('#copies tbody tr[data-state="failed"] td.links a').first().getAttribute('href')).toBe('#job-1');
+    // The cartridge the failed backup wrote to now shows the bytes it holds (from /api/vault).
+    const fillText = async () => (await page.locator('#cartridges tbody tr[data-barcode="DM0001L3"] td.fill').textContent()) ?? '';
+    await expect.poll(fillText, { timeout: 10_000 }).not.toMatch(/^ 0\.0 MiB/);
+    const vault = (await (await fetch(`${base}/api/vault`)).json()) as { barcode: string; bytesUsed: number; capacity: number }[];
+    const dm1 = vault.find((c) => c.barcode === 'DM0001L3')!;
+    expect(dm1.bytesUsed).toBeGreaterThan(0);
+    expect(await fillText()).toBe(` ${(dm1.bytesUsed / 1048576).toFixed(1)} MiB of 1024.0 MiB (${((dm1.bytesUsed / dm1.capacity) * 100).toFixed(1)}%)`);
     // Finished copies sit below the running ones in a collapsible <details> that stays as the user
     // left it across re-renders (the lists refresh every second).
     expect(await page.locator('#copies-finished tbody tr[data-state="failed"]').count()).toBe(1);

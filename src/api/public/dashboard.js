@@ -182,11 +182,21 @@ async function fault(lu, body) {
   try { await api('PATCH', `/api/lus/${lu}/faults`, body); } catch (e) { alert(e.message); }
 }
 
+// How full each cartridge is: bytes used of its capacity, as a bar and in numbers.
+function cartridgeRow(c) {
+  const pct = c.capacity ? Math.min(100, (c.bytesUsed / c.capacity) * 100) : 0;
+  const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': pct.toFixed(1) }, el('div', { style: `width:${pct}%` }));
+  return el('tr', { 'data-barcode': c.barcode },
+    el('td', {}, c.barcode), el('td', {}, c.router), el('td', {}, `${c.loadedIn ? `in ${c.loadedIn}` : 'vault'}${c.writeProtected ? ' · write-protected' : ''}`),
+    el('td', { class: 'fill' }, bar, ` ${mib(c.bytesUsed)} of ${mib(c.capacity)} (${pct.toFixed(1)}%)`));
+}
+
 async function refreshLists() {
-  const [sessions, backups, jobs] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups'), api('GET', '/api/jobs')]);
+  const [sessions, backups, jobs, vault] = await Promise.all([api('GET', '/api/sessions'), api('GET', '/api/backups'), api('GET', '/api/jobs'), api('GET', '/api/vault')]);
   state.jobs = jobs;
   renderCopies();
   fill($('#jobs tbody'), jobs.map((j) => el('tr', { id: `job-${j.id}`, 'data-job': j.id, 'data-state': j.state }, el('td', {}, j.id), el('td', {}, `${j.source} → ${j.tape}`), el('td', {}, j.mode), el('td', { class: j.state === 'failed' ? 'failed' : j.state === 'complete' ? 'done' : '' }, j.state), el('td', {}, j.backupId ?? ''), el('td', { class: 'reason' }, j.error ?? ''))), 'backup jobs yet');
+  fill($('#cartridges tbody'), vault.map(cartridgeRow), 'cartridges');
   fill($('#sessions tbody'), sessions.map((s) => el('tr', {}, el('td', {}, s.initiatorName), el('td', {}, s.targetName ?? '(discovery)'), el('td', {}, s.initiatorPort ?? ''), el('td', {}, s.connections), el('td', {}, s.tasks))), 'iSCSI sessions');
   fill($('#backups tbody'), backups.map((b) => el('tr', { id: `backup-${b.id}`, 'data-backup': b.id }, el('td', {}, b.id), el('td', {}, b.mode), el('td', { class: b.status === 'failed' ? 'failed' : b.status === 'complete' ? 'done' : '' }, b.status), el('td', {}, b.barcode), el('td', {}, mib(b.stream_bytes ?? 0)), el('td', {}, b.started_at))), 'backups in the catalog');
 }
