@@ -11,6 +11,8 @@ import type { LabRuntime } from '../../firmware-sim/lab/build.js';
 import { tempDefaultLab } from '../helpers/temp-lab.js';
 import { buildApi, type Api } from '../../src/api/server.js';
 import { requireTools } from '../helpers/require-tool.js';
+import { startIscsiTarget, type IscsiTarget } from '../../src/iscsi/target/index.js';
+import { connect } from '../../src/iscsi/initiator/index.js';
 
 const ok = requireTools('dashboard browser test', 'chromium');
 const TOKEN = 'browser-test-token';
@@ -19,6 +21,7 @@ const ART = path.resolve('artifacts');
 let lab: Awaited<ReturnType<typeof tempDefaultLab>>;
 let rt: LabRuntime;
 let api: Api;
+let target: IscsiTarget;
 let browser: Browser;
 let base: string;
 
@@ -27,7 +30,8 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     await mkdir(ART, { recursive: true });
     lab = await tempDefaultLab('dash');
     rt = lab.rt;
-    api = await buildApi(rt, { token: TOKEN });
+    target = await startIscsiTarget({ dispatcher: rt.fabric, directory: rt.directory, host: '127.0.0.1', port: 0 });
+    api = await buildApi(rt, { token: TOKEN, iscsi: target });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
     const addr = api.app.server.address();
     base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -40,6 +44,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await api?.close();
+    await target?.close();
     await lab?.close();
   });
 
@@ -64,6 +69,25 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     await page.waitForSelector('#cartridges tbody tr[data-barcode="DM0001L3"]');
     expect(await page.locator('#cartridges tbody tr').count()).toBe(4);
     expect(await page.locator('#cartridges tbody tr[data-barcode="DM0003L3"] td.fill').textContent()).toBe(' 0.0 MiB of 1024.0 MiB (0.0%)');
+    // A long initiator IQN (223 bytes, the most RFC 3720 allows, with no hyphen to break at) wraps
+    // inside the sessions table instead of pushing it past its section.
+    const longIqn = `iqn.2026-12.com.example:${'x'.repeat(223 - 24)}`;
+    expect(longIqn.length).toBe(223);
+    const discovery = await connect({ host: '127.0.0.1', port: target.port, initiatorName: longIqn, discovery: true, loginTimeoutMs: 5000 });
+    try {
+      await page.waitForSelector(`#sessions tbody td:text-is("${longIqn}")`, { timeout: 10_000 });
+      // Nothing wider than the window: no sideways scrolling, the sessions section inside the page.
+      // (A string: the test's TypeScript has no DOM types.)
+      const fit = await page.evaluate<{ page: number; window: number; section: number }>(`({
+        page: document.documentElement.scrollWidth,
+        window: document.documentElement.clientWidth,
+        section: document.querySelector('#sessions').closest('section').getBoundingClientRect().right,
+      })`);
+      expect(fit.page).toBeLessThanOrEqual(fit.window);
+      expect(fit.section).toBeLessThanOrEqual(fit.window);
+    } finally {
+      await discovery.close();
+    }
     // The page names its icon, and the API serves it as SVG.
     expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/favicon.svg');
     const icon = await fetch(`${base}/favicon.svg`);
