@@ -34,6 +34,20 @@ const fill = (tbody, rows, what) => {
 };
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
+// An IQN can be 223 bytes: shorten a node's label with an ellipsis until it fits its box (the
+// whole name stays in the node's <title> tooltip). Measured, since glyph widths vary.
+function fitText(t, width) {
+  const full = t.textContent;
+  if (t.getComputedTextLength() <= width) return;
+  let lo = 0, hi = full.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    t.textContent = `${full.slice(0, mid)}…`;
+    if (t.getComputedTextLength() <= width) lo = mid; else hi = mid - 1;
+  }
+  t.textContent = `${full.slice(0, lo)}…`;
+}
+
 function drawFabric() {
   const lab = state.lab;
   if (!lab) return;
@@ -84,8 +98,11 @@ function drawFabric() {
     const t2 = document.createElementNS(ns, 'text');
     t2.setAttribute('x', p.x + 8); t2.setAttribute('y', p.y + 29);
     t2.textContent = `${n.kind} · ${n.ports.length} port${n.ports.length > 1 ? 's' : ''}`;
-    g.append(r, t, t2);
+    const title = document.createElementNS(ns, 'title');
+    title.textContent = n.name;
+    g.append(title, r, t, t2);
     svg.append(g);
+    fitText(t, 144);
   }
   svg.setAttribute('height', Math.max(...perCol) * 56 + 30);
 }
