@@ -33,7 +33,7 @@ function resolveSpec(from, spec) {
   return candidates.find((c) => c.endsWith('.ts') && existsSync(c));
 }
 
-const files = dirs.flatMap((d) => (existsSync(join(root, d)) ? walk(join(root, d), []) : []));
+const files = dirs.flatMap((d) => (existsSync(resolve(root, d)) ? walk(resolve(root, d), []) : []));
 const known = new Set(files);
 const edges = new Map();
 for (const f of files) {
