@@ -153,6 +153,7 @@ async function benchSize(size: number): Promise<{ ddMedian: number; xcMedian: nu
     // Medians of ROUNDS each: the box is shared, single runs are noisy. The side that goes first
     // alternates, and each side starts from clean page cache state (its old output gone, sync).
     const rounds = ROUNDS;
+    let tapBytes = 0;
     const loads: string[] = [];
     const ddRuns: number[] = [];
     const xcRuns: number[] = [];
@@ -190,6 +191,15 @@ async function benchSize(size: number): Promise<{ ddMedian: number; xcMedian: nu
       }
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage().rss);
+      // Leave nothing behind, as the dd side deletes its output: a 1 GiB file freshly written and
+      // still cached makes the NEXT writer (dd or copy) run ~6x slower on this box (measured:
+      // dd 0.4 GB/s after another file was written, 2.5-3.9 after it was deleted), which made dd
+      // bimodal depending on whether a copy or a dd went before it.
+      const done = await tape.eject({ force: true });
+      await done?.close();
+      tapBytes = statSync(tapPath).size;
+      rmSync(tapPath, { force: true });
+      rmSync(`${tapPath}.json`, { force: true });
     };
     for (let round = 0; round < rounds; round++) {
       loads.push(load());
@@ -202,8 +212,6 @@ async function benchSize(size: number): Promise<{ ddMedian: number; xcMedian: nu
       }
     }
     loads.push(load());
-    const cart = await tape.eject();
-    const tapBytes = statSync(join(dir, 'T00001L4.tap')).size;
     const gbs = (s: number) => size / s / 1e9;
     // Medians of the times; best and worst as rates (best = shortest time).
     const row = (name: string, runs: number[]) => {
@@ -219,7 +227,6 @@ async function benchSize(size: number): Promise<{ ddMedian: number; xcMedian: nu
     console.log(`peak RSS          ${(peak / MiB).toFixed(1)} MiB during the copies, ${(rssBefore / MiB).toFixed(1)} MiB before  (target ≤ 150 MB)`);
     console.log(`load average      per round start: ${loads.join(' | ')}`);
     console.log(`server port bytes ${serverBytes} per copy  (parameter lists: ${listBytes}; data moved: ${size})`);
-    await cart?.close();
     await disk.store.close();
     return { ddMedian, xcMedian };
   } finally {
