@@ -191,10 +191,11 @@ async function benchSize(size: number): Promise<{ ddMedian: number; xcMedian: nu
       }
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage().rss);
-      // Leave nothing behind, as the dd side deletes its output: a 1 GiB file freshly written and
-      // still cached makes the NEXT writer (dd or copy) run ~6x slower on this box (measured:
-      // dd 0.4 GB/s after another file was written, 2.5-3.9 after it was deleted), which made dd
-      // bimodal depending on whether a copy or a dd went before it.
+      // Leave nothing behind, as the dd side deletes its output: in a shell on this box, dd ran at
+      // 0.4 GB/s after another 1 GiB file was written and kept, 2.5-3.9 after it was deleted.
+      // This did NOT remove the order effect in this bench: dd straight after dd still runs at
+      // 3-6 GB/s, dd after a copy round at 0.4-0.7 (cause not found yet), so read the dd rounds
+      // column, not only the median.
       const done = await tape.eject({ force: true });
       await done?.close();
       tapBytes = statSync(tapPath).size;
