@@ -29,6 +29,7 @@ import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { dataMoverIqn, type ArrayConfig, type CartridgeConfig, type DiskLuConfig, type HostConfig, type LabConfig, type LibraryConfig, type RouterConfig } from './config.js';
 import { asOperator } from './changer-refusal.js';
+import { LabChangeError } from './change-error.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
@@ -173,16 +174,8 @@ export interface LabActivity {
   what: string;
 }
 
-/** A change the running lab cannot make: an API answers 404 (not-found) or 409 (conflict). */
-export class LabChangeError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'not-found' | 'conflict',
-  ) {
-    super(message);
-    this.name = 'LabChangeError';
-  }
-}
+// Re-exported: API and tests import the error from here, where the lab's changes are made.
+export { LabChangeError };
 
 /** Internal initiator port of an array's copy manager: zoned with the array's own ports only. */
 export const arrayCopyPortWwpn = (array: string): string => generatedWwpn(`dmsim-array-copy-manager:${array}`);

@@ -4,7 +4,7 @@
  * sense an initiator would get; the operator reads the meaning with the code next to it.
  */
 import { hexByte, ScsiError, senseCode } from '../../src/scsi/sense.js';
-import { LabChangeError } from './build.js';
+import { LabChangeError } from './change-error.js';
 
 /** ASC/ASCQ → what it means for the operator (smc.md §2.4's errors of a move). */
 const REASONS: Record<string, string> = {

@@ -45,9 +45,9 @@ import { Cartridge, CartridgeFormatError } from './cartridge.js';
 import type { TapeFaults } from './faults.js';
 import { FaultPlan } from '../faults.js';
 import { MARK_SPAN, MAX_RECORD_LENGTH, recordSpan } from './simh.js';
-import { tapeModeCommands, TapeModeState } from './mode.js';
-import { TapeAlerts, tapeLogCommands } from './log-pages.js';
-import { mamCommands } from './mam.js';
+import { tapeModeCommands, TapeModeState, type TapeModeView } from './mode.js';
+import { TapeAlerts, tapeLogCommands, type TapeCounters, type TapeLogView } from './log-pages.js';
+import { mamCommands, type TapeMamView } from './mam.js';
 
 export interface TapeDriveOptions {
   /** Largest block READ BLOCK LIMITS reports (default FFFFFFh as LTO drives report it, smc.md §6; hard cap 0xFFFFFF). */
@@ -116,7 +116,7 @@ function cc(lu: TapeDrive, s: SenseInfo, dataIn?: Buffer): ScsiResult {
 
 const noSense = (asc: number, ascq: number, extra: Partial<SenseInfo>): SenseInfo => ({ key: SenseKey.NO_SENSE, asc, ascq, ...extra });
 
-export class TapeDrive extends ScsiLogicalUnit {
+export class TapeDrive extends ScsiLogicalUnit implements TapeModeView, TapeLogView, TapeMamView {
   /** Shared fault plan (management API): medium errors by object number, not-ready window, latency, throughput. */
   readonly faults: FaultPlan;
   /** Tape-only hooks: EW/PEOP positions, lost position. */
@@ -138,7 +138,7 @@ export class TapeDrive extends ScsiLogicalUnit {
    * Counters since the cartridge was loaded (or LOG SELECT reset them): bytes for the
    * sequential-access page 0Ch, uncorrected errors for pages 02h/03h and 17h.
    */
-  readonly counters = { hostWritten: 0, mediaWritten: 0, mediaRead: 0, hostRead: 0, writeErrors: 0, readErrors: 0, blocksWritten: 0, blocksRead: 0 };
+  readonly counters: TapeCounters = { hostWritten: 0, mediaWritten: 0, mediaRead: 0, hostRead: 0, writeErrors: 0, readErrors: 0, blocksWritten: 0, blocksRead: 0 };
   /** TapeAlert flags (log pages 2Eh / 12h, MAM 0002h), raised from the sense this drive reports. */
   readonly alerts = new TapeAlerts();
 

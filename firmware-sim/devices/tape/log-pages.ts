@@ -6,7 +6,33 @@
 import { Sense, SenseKey, type SenseInfo } from '../../../src/scsi/sense.js';
 import { decodeLogSelectCdb, decodeLogSenseCdb, encodeLogPage, encodeSupportedLogPages, encodeSupportedLogSubpages, TapeLogPage, TapeOp, tapeUsage, type LogParameter } from '../../../src/scsi/tape.js';
 import type { CommandContext, CommandDef, HandlerOutput, ScsiLogicalUnit } from '../../lu/logical-unit.js';
-import type { TapeDrive } from './drive.js';
+import type { Cartridge } from './cartridge.js';
+
+/** Per-load counters (LOG SELECT PCR=1 and every load reset them): bytes for page 0Ch, errors for 02h/03h/17h. */
+export interface TapeCounters {
+  hostWritten: number;
+  mediaWritten: number;
+  mediaRead: number;
+  hostRead: number;
+  writeErrors: number;
+  readErrors: number;
+  blocksWritten: number;
+  blocksRead: number;
+}
+
+/**
+ * What the log pages read from the drive (TapeLogView implements it). Declared here, not imported from
+ * drive.ts, so drive.ts -> log-pages.ts is the only arrow between them (#14).
+ */
+export interface TapeLogView extends ScsiLogicalUnit {
+  readonly alerts: TapeAlerts;
+  readonly cartridge: Cartridge | undefined;
+  readonly counters: TapeCounters;
+  readonly isReady: boolean;
+  readonly position: number;
+  points(c: Cartridge): { peop: number; ew: number; pew: number | undefined };
+  resetCounters(): void;
+}
 
 /** Parameter control byte of every parameter dmsim reports: DS=1 (not saveable), rest 0. */
 const CONTROL = 0x40;
@@ -112,7 +138,7 @@ export function tapeAlertParams(on: ReadonlySet<number>): LogParameter[] {
 }
 
 /** The pages in page 00h order; each builds its parameters from the drive (zero = PC other than current cumulative). */
-const PAGES: ReadonlyArray<LogPageDef<TapeDrive>> = [
+const PAGES: ReadonlyArray<LogPageDef<TapeLogView>> = [
   { code: TapeLogPage.SUPPORTED },
   { code: TapeLogPage.WRITE_ERRORS, build: (d, z) => errorCounters(z ? 0 : d.counters.hostWritten, z ? 0 : d.counters.writeErrors) },
   { code: TapeLogPage.READ_ERRORS, build: (d, z) => errorCounters(z ? 0 : d.counters.hostRead, z ? 0 : d.counters.readErrors) },
@@ -131,7 +157,7 @@ function errorCounters(bytes: number, uncorrected: number): LogParameter[] {
   return [0, 0, 0, 0, 0, bytes, uncorrected].map((v, code) => param(code, uint(code === 5 ? bytes : v, code === 5 ? 8 : 4)));
 }
 
-function sequentialAccess(d: TapeDrive, zero: boolean): LogParameter[] {
+function sequentialAccess(d: TapeLogView, zero: boolean): LogParameter[] {
   const k = d.counters;
   const c = d.cartridge;
   const pts = c ? d.points(c) : undefined;
@@ -149,7 +175,7 @@ function sequentialAccess(d: TapeDrive, zero: boolean): LogParameter[] {
   ];
 }
 
-function volumeStatistics(d: TapeDrive, zero: boolean): LogParameter[] {
+function volumeStatistics(d: TapeLogView, zero: boolean): LogParameter[] {
   const c = d.cartridge;
   const m = c?.meta;
   const k = d.counters;
@@ -183,7 +209,7 @@ function volumeStatistics(d: TapeDrive, zero: boolean): LogParameter[] {
 }
 
 /** 31h: remaining / maximum of partition 0 in MiB (0001h, 0003h); the alternate partition does not exist (0). */
-function tapeCapacity(d: TapeDrive, zero: boolean): LogParameter[] {
+function tapeCapacity(d: TapeLogView, zero: boolean): LogParameter[] {
   const c = d.cartridge;
   const peop = c && !zero ? d.points(c).peop : 0;
   const used = c && !zero ? c.length : 0;
@@ -236,6 +262,6 @@ export function logCommands<L extends ScsiLogicalUnit>(pages: ReadonlyArray<LogP
   ];
 }
 
-export function tapeLogCommands(): CommandDef<TapeDrive>[] {
-  return logCommands<TapeDrive>(PAGES, (d) => d.resetCounters());
+export function tapeLogCommands(): CommandDef<TapeLogView>[] {
+  return logCommands<TapeLogView>(PAGES, (d) => d.resetCounters());
 }

@@ -22,9 +22,19 @@ import {
   type Attribute,
 } from '../../../src/scsi/mam.js';
 import { decodeReadMediaSerialCdb, encodeMediaSerial, READ_MEDIA_SERIAL_NUMBER_SA, TapeOp, tapeUsage } from '../../../src/scsi/tape.js';
-import type { CommandContext, CommandDef, HandlerOutput } from '../../lu/logical-unit.js';
+import type { CommandContext, CommandDef, HandlerOutput, ScsiLogicalUnit } from '../../lu/logical-unit.js';
 import type { Cartridge } from './cartridge.js';
-import type { TapeDrive } from './drive.js';
+import type { TapeFaults } from './faults.js';
+import type { TapeAlerts, TapeCounters } from './log-pages.js';
+
+/** What MAM reads from the drive (TapeMamView implements it); declared here so mam.ts need not import drive.ts (#14). */
+export interface TapeMamView extends ScsiLogicalUnit {
+  readonly alerts: TapeAlerts;
+  readonly counters: TapeCounters;
+  readonly tapeFaults: TapeFaults;
+  medium(): Cartridge;
+  points(c: Cartridge): { peop: number; ew: number; pew: number | undefined };
+}
 
 /** MAM chip size reported in 0407h, and the part of it host attributes may fill (0004h counts down from it). */
 export const MAM_CAPACITY = 8192;
@@ -39,7 +49,7 @@ function hostUsage(c: Cartridge): number {
 }
 
 /** Every attribute present on the loaded cartridge, ascending by identifier. */
-export function attributesOf(d: TapeDrive, c: Cartridge): Attribute[] {
+export function attributesOf(d: TapeMamView, c: Cartridge): Attribute[] {
   const m = c.meta;
   const { peop } = d.points(c);
   const cleaning = m.barcode.startsWith('CLN');
@@ -83,7 +93,7 @@ export function attributesOf(d: TapeDrive, c: Cartridge): Attribute[] {
   return out.sort((a, b) => a.id - b.id);
 }
 
-type Ctx = CommandContext<TapeDrive>;
+type Ctx = CommandContext<TapeMamView>;
 
 /** The checks READ and WRITE ATTRIBUTE share: a cartridge, volume 0, partition 0, MAM readable. */
 function mamCartridge(ctx: Ctx, volume: number, partition: number, op: 'read' | 'write'): Cartridge {
@@ -173,8 +183,8 @@ function readMediaSerial(ctx: Ctx): HandlerOutput {
   return encodeMediaSerial(c.meta.serial.padEnd(32).slice(0, 32)).subarray(0, allocationLength);
 }
 
-export function mamCommands(): CommandDef<TapeDrive>[] {
-  const ra = (serviceAction: number, what: string): CommandDef<TapeDrive> => ({
+export function mamCommands(): CommandDef<TapeMamView>[] {
+  const ra = (serviceAction: number, what: string): CommandDef<TapeMamView> => ({
     opcode: TapeOp.READ_ATTRIBUTE,
     serviceAction,
     name: `READ ATTRIBUTE (${what})`,

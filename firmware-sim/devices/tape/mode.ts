@@ -29,8 +29,8 @@ import {
   encodeTapeDeviceSpecific,
   decodeTapeDeviceSpecific,
 } from '../../../src/scsi/tape.js';
-import type { CommandDef } from '../../lu/logical-unit.js';
-import type { TapeDrive } from './drive.js';
+import type { CommandDef, ScsiLogicalUnit } from '../../lu/logical-unit.js';
+import type { Cartridge } from './cartridge.js';
 import { SpcOp } from '../../../src/scsi/spc.js';
 
 /** A mask buffer of the page's size with the given byte → changeable-bits entries. */
@@ -93,9 +93,17 @@ export class TapeModeState {
   }
 }
 
-type Ctx = Parameters<CommandDef<TapeDrive>['handler']>[0];
+/** What MODE SENSE/SELECT use of the drive (TapeDrive implements it); declared here so mode.ts need not import drive.ts (#14). */
+export interface TapeModeView extends ScsiLogicalUnit {
+  readonly mode: TapeModeState;
+  readonly cartridge: Cartridge | undefined;
+  readonly maxBlockLength: number;
+  densitySupported(code: number): boolean;
+}
 
-function descriptorFor(drive: TapeDrive, pc: PageControl): BlockDescriptor[] {
+type Ctx = Parameters<CommandDef<TapeModeView>['handler']>[0];
+
+function descriptorFor(drive: TapeModeView, pc: PageControl): BlockDescriptor[] {
   switch (pc) {
     case PageControl.CHANGEABLE:
       return [{ densityCode: 0xff, blocks: 0, blockLength: 0xffffff }];
@@ -159,7 +167,7 @@ function modeSelectCmd(ctx: Ctx): undefined {
   return undefined;
 }
 
-export function tapeModeCommands(): CommandDef<TapeDrive>[] {
+export function tapeModeCommands(): CommandDef<TapeModeView>[] {
   return [
     { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
     { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
