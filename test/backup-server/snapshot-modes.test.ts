@@ -12,30 +12,23 @@ import { discover } from '../../src/backup-server/discovery.js';
 import { FatVolume } from '../../src/fs/fat/volume.js';
 import { ScsiClient } from '../../src/backup-server/scsi-client.js';
 import { IscsiTransport } from '../../src/backup-server/transport-iscsi.js';
-import { collect, runCli, spawnCli, spawnCliWatched, waitForLog } from '../cli/cli-process.js';
-import type { ChildProcess } from 'node:child_process';
+import { collect, runCli, spawnCli, startRouter, type RouterProcess } from '../cli/cli-process.js';
 
 const TOKEN = 'snapshot-modes-token-0123';
 const BACKUP = 'iqn.2026-11.dev.dmsim.hosts:backup1';
 let dir: string;
-let router: ChildProcess;
+let router: RouterProcess | undefined;
 let iscsi: string;
 let api: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dmsim-snapmodes-'));
   process.env.DMSIM_API_TOKEN = TOKEN;
-  router = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', '127.0.0.1:0', '--data', path.join(dir, 'data'), '--log-level', 'info']);
-  const ready = await waitForLog(router, 'router ready', 60_000);
-  iscsi = String(ready.iscsi);
-  api = String(ready.api);
+  router = await startRouter(['--data', path.join(dir, 'data'), '--log-level', 'info']);
+  ({ iscsi, api } = router);
 }, 90_000);
 afterAll(async () => {
-  if (router && router.exitCode === null) {
-    const done = collect(router);
-    router.kill('SIGTERM');
-    await done;
-  }
+  await router?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 

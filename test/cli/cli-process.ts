@@ -97,3 +97,31 @@ export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 20_000)
     check();
   });
 }
+
+/** A `dmsim router` process on ephemeral iSCSI and API ports, as a test file's lab. */
+export interface RouterProcess {
+  child: ChildProcess;
+  /** host:port from its "router ready" line */
+  iscsi: string;
+  api: string;
+  /** SIGTERM and wait for the exit (a no-op once it has exited). */
+  stop(): Promise<void>;
+}
+
+export async function startRouter(args: string[], timeoutMs = 60_000): Promise<RouterProcess> {
+  const child = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', '127.0.0.1:0', ...args]);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const done = collect(child);
+    child.kill('SIGTERM');
+    await done;
+  };
+  try {
+    const ready = await waitForLog(child, 'router ready', timeoutMs);
+    return { child, iscsi: String(ready.iscsi), api: String(ready.api), stop };
+  } catch (err) {
+    // A router that never got ready must not outlive the test file.
+    await stop();
+    throw err;
+  }
+}
