@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import type { Logger } from '../../src/log.js';
-import { decodeSense, ScsiError, Sense, SenseKey, type SenseInfo } from '../../src/scsi/sense.js';
+import { decodeSense, hexByte, ScsiError, Sense, SenseKey, senseCode, type SenseInfo } from '../../src/scsi/sense.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { decodeParameterList, decodeXcopyCdb, ListIdUsage, segmentOf } from '../../src/scsi/xcopy.js';
 import {
@@ -23,7 +23,7 @@ import {
   RcrServiceAction,
   transferCountOf,
 } from '../../src/scsi/receive-copy-results.js';
-import type { CommandContext, HandlerOutput } from '../devices/logical-unit.js';
+import type { CommandContext, HandlerOutput } from '../lu/logical-unit.js';
 import type { ITNexus } from '../router/task.js';
 import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
 import type { CscdScope, InitiatorPort } from './environment.js';
@@ -82,22 +82,20 @@ export function copyProgress(e: CopyEntry): CopyProgress {
 
 const abortError = () => new DOMException('EXTENDED COPY aborted', 'AbortError');
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
-const senseText = (s: SenseInfo): string => `${s.key.toString(16)}/${hex2(s.asc)}/${hex2(s.ascq)}`;
 
 /** Sense key/ASC/ASCQ of the failure and of each forwarded sense, for the copy's failure line. */
 function failureFields(sense: SenseInfo): Record<string, unknown> {
   return {
-    sense: senseText(sense),
+    sense: senseCode(sense),
     ...(sense.information !== undefined ? { residual: String(sense.information) } : {}),
     forwarded: (sense.forwarded ?? []).map((f) => {
       let text: string;
       try {
-        text = senseText(decodeSense(f.sense));
+        text = senseCode(decodeSense(f.sense));
       } catch {
         text = f.sense.toString('hex');
       }
-      return { source: f.source, status: `0x${hex2(f.status)}`, sense: text };
+      return { source: f.source, status: `0x${hexByte(f.status)}`, sense: text };
     }),
   };
 }

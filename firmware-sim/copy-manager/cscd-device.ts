@@ -7,8 +7,8 @@
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { SenseKey, decodeSense } from '../../src/scsi/sense.js';
 import { decodeBlockLimits, encodeLocate10, encodeLocate16, encodeRead6, encodeReadBlockLimitsCdb, encodeSpace16, encodeSpace6, encodeWrite6, encodeWriteFilemarks6 } from '../../src/scsi/tape.js';
+import { read16, write16 } from '../../src/scsi/sbc.js';
 import type { DeviceTypeParams } from '../../src/scsi/xcopy.js';
-import { encodeRwCdb } from '../../src/scsi/cdb.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH } from '../../src/scsi/read-capacity.js';
 import { encodePrOutCdb, encodePrOutParams, encodeRegisterAndMoveParams, PrOut, type RegisterAndMoveParams } from '../../src/scsi/persistent-reservations.js';
 import type { CscdCandidate, InitiatorPort } from './environment.js';
@@ -17,8 +17,6 @@ import { Abort, type CopyAbort } from './errors.js';
 
 export type Role = 'source' | 'destination';
 
-const READ_16 = 0x88;
-const WRITE_16 = 0x8a;
 const UA_RETRIES = 16;
 const BUSY_RETRIES = 4;
 
@@ -114,15 +112,15 @@ export class CscdDevice {
    * data-in there and the result is `into` itself; an LU that answers with its own buffer is copied in.
    */
   async readBlocks(lba: number, blocks: number, into?: Buffer): Promise<Buffer> {
-    const n = blocks * this.blockLength;
-    const data = await this.send('source', encodeRwCdb({ opcode: READ_16, lba, transferLength: blocks }), { dataInLength: n, expect: n, ...(into ? { into } : {}) });
+    const r = read16(lba, blocks, this.blockLength);
+    const data = await this.send('source', r.cdb, { dataInLength: r.length, expect: r.length, ...(into ? { into } : {}) });
     if (!into || (data.buffer === into.buffer && data.byteOffset === into.byteOffset)) return data;
     data.copy(into);
     return into;
   }
 
   async writeBlocks(lba: number, data: Buffer): Promise<void> {
-    await this.send('destination', encodeRwCdb({ opcode: WRITE_16, lba, transferLength: data.length / this.blockLength }), { dataOut: data });
+    await this.send('destination', write16(lba, data.length / this.blockLength, this.blockLength).cdb, { dataOut: data });
   }
 
   // ---------------------------------------------------------------- stream devices

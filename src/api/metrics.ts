@@ -5,6 +5,7 @@
  */
 import type { Fabric } from '../../firmware-sim/fabric/fabric.js';
 import type { ITNexus, ScsiTask, ScsiResult } from '../../firmware-sim/router/task.js';
+import { hexByte } from '../scsi/sense.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -14,7 +15,7 @@ const WRITES = new Set([0x0a, 0x2a, 0xaa, 0x8a, 0x2e, 0xae, 0x8e]);
 
 type Labels = Record<string, string>;
 const EMPTY: Labels = {};
-const hex2 = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
+const hex2 = (n: number) => `0x${hexByte(n)}`;
 
 class Family {
   readonly values = new Map<string, { labels: Labels; value: number }>();

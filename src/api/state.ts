@@ -3,9 +3,9 @@
  * (LUs, drives, reservations, copy lists) into plain data.
  */
 import type { LabRuntime, LuEntry } from '../../firmware-sim/lab/build.js';
-import { Reservations } from '../../firmware-sim/router/reservations.js';
-import type { ScsiLogicalUnit } from '../../firmware-sim/devices/logical-unit.js';
-import { decodeSense } from '../scsi/sense.js';
+import { Reservations } from '../../firmware-sim/lu/reservations.js';
+import type { ScsiLogicalUnit } from '../../firmware-sim/lu/logical-unit.js';
+import { decodeSense, hexByte, senseKeyName } from '../scsi/sense.js';
 import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
 import { copyProgress } from '../../firmware-sim/copy-manager/copy-manager.js';
 
@@ -79,15 +79,14 @@ export interface CopyView {
   failure?: string;
 }
 
-const KEY_NAMES = ['NO SENSE', 'RECOVERED ERROR', 'NOT READY', 'MEDIUM ERROR', 'HARDWARE ERROR', 'ILLEGAL REQUEST', 'UNIT ATTENTION', 'DATA PROTECT', 'BLANK CHECK', 'VENDOR SPECIFIC', 'COPY ABORTED', 'ABORTED COMMAND', 'RESERVED', 'VOLUME OVERFLOW', 'MISCOMPARE'];
-const hx = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
+const hx = (n: number) => hexByte(n, true);
 
 /** "COPY ABORTED 0Dh/01h in segment 3; destination: MEDIUM ERROR 0Ch/00h" */
 export function describeFailure(status: number, sense: Buffer | undefined): string {
   if (!sense) return `status ${hx(status)}h`;
   try {
     const s = decodeSense(sense);
-    const part = (k: number, asc: number, ascq: number) => `${KEY_NAMES[k] ?? `key ${k}`} ${hx(asc)}h/${hx(ascq)}h`;
+    const part = (k: number, asc: number, ascq: number) => `${senseKeyName(k)} ${hx(asc)}h/${hx(ascq)}h`;
     let text = part(s.key, s.asc, s.ascq);
     if (s.commandSpecific !== undefined && s.key === 0x0a) text += ` in segment ${s.commandSpecific}`;
     for (const f of s.forwarded ?? []) {

@@ -5,10 +5,10 @@
  * target's forwarded sense; the caller resumes from the failed segment (see resume.ts).
  */
 import { CopyManagerStatus } from '../scsi/receive-copy-results.js';
-import { decodeSense, meansTapeFull, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { decodeSense, describeSense, meansTapeFull, SenseKey, type SenseInfo } from '../scsi/sense.js';
 import { ScsiStatus } from '../scsi/status.js';
 import type { CompiledCommand } from './plan/compile.js';
-import { describeSense, ScsiClient } from './scsi-client.js';
+import { ScsiClient } from './scsi-client.js';
 import type { ProgressSink } from './progress.js';
 
 export interface DataMoverRef {

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { padTo512 } from '../fs/tar.js';
-import { decodeBlockLimitsVpd, SbcOp } from '../scsi/sbc.js';
+import { decodeBlockLimitsVpd, writeSame16 } from '../scsi/sbc.js';
 import type { BackupRow, Catalog, FileRow } from './catalog.js';
 import { copyLimits, type DiscoveredLu } from './discovery.js';
 import { describeFailure, runJob } from './job-runner.js';
@@ -76,12 +76,7 @@ async function zeroRuns(client: ScsiClient, lu: DiscoveredLu, runs: Run[]): Prom
   const mwsl = (await client.vpd(lu.target, lu.lun, 0xb0).then(decodeBlockLimitsVpd).catch(() => undefined))?.maximumWriteSameLength || 8192;
   for (const [lba, n] of runs) {
     for (let d = 0; d < n; d += mwsl) {
-      const cdb = Buffer.alloc(16);
-      cdb[0] = SbcOp.WRITE_SAME_16;
-      cdb[1] = 0x08; // UNMAP
-      cdb.writeBigUInt64BE(BigInt(lba + d), 2);
-      cdb.writeUInt32BE(Math.min(n - d, mwsl), 10);
-      await client.exec('WRITE SAME(16)', lu.target, lu.lun, cdb, 0, zero);
+      await client.request('WRITE SAME(16)', lu.target, lu.lun, writeSame16({ lba: lba + d, blocks: Math.min(n - d, mwsl), unmap: true }, zero.length), zero);
     }
   }
 }

@@ -3,21 +3,19 @@
  * that does not end GOOD throws CommandFailed carrying the decoded sense, so callers report the
  * target's own words.
  */
-import { encodeRwCdb } from '../scsi/cdb.js';
+import type { CdbRequest } from '../scsi/cdb.js';
 import { decodeDeviceIdPage, decodeStandardInquiry, encodeInquiryCdb, type Designator, type StandardInquiry } from '../scsi/inquiry.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb } from '../scsi/read-capacity.js';
 import { decodeCopyStatus, decodeFailedSegmentDetails, decodeOperatingParameters, encodeRcrCdb, RcrServiceAction, type CopyStatus, type FailedSegmentDetails, type OperatingParameters } from '../scsi/receive-copy-results.js';
 import { decodeReportLunsData, encodeReportLunsCdb } from '../scsi/report-luns.js';
-import { SbcOp } from '../scsi/sbc.js';
-import { ascName, decodeSense, meansTapeFull, SenseKey, senseKeyName, type SenseInfo } from '../scsi/sense.js';
-import { ScsiStatus } from '../scsi/status.js';
-import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, TapeOp, type TapePosition } from '../scsi/tape.js';
+import { read16, write16 } from '../scsi/sbc.js';
+import { decodeSense, describeSense, hexByte, SenseKey, type SenseInfo } from '../scsi/sense.js';
+import { ScsiStatus, statusName } from '../scsi/status.js';
+import { decodePositionLong, encodeLoadUnload, encodeLocate10, encodeReadPositionCdb, encodeRewind, encodeSpace6, ReadPositionForm, READ_POSITION_LONG_LENGTH, SpaceCode, readRecord6, type TapePosition } from '../scsi/tape.js';
 import { decodeThirdPartyCopyVpd, TPC_VPD_PAGE, type ThirdPartyCopyVpd } from '../scsi/third-party-copy-vpd.js';
 import { encodeXcopyCdb } from '../scsi/xcopy.js';
 import { encodePrOutCdb, encodePrOutParams, encodeReserve10Cdb, encodeThirdPartyId, LU_SCOPE } from '../scsi/persistent-reservations.js';
 import type { ScsiTransport, TransportResult } from './transport.js';
-
-const STATUS_NAMES: Record<number, string> = { 0x02: 'CHECK CONDITION', 0x08: 'BUSY', 0x18: 'RESERVATION CONFLICT', 0x28: 'TASK SET FULL', 0x40: 'TASK ABORTED' };
 
 export class CommandFailed extends Error {
   override name = 'CommandFailed';
@@ -32,18 +30,9 @@ export class CommandFailed extends Error {
     } catch {
       sense = undefined;
     }
-    super(`${what}: ${STATUS_NAMES[result.status] ?? `status ${result.status.toString(16)}h`}${sense ? ` ${describeSense(sense)}` : ''}`);
+    super(`${what}: ${statusName(result.status)}${sense ? ` ${describeSense(sense)}` : ''}`);
     this.sense = sense;
   }
-}
-
-const hex2 = (n: number) => n.toString(16).padStart(2, '0').toUpperCase();
-
-/** "sense 0A/0D/01 (COPY ABORTED: THIRD PARTY DEVICE FAILURE)": the hex, then the standard names. */
-export function describeSense(s: SenseInfo): string {
-  const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
-  const asc = ascName(s.asc, s.ascq);
-  return `sense ${hex2(s.key)}/${hex2(s.asc)}/${hex2(s.ascq)} (${senseKeyName(s.key)}${asc ? `: ${asc}` : ''})${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}${meansTapeFull(s) ? ' — the tape is full' : ''}`;
 }
 
 export class ScsiClient {
@@ -58,6 +47,11 @@ export class ScsiClient {
       if (f.sense?.key === SenseKey.UNIT_ATTENTION && attempt < 4) continue;
       throw f;
     }
+  }
+
+  /** exec of a built CDB: the data-in length comes with it. */
+  request(what: string, target: string, lun: number, r: CdbRequest, dataOut?: Buffer): Promise<Buffer> {
+    return this.exec(what, target, lun, r.cdb, r.direction === 'in' ? r.length : 0, dataOut);
   }
 
   /** Like exec but returns the raw result (callers that expect CHECK CONDITION as an answer). */
@@ -75,7 +69,7 @@ export class ScsiClient {
   }
 
   async vpd(target: string, lun: number, page: number): Promise<Buffer> {
-    return this.exec(`INQUIRY VPD ${hex2(page)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
+    return this.exec(`INQUIRY VPD ${hexByte(page, true)}h`, target, lun, encodeInquiryCdb({ evpd: true, pageCode: page, allocationLength: 4096 }), 4096);
   }
 
   async deviceIds(target: string, lun: number): Promise<Designator[]> {
@@ -92,11 +86,11 @@ export class ScsiClient {
   }
 
   async read(target: string, lun: number, lba: number, blocks: number, blockSize: number): Promise<Buffer> {
-    return this.exec('READ(16)', target, lun, encodeRwCdb({ opcode: SbcOp.READ_16, lba, transferLength: blocks }), blocks * blockSize);
+    return this.request('READ(16)', target, lun, read16(lba, blocks, blockSize));
   }
 
   async write(target: string, lun: number, lba: number, data: Buffer, blockSize: number): Promise<void> {
-    await this.exec('WRITE(16)', target, lun, encodeRwCdb({ opcode: SbcOp.WRITE_16, lba, transferLength: data.length / blockSize }), 0, data);
+    await this.request('WRITE(16)', target, lun, write16(lba, data.length / blockSize, blockSize), data);
   }
 
   async testUnitReady(target: string, lun: number): Promise<TransportResult> {
@@ -127,8 +121,8 @@ export class ScsiClient {
 
   /** READ(6) variable mode, SILI=1: one record up to `max` bytes. */
   async readRecord(target: string, lun: number, max: number): Promise<TransportResult> {
-    const cdb = Buffer.from([TapeOp.READ_6, 0x02, (max >> 16) & 0xff, (max >> 8) & 0xff, max & 0xff, 0]);
-    return this.raw(target, lun, cdb, max);
+    const r = readRecord6(max, true);
+    return this.raw(target, lun, r.cdb, r.length);
   }
 
   /**

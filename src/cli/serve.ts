@@ -5,7 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LabRuntime } from '../../firmware-sim/lab/build.js';
+import { dataMoverIqn } from '../../firmware-sim/lab/config.js';
 import { labIsns } from '../../firmware-sim/lab/isns-entity.js';
+import { followIsns } from '../../firmware-sim/remote/isns-follow.js';
 import { resolveTopology } from '../../firmware-sim/lab/topology.js';
 import { buildApi } from '../api/server.js';
 import { IsnsRegistrar } from '../isns/registrar.js';
@@ -68,10 +70,12 @@ export async function startFrontEnds(runtime: LabRuntime, opts: FrontEndOptions)
       opts.log.info({ ndmp: addresses.ndmp }, 'NDMP server listening');
     }
     if (opts.isns && iscsi) {
-      const { entity, domains } = labIsns(runtime.config, resolveTopology(runtime.config), [{ host: iscsi.host, port: iscsi.port }]);
+      const { entity, domains } = labIsns(runtime.config, resolveTopology(runtime.config), [{ host: iscsi.host, port: iscsi.port }], [...runtime.served]);
       isns = new IsnsRegistrar({ server: opts.isns, entity, domains, log: opts.log.child({ part: 'isns' }) });
       const reg = isns;
       reg.on('scn', (e) => opts.log.info({ part: 'isns', scn: e }, 'iSNS state change notification'));
+      const movers = runtime.config.routers.filter((r) => runtime.served.has(r.name)).map((r) => dataMoverIqn(r.name));
+      followIsns(reg, runtime.remoteTargets, movers, opts.log.child({ part: 'isns' }));
       // Never fails the start: an unreachable server is retried in the background.
       await reg.start(iscsi.host);
       closers.push(() => reg.stop());

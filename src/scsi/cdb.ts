@@ -5,6 +5,17 @@
  */
 import { bit, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
 
+/**
+ * A CDB with the data transfer it asks for, as libiscsi's CDB builders return it: the caller hands
+ * all three to a transport and never restates the length.
+ */
+export interface CdbRequest {
+  cdb: Buffer;
+  direction: 'none' | 'in' | 'out';
+  /** Bytes the command moves: the data-in expected, or the data-out to send. */
+  length: number;
+}
+
 /** Opcode group (bits 7..5) → CDB length; groups 3 (variable/reserved) and 6/7 (vendor) have none. */
 export function cdbLengthOf(opcode: number): number | undefined {
   switch (opcode >> 5) {
@@ -76,6 +87,9 @@ interface Rw12 { opcode: number; flags: number; lba: number; len: number; group:
 const rw12 = struct<Rw12>([u8('opcode'), u8('flags'), u32('lba'), u32('len'), u8('group'), u8('control')]);
 interface Rw16 { opcode: number; flags: number; lba: number; len: number; group: number; control: number }
 const rw16 = struct<Rw16>([u8('opcode'), u8('flags'), u64('lba'), u32('len'), u8('group'), u8('control')]);
+
+/** The READ/WRITE-style byte layouts by CDB length, for every LBA-range codec (sbc.ts builds on them). */
+export const RW_LAYOUTS = { 6: rw6, 10: rw10, 12: rw12, 16: rw16 } as const;
 
 export function decodeRwCdb(cdb: Buffer): RwCdb {
   switch (cdbLengthOf(cdb[0] ?? 0xff)) {

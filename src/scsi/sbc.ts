@@ -9,6 +9,7 @@
  * declare the same layouts for encoding and the golden-vector tests check both agree.
  */
 import { bit, blob, field, pack, struct, u8, u16, u32, u64 } from './layout.js';
+import { RW_LAYOUTS, type CdbRequest } from './cdb.js';
 
 export const SbcOp = {
   TEST_UNIT_READY: 0x00,
@@ -123,15 +124,6 @@ export function decodeBlockCdb(cdb: Buffer): BlockCdb {
   };
 }
 
-interface Cdb6Raw { opcode: number; b1: number; lbaLo: number; len: number; control: number }
-const cdb6 = struct<Cdb6Raw>([u8('opcode'), u8('b1'), u16('lbaLo'), u8('len'), u8('control')]);
-interface Cdb10Raw { opcode: number; b1: number; lba: number; group: number; len: number; control: number }
-const cdb10 = struct<Cdb10Raw>([u8('opcode'), u8('b1'), u32('lba'), u8('group'), u16('len'), u8('control')]);
-interface Cdb12Raw { opcode: number; b1: number; lba: number; len: number; group: number; control: number }
-const cdb12 = struct<Cdb12Raw>([u8('opcode'), u8('b1'), u32('lba'), u32('len'), u8('group'), u8('control')]);
-interface Cdb16Raw { opcode: number; b1: number; lba: number; len: number; group: number; control: number }
-const cdb16 = struct<Cdb16Raw>([u8('opcode'), u8('b1'), u64('lba'), u32('len'), u8('group'), u8('control')]);
-
 export type BlockCdbInput = Partial<Omit<BlockCdb, 'opcode' | 'lba' | 'count'>> & Pick<BlockCdb, 'opcode' | 'lba' | 'count'>;
 
 /** Encode any LBA-range CDB (initiator side: backup server, copy manager, tests). */
@@ -148,21 +140,42 @@ export function encodeBlockCdb(v: BlockCdbInput): Buffer {
   switch (op >> 5) {
     case 0:
       if (v.lba > 0x1fffff || v.count > 256 || v.count < 1) throw new RangeError('LBA or length outside a 6-byte CDB');
-      return cdb6.encode({ opcode: op, b1: v.lba >> 16, lbaLo: v.lba & 0xffff, len: v.count & 0xff, control: 0 });
+      return RW_LAYOUTS[6].encode({ opcode: op, lbaHi: v.lba >> 16, lbaLo: v.lba & 0xffff, len: v.count & 0xff, control: 0 });
     case 1:
     case 2:
       if (v.lba > 0xffffffff || v.count > 0xffff) throw new RangeError('LBA or length outside a 10-byte CDB');
-      return cdb10.encode({ opcode: op, b1, lba: v.lba, group, len: v.count, control: 0 });
+      return RW_LAYOUTS[10].encode({ opcode: op, flags: b1, lba: v.lba, group, len: v.count, control: 0 });
     case 5:
       if (v.lba > 0xffffffff) throw new RangeError('LBA outside a 12-byte CDB');
-      return cdb12.encode({ opcode: op, b1, lba: v.lba, len: v.count, group, control: 0 });
+      return RW_LAYOUTS[12].encode({ opcode: op, flags: b1, lba: v.lba, len: v.count, group, control: 0 });
     case 4:
       if (op === SbcOp.COMPARE_AND_WRITE && v.count > 0xff) throw new RangeError('COMPARE AND WRITE moves at most 255 blocks');
-      return cdb16.encode({ opcode: op, b1, lba: v.lba, len: v.count, group, control: 0 });
+      return RW_LAYOUTS[16].encode({ opcode: op, flags: b1, lba: v.lba, len: v.count, group, control: 0 });
     default:
       throw new RangeError(`opcode ${op} has no LBA-range form`);
   }
 }
+
+/** READ(16) of `blocks` from `lba` on an LU of `blockSize`-byte blocks. */
+export const read16 = (lba: number, blocks: number, blockSize: number): CdbRequest => ({
+  cdb: encodeBlockCdb({ opcode: SbcOp.READ_16, lba, count: blocks }),
+  direction: 'in',
+  length: blocks * blockSize,
+});
+
+/** WRITE(16) of `blocks` at `lba`. */
+export const write16 = (lba: number, blocks: number, blockSize: number): CdbRequest => ({
+  cdb: encodeBlockCdb({ opcode: SbcOp.WRITE_16, lba, count: blocks }),
+  direction: 'out',
+  length: blocks * blockSize,
+});
+
+/** WRITE SAME(16) of `blocks` at `lba`: one block of data out (none with NDOB). */
+export const writeSame16 = (v: { lba: number; blocks: number; unmap?: boolean; anchor?: boolean; ndob?: boolean }, blockSize: number): CdbRequest => ({
+  cdb: encodeBlockCdb({ opcode: SbcOp.WRITE_SAME_16, lba: v.lba, count: v.blocks, unmap: !!v.unmap, anchor: !!v.anchor, ndob: !!v.ndob }),
+  direction: 'out',
+  length: v.ndob ? 0 : blockSize,
+});
 
 // ---------------------------------------------------------------- UNMAP
 

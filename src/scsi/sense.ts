@@ -289,6 +289,30 @@ export function decodeSense(buf: Buffer): SenseInfo {
   throw new RangeError(`unknown sense response code ${hex(code)}`);
 }
 
+// ---- Naming: how sense appears in messages and logs, spelled once. ----
+
+/** A byte in hex, at least two digits: "0c" (`upper`: "0C"). */
+export const hexByte = (n: number, upper = false): string => {
+  const h = n.toString(16).padStart(2, '0');
+  return upper ? h.toUpperCase() : h;
+};
+
+/**
+ * Sense key / ASC / ASCQ in hex: "5/24/00" as log lines carry it; `wide` pads the key to two
+ * digits ("05/24/00"), `upper` writes capitals.
+ */
+export function senseCode(s: Pick<SenseInfo, 'key' | 'asc' | 'ascq'>, o: { wide?: boolean; upper?: boolean } = {}): string {
+  const key = o.wide ? hexByte(s.key, o.upper) : o.upper ? s.key.toString(16).toUpperCase() : s.key.toString(16);
+  return `${key}/${hexByte(s.asc, o.upper)}/${hexByte(s.ascq, o.upper)}`;
+}
+
+/** "sense 0A/0D/01 (COPY ABORTED: THIRD PARTY DEVICE FAILURE)": the hex, then the standard names. */
+export function describeSense(s: SenseInfo): string {
+  const flags = [s.filemark && 'FILEMARK', s.eom && 'EOM', s.ili && 'ILI'].filter(Boolean).join(',');
+  const asc = ascName(s.asc, s.ascq);
+  return `sense ${senseCode(s, { wide: true, upper: true })} (${senseKeyName(s.key)}${asc ? `: ${asc}` : ''})${flags ? ` [${flags}]` : ''}${s.information !== undefined ? ` info=${s.information}` : ''}${meansTapeFull(s) ? ' — the tape is full' : ''}`;
+}
+
 // ---- The answers every device gives, named once so nobody hand-rolls ASC/ASCQ pairs. ----
 
 const err = (key: number, asc: number, ascq: number, extra: Partial<SenseInfo> = {}) =>

@@ -10,3 +10,8 @@ export const ScsiStatus = {
   TASK_ABORTED: 0x40,
 } as const;
 export type ScsiStatus = (typeof ScsiStatus)[keyof typeof ScsiStatus];
+
+const NAMES = new Map<number, string>(Object.entries(ScsiStatus).map(([k, v]) => [v, k.replace(/_/g, ' ')]));
+
+/** "CHECK CONDITION"; "status 22h" for a code SAM does not name. */
+export const statusName = (status: number): string => NAMES.get(status) ?? `status ${status.toString(16)}h`;

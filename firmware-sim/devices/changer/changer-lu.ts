@@ -46,8 +46,8 @@ import {
 } from '../../../src/scsi/smc.js';
 import { asciiField } from '../../../src/scsi/layout.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
-import { commonCommands } from '../common-commands.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { commonCommands } from '../../lu/common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
 
@@ -488,32 +488,34 @@ function* range(first: number, count: number): Generator<number> {
 
 function changerCommands(): CommandDef<ChangerLu>[] {
   return [
-    { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
-    { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
-    { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
-    { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },
+    { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
+    { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
+    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
+    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
+    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
+    { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
+    { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },
     {
       opcode: SmcOp.INITIALIZE_ELEMENT_STATUS_WITH_RANGE,
       name: 'INITIALIZE ELEMENT STATUS WITH RANGE',
       cdbLength: 10,
       rsv: 'other',
+      data: 'none',
       usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, CTRL],
       handler: (c) => c.lu.initializeElementStatus(c),
     },
-    { opcode: SmcOp.MOVE_MEDIUM, name: 'MOVE MEDIUM', cdbLength: 12, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.moveMedium(c) },
-    { opcode: SmcOp.EXCHANGE_MEDIUM, name: 'EXCHANGE MEDIUM', cdbLength: 12, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, CTRL], handler: (c) => c.lu.exchangeMedium(c) },
+    { opcode: SmcOp.MOVE_MEDIUM, name: 'MOVE MEDIUM', cdbLength: 12, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.moveMedium(c) },
+    { opcode: SmcOp.EXCHANGE_MEDIUM, name: 'EXCHANGE MEDIUM', cdbLength: 12, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, CTRL], handler: (c) => c.lu.exchangeMedium(c) },
     // Byte 1 bits 7–5 are the old LUN field Linux `ch` still fills: looked at (ignored), not rejected.
-    { opcode: SmcOp.READ_ELEMENT_STATUS, name: 'READ ELEMENT STATUS', cdbLength: 12, rsv: 'read', usage: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0xff, 0xff, 0xff, 0, CTRL], handler: (c) => c.lu.readElementStatus(c) },
+    { opcode: SmcOp.READ_ELEMENT_STATUS, name: 'READ ELEMENT STATUS', cdbLength: 12, rsv: 'read', data: 'in', allocation: [7, 3], usage: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0xff, 0xff, 0xff, 0, CTRL], handler: (c) => c.lu.readElementStatus(c) },
     {
       opcode: SmcOp.INITIALIZE_ELEMENT_STATUS_WITH_RANGE_VENDOR,
       name: 'INITIALIZE ELEMENT STATUS WITH RANGE (E7h)',
       cdbLength: 12,
       rsv: 'other',
+      data: 'none',
       usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0, CTRL],
       handler: (c) => c.lu.initializeElementStatus(c),
     },

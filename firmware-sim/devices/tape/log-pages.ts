@@ -4,8 +4,8 @@
  * decides which sense raises which flag. Table-driven: one builder per page code.
  */
 import { Sense, SenseKey, type SenseInfo } from '../../../src/scsi/sense.js';
-import { decodeLogSelectCdb, decodeLogSenseCdb, encodeLogPage, encodeSupportedLogPages, encodeSupportedLogSubpages, TapeLogPage, TapeOp, type LogParameter } from '../../../src/scsi/tape.js';
-import type { CommandContext, CommandDef, HandlerOutput } from '../logical-unit.js';
+import { decodeLogSelectCdb, decodeLogSenseCdb, encodeLogPage, encodeSupportedLogPages, encodeSupportedLogSubpages, TapeLogPage, TapeOp, tapeUsage, type LogParameter } from '../../../src/scsi/tape.js';
+import type { CommandContext, CommandDef, HandlerOutput } from '../../lu/logical-unit.js';
 import type { TapeDrive } from './drive.js';
 
 /** Parameter control byte of every parameter dmsim reports: DS=1 (not saveable), rest 0. */
@@ -221,11 +221,9 @@ function logSelect(ctx: Ctx): HandlerOutput {
   return undefined;
 }
 
-const CTRL = 0x00;
-
 export function tapeLogCommands(): CommandDef<TapeDrive>[] {
   return [
-    { opcode: TapeOp.LOG_SELECT, name: 'LOG SELECT', cdbLength: 10, rsv: 'other', usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTRL], handler: logSelect },
-    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', usage: [0xff, 0x01, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, CTRL], handler: logSense },
+    { opcode: TapeOp.LOG_SELECT, name: 'LOG SELECT', cdbLength: 10, rsv: 'other', data: 'out', usage: [...tapeUsage.logSelect], handler: logSelect },
+    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...tapeUsage.logSense], handler: logSense },
   ];
 }

@@ -6,7 +6,7 @@
 import { encodeInquiryCdb, decodeStandardInquiry, type StandardInquiry } from '../../scsi/inquiry.js';
 import { decodeReadCapacity16, encodeReadCapacity16Cdb, READ_CAPACITY_16_LENGTH, type ReadCapacity16Data } from '../../scsi/read-capacity.js';
 import { decodeReportLunsData, encodeReportLunsCdb, SelectReport } from '../../scsi/report-luns.js';
-import { decodeSense, type SenseInfo } from '../../scsi/sense.js';
+import { decodeSense, hexByte, senseCode, type SenseInfo } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import type { CommandRequest, CommandResult } from './types.js';
 
@@ -20,9 +20,8 @@ export class ScsiCommandError extends Error {
     readonly result: CommandResult,
     readonly senseInfo: SenseInfo | undefined,
   ) {
-    const hex = (n: number) => n.toString(16).padStart(2, '0');
-    const s = senseInfo ? ` sense ${hex(senseInfo.key)}/${hex(senseInfo.asc)}/${hex(senseInfo.ascq)}` : '';
-    super(`SCSI command 0x${hex(opcode)} failed: status 0x${hex(result.status)}${s}`);
+    const s = senseInfo ? ` sense ${senseCode(senseInfo, { wide: true })}` : '';
+    super(`SCSI command 0x${hexByte(opcode)} failed: status 0x${hexByte(result.status)}${s}`);
   }
 }
 

@@ -409,52 +409,23 @@ export function encodeBhs(pdu: BhsInput, out?: Buffer, offset = 0): Buffer {
   return buf;
 }
 
+/** Offsets of fields that keep their layout name, for OFF. */
+function offsetsOf<const K extends string>(op: number, names: readonly K[]): { readonly [N in K]: number } {
+  const l = bhsLayout(op);
+  return Object.fromEntries(names.map((n) => [n, l.offsetOf(n)])) as { [N in K]: number };
+}
+
 /** Byte offsets of named fields, from the layouts, for the allocation-free hot path. */
 export const OFF = {
   ahsLength: 4,
   dataSegmentLength: 5,
   lun: 8,
   itt: 16,
-  cmd: {
-    edtl: bhsLayout(Opcode.SCSI_COMMAND).offsetOf('expectedDataTransferLength'),
-    cmdSN: bhsLayout(Opcode.SCSI_COMMAND).offsetOf('cmdSN'),
-    expStatSN: bhsLayout(Opcode.SCSI_COMMAND).offsetOf('expStatSN'),
-    cdb: bhsLayout(Opcode.SCSI_COMMAND).offsetOf('cdb'),
-  },
-  dataOut: {
-    ttt: bhsLayout(Opcode.DATA_OUT).offsetOf('ttt'),
-    expStatSN: bhsLayout(Opcode.DATA_OUT).offsetOf('expStatSN'),
-    dataSN: bhsLayout(Opcode.DATA_OUT).offsetOf('dataSN'),
-    bufferOffset: bhsLayout(Opcode.DATA_OUT).offsetOf('bufferOffset'),
-  },
-  dataIn: {
-    status: bhsLayout(Opcode.DATA_IN).offsetOf('status'),
-    ttt: bhsLayout(Opcode.DATA_IN).offsetOf('ttt'),
-    statSN: bhsLayout(Opcode.DATA_IN).offsetOf('statSN'),
-    expCmdSN: bhsLayout(Opcode.DATA_IN).offsetOf('expCmdSN'),
-    maxCmdSN: bhsLayout(Opcode.DATA_IN).offsetOf('maxCmdSN'),
-    dataSN: bhsLayout(Opcode.DATA_IN).offsetOf('dataSN'),
-    bufferOffset: bhsLayout(Opcode.DATA_IN).offsetOf('bufferOffset'),
-    residualCount: bhsLayout(Opcode.DATA_IN).offsetOf('residualCount'),
-  },
-  response: {
-    response: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('response'),
-    status: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('status'),
-    statSN: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('statSN'),
-    expCmdSN: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('expCmdSN'),
-    maxCmdSN: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('maxCmdSN'),
-    expDataSN: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('expDataSN'),
-    residualCount: bhsLayout(Opcode.SCSI_RESPONSE).offsetOf('residualCount'),
-  },
-  r2t: {
-    ttt: bhsLayout(Opcode.R2T).offsetOf('ttt'),
-    statSN: bhsLayout(Opcode.R2T).offsetOf('statSN'),
-    expCmdSN: bhsLayout(Opcode.R2T).offsetOf('expCmdSN'),
-    maxCmdSN: bhsLayout(Opcode.R2T).offsetOf('maxCmdSN'),
-    r2tSN: bhsLayout(Opcode.R2T).offsetOf('r2tSN'),
-    bufferOffset: bhsLayout(Opcode.R2T).offsetOf('bufferOffset'),
-    desiredLength: bhsLayout(Opcode.R2T).offsetOf('desiredDataTransferLength'),
-  },
+  cmd: { ...offsetsOf(Opcode.SCSI_COMMAND, ['cmdSN', 'expStatSN', 'cdb']), edtl: bhsLayout(Opcode.SCSI_COMMAND).offsetOf('expectedDataTransferLength') },
+  dataOut: { ...offsetsOf(Opcode.DATA_OUT, ['ttt', 'expStatSN', 'dataSN', 'bufferOffset']) },
+  dataIn: { ...offsetsOf(Opcode.DATA_IN, ['status', 'ttt', 'statSN', 'expCmdSN', 'maxCmdSN', 'dataSN', 'bufferOffset', 'residualCount']) },
+  response: { ...offsetsOf(Opcode.SCSI_RESPONSE, ['response', 'status', 'statSN', 'expCmdSN', 'maxCmdSN', 'expDataSN', 'residualCount']) },
+  r2t: { ...offsetsOf(Opcode.R2T, ['ttt', 'statSN', 'expCmdSN', 'maxCmdSN', 'r2tSN', 'bufferOffset']), desiredLength: bhsLayout(Opcode.R2T).offsetOf('desiredDataTransferLength') },
 } as const;
 
 /** DataSegmentLength from a BHS (24-bit). */
