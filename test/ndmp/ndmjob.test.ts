@@ -1,11 +1,12 @@
 /**
  * Debian's ndmjob (the NDMP reference DMA) against a `dmsim router --ndmp` process over real
  * TCP: query, the test-mover / test-data / test-tape harnesses, and backup + list through the
- * default lab's FAT volume, LOCAL (one connection) and TCP (-T, a second connection). The image on
+ * default lab's FAT volume, LOCAL (one connection), TCP (-T, a second connection), the library robot
+ * through the SCSI service, three-way between two router processes, SIGKILL mid-backup. The image on
  * tape is checked with GNU tar against mtools' copy of the source volume.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +248,44 @@ describe.skipIf(!ok)('ndmjob with the library robot over the NDMP SCSI service',
     expect(await readFile(idx, 'utf8')).toMatch(/^CM 01 DMSIMR01\+1\/\d+K@4096$/m);
     const list = path.join(dataDir, 'list');
     r = await ndmjob(['-t', '-D', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096', '-I', list, '-v'], dataDir);
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(await readFile(idx, 'utf8')));
+  }, 180_000);
+});
+
+describe.skipIf(!ok)('three-way: DATA on one router process, MOVER + tape on another', () => {
+  const dirs: string[] = [];
+  const routers: ChildProcess[] = [];
+  const agents: string[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      const d = await mkdtemp(path.join(tmpdir(), `dmsim-ndmjob-3way${i}-`));
+      dirs.push(d);
+      const r = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', 'off', '--ndmp', '127.0.0.1:0', '--data', d]);
+      routers.push(r);
+      agents.push(`${String((await waitForLog(r, 'router ready', 60_000)).ndmp)}/4m,ndmp,ndmp`);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const r of routers)
+      if (r.exitCode === null) {
+        r.kill('SIGTERM');
+        await new Promise((res) => r.once('exit', res));
+      }
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('-c streams router A\'s volume onto router B\'s tape over the NDMP data connection; -t lists it back', async () => {
+    const [a, b] = [agents[0]!, agents[1]!];
+    const idx = path.join(dirs[0]!, 'idx');
+    let r = await ndmjob(['-c', '-D', a, '-T', b, '-f', 'tape0', '-C', '/fat/fat', '-I', idx, '-v'], dirs[0]!);
+    expect(r.out).toContain('Operation ended OKAY');
+    const { size } = await stat(path.join(dirs[1]!, 'tapes', 'DM0001L3.tap'));
+    expect(size).toBeGreaterThan(17_000_000);
+    const list = path.join(dirs[0]!, 'list');
+    r = await ndmjob(['-t', '-D', a, '-T', b, '-f', 'tape0', '-I', list, '-v'], dirs[0]!);
     expect(r.out).toContain('Operation ended OKAY');
     expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(await readFile(idx, 'utf8')));
   }, 180_000);
