@@ -247,9 +247,16 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (s.key === SenseKey.MEDIUM_ERROR && s.asc === 0x0c) this.counters.writeErrors++;
   }
 
-  /** Power-on / reset: TapeAlert flags are cleared (smc.md §6 "Power cycle"). */
-  resetAlerts(): void {
-    this.alerts.clear();
+  /**
+   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus:
+   * SPC ends every PREVENT there, and TapeAlert flags clear (smc.md §6 "Power cycle").
+   */
+  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+    if (ua[0] === 0x29 && (ua[1] === 0x00 || ua[1] === 0x01 || ua[1] === 0x03) && !opts.only) {
+      this.prevented.clear();
+      this.alerts.clear();
+    }
+    super.queueUnitAttention(ua, opts);
   }
 
   /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */

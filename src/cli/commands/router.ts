@@ -19,13 +19,13 @@ const USAGE = `usage: dmsim router [options]
   --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
   --api HOST:PORT     management API and dashboard address, or "off" (default: the lab's api.listen,
                       127.0.0.1:8080; if that port is taken the router runs without the API)
+  --serve NODE[,NODE] serve only these arrays and routers of the lab; the others are remote targets
+                      at their lab "portal" (or where iSNS says), with the same names and designators
   --ndmp HOST:PORT    NDMP v4 server (DMAs such as ndmjob), or "off" (default: off); port 0 = any free port
   --ndmp-router NAME  router whose drives, changers and data mover view NDMP uses (default: the lab's first)
   --ndmp-user USER    NDMP TEXT/MD5 user (default: ndmp; env DMSIM_NDMP_USER)
   --ndmp-password PW  NDMP TEXT/MD5 password (default: ndmp; env DMSIM_NDMP_PASSWORD)
   --ndmp-allow-no-auth  accept AUTH_NONE
-  --serve NODE[,NODE] serve only these arrays and routers of the lab; the others are remote targets
-                      at their lab "portal" (or where iSNS says), with the same names and designators
   --isns HOST[:PORT]  register the lab's targets, data movers and zones with this iSNS server
                       (default port 3205); the router starts even when the server is down
   --data DIR          data directory for disk and cartridge images (default: ./data)
@@ -59,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
+  const served = values.serve === undefined ? undefined : parseServe(values.serve, config);
   const ndmp =
     values.ndmp === undefined || values.ndmp === 'off'
       ? undefined
@@ -71,7 +72,6 @@ export async function run(argv: string[]): Promise<number> {
             allowNoAuth: values['ndmp-allow-no-auth'],
           },
         };
-  const served = values.serve === undefined ? undefined : parseServe(values.serve, config);
   const isns = values.isns === undefined ? undefined : parseIsnsServer(values.isns);
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
