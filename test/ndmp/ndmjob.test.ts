@@ -1,11 +1,12 @@
 /**
  * Debian's ndmjob (the NDMP reference DMA) against a `dmsim router --ndmp` process over real
  * TCP: query, the test-mover / test-data / test-tape harnesses, and backup + list through the
- * default lab's FAT volume, LOCAL (one connection) and TCP (-T, a second connection). The image on
+ * default lab's FAT volume, LOCAL (one connection), TCP (-T, a second connection), the library robot
+ * through the SCSI service, three-way between two router processes, SIGKILL mid-backup. The image on
  * tape is checked with GNU tar against mtools' copy of the source volume.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,5 +219,90 @@ describe.skipIf(!ok)('ndmjob against dmsim router --ndmp', () => {
     expect(again.out).toContain('Operation ended OKAY');
     // The unlabelled tape's image is file 0 again, and every record on it is whole.
     await checkImage('DM0002L3', 0, 'after-kill');
+  }, 180_000);
+});
+
+describe.skipIf(!ok)('ndmjob with the library robot over the NDMP SCSI service', () => {
+  let dataDir: string;
+  let router: ChildProcess;
+  let agent: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'dmsim-ndmjob-lib-'));
+    const lab = JSON.parse(await readFile(path.join(root, 'fixtures/labs/default.json'), 'utf8')) as Record<string, unknown> & { routers: Array<Record<string, unknown>> };
+    delete lab.$schema;
+    lab.routers[0]!.libraries = [{ name: 'changer0', lun: 3, drives: ['tape0', 'tape1'], slots: 8, importExport: 1, timing: 'instant' }];
+    lab.routers[0]!.vault = [
+      { barcode: 'DM0001L3', capacity: '256MiB', library: 'changer0', slot: 1 },
+      { barcode: 'DM0002L3', capacity: '256MiB', library: 'changer0', slot: 2 },
+    ];
+    const labFile = path.join(dataDir, 'lab.json');
+    await writeFile(labFile, JSON.stringify(lab));
+    router = spawnCliWatched(['router', '--lab', labFile, '--iscsi', '127.0.0.1:0', '--api', 'off', '--ndmp', '127.0.0.1:0', '--data', dataDir]);
+    const ready = await waitForLog(router, 'router ready', 60_000);
+    agent = `${String(ready.ndmp)}/4,ndmp,ndmp`;
+  }, 90_000);
+
+  afterAll(async () => {
+    if (router && router.exitCode === null) {
+      router.kill('SIGTERM');
+      await new Promise((res) => router.once('exit', res));
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('-q -r shows the inventory; init-labels, -c and -t load the cartridge from its slot, back up and list', async () => {
+    let r = await ndmjob(['-q', '-D', agent, '-r', 'changer0', '-v'], dataDir);
+    expect(r.out).toMatch(/@4096 SLOT Full +PVolTag\(DM0001L3,#0\)/);
+    expect(r.out).toMatch(/@256 TAPE Empty/);
+    r = await ndmjob(['-o', 'init-labels', '-T', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096'], dataDir);
+    expect(r.code).toBe(0);
+    const idx = path.join(dataDir, 'idx');
+    r = await ndmjob(['-c', '-D', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096', '-C', '/fat/fat', '-I', idx, '-v'], dataDir);
+    expect(r.out).toContain('Commanding robot to unload drive @256 to slot @4096');
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(await readFile(idx, 'utf8')).toMatch(/^CM 01 DMSIMR01\+1\/\d+K@4096$/m);
+    const list = path.join(dataDir, 'list');
+    r = await ndmjob(['-t', '-D', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096', '-I', list, '-v'], dataDir);
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(await readFile(idx, 'utf8')));
+  }, 180_000);
+});
+
+describe.skipIf(!ok)('three-way: DATA on one router process, MOVER + tape on another', () => {
+  const dirs: string[] = [];
+  const routers: ChildProcess[] = [];
+  const agents: string[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      const d = await mkdtemp(path.join(tmpdir(), `dmsim-ndmjob-3way${i}-`));
+      dirs.push(d);
+      const r = spawnCliWatched(['router', '--iscsi', '127.0.0.1:0', '--api', 'off', '--ndmp', '127.0.0.1:0', '--data', d]);
+      routers.push(r);
+      agents.push(`${String((await waitForLog(r, 'router ready', 60_000)).ndmp)}/4m,ndmp,ndmp`);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const r of routers)
+      if (r.exitCode === null) {
+        r.kill('SIGTERM');
+        await new Promise((res) => r.once('exit', res));
+      }
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('-c streams router A\'s volume onto router B\'s tape over the NDMP data connection; -t lists it back', async () => {
+    const [a, b] = [agents[0]!, agents[1]!];
+    const idx = path.join(dirs[0]!, 'idx');
+    let r = await ndmjob(['-c', '-D', a, '-T', b, '-f', 'tape0', '-C', '/fat/fat', '-I', idx, '-v'], dirs[0]!);
+    expect(r.out).toContain('Operation ended OKAY');
+    const { size } = await stat(path.join(dirs[1]!, 'tapes', 'DM0001L3.tap'));
+    expect(size).toBeGreaterThan(17_000_000);
+    const list = path.join(dirs[0]!, 'list');
+    r = await ndmjob(['-t', '-D', a, '-T', b, '-f', 'tape0', '-I', list, '-v'], dirs[0]!);
+    expect(r.out).toContain('Operation ended OKAY');
+    expect(dhLines(await readFile(list, 'utf8'))).toBe(dhLines(await readFile(idx, 'utf8')));
   }, 180_000);
 });
