@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 
-const benches = ['bench/disk.ts', 'bench/iscsi.ts', 'bench/xcopy.ts'];
+const benches = ['bench/disk.ts', 'bench/iscsi.ts', 'bench/xcopy.ts', 'bench/library.ts'];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n===== ${b}`);

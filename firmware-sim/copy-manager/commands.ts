@@ -7,7 +7,7 @@
 import { encodeThirdPartyCopyVpd } from '../../src/scsi/third-party-copy-vpd.js';
 import { RCR_OPCODE } from '../../src/scsi/receive-copy-results.js';
 import { XCOPY_OPCODE } from '../../src/scsi/xcopy.js';
-import type { CommandDef } from '../devices/logical-unit.js';
+import type { CommandDef } from '../lu/logical-unit.js';
 import type { CopyManager } from './copy-manager.js';
 import { PROFILES, thirdPartyCopyVpd, type CopyProfileName } from './profile.js';
 
@@ -27,6 +27,7 @@ export function copyManagerCommands(cm: CopyManager, profileName: CopyProfileNam
       name: 'EXTENDED COPY(LID1)',
       cdbLength: 16,
       rsv: 'other',
+      data: 'out',
       usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0],
       handler: (ctx) => cm.extendedCopy(ctx, profile),
     },
@@ -37,6 +38,8 @@ export function copyManagerCommands(cm: CopyManager, profileName: CopyProfileNam
         name: RCR_NAMES[sa]!,
         cdbLength: 16,
         rsv: 'always',
+        // The handler cuts to ALLOCATION LENGTH itself: whether the whole answer fitted decides what it keeps.
+        data: 'in',
         // LIST IDENTIFIER is reserved for OPERATING PARAMETERS, but a non-zero value is tolerated there.
         usage: [0xff, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0],
         handler: (ctx) => cm.receiveCopyResults(ctx, profile),

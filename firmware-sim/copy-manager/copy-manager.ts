@@ -23,7 +23,7 @@ import {
   RcrServiceAction,
   transferCountOf,
 } from '../../src/scsi/receive-copy-results.js';
-import type { CommandContext, HandlerOutput } from '../devices/logical-unit.js';
+import type { CommandContext, HandlerOutput } from '../lu/logical-unit.js';
 import type { ITNexus } from '../router/task.js';
 import { clearResidue, CopyRun, HeldData, type EngineOptions } from './engine.js';
 import type { CscdScope, InitiatorPort } from './environment.js';

@@ -13,19 +13,17 @@ import type { ITNexus, LuIdentity } from '../router/task.js';
 import { copyManagerCommands, vpd8F } from '../copy-manager/commands.js';
 import type { CopyManager } from '../copy-manager/copy-manager.js';
 import type { CopyProfileName } from '../copy-manager/profile.js';
-import { commonCommands } from './common-commands.js';
-import { ScsiLogicalUnit, type CommandDef } from './logical-unit.js';
+import { commonCommands } from '../lu/common-commands.js';
+import { ScsiLogicalUnit, type CommandDef } from '../lu/logical-unit.js';
 
 export const DATA_MOVER_PDT = 0x03;
-
-/** 29h/00h power on or reset, 29h/01h power on, 29h/03h bus device (LU) reset. */
-const RESET_UAS: ReadonlySet<number> = new Set([0x00, 0x01, 0x03]);
 
 const testUnitReady: CommandDef = {
   opcode: 0x00,
   name: 'TEST UNIT READY',
   cdbLength: 6,
   rsv: 'other',
+  data: 'none',
   usage: [0xff, 0, 0, 0, 0, 0],
   handler: () => undefined,
 };
@@ -52,17 +50,8 @@ export class DataMover extends ScsiLogicalUnit {
     this.copyManager.nexusLost(nexus);
   }
 
-  /** LOGICAL UNIT RESET: every copy on this LU is aborted and its results discarded. */
-  reset(): void {
+  /** Any reset: every copy on this LU is aborted and its results discarded (SPC-4 table 109). */
+  protected override onReset(): void {
     this.copyManager.luReset(this.identity.name);
-  }
-
-  /**
-   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus
-   * (router/target-device.ts); that is this LU's cue to drop all copy state (SPC-4 table 109).
-   */
-  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
-    if (ua[0] === 0x29 && RESET_UAS.has(ua[1]) && !opts.only) this.reset();
-    super.queueUnitAttention(ua, opts);
   }
 }

@@ -11,7 +11,6 @@ import path from 'node:path';
 import { CopyManager, type CopyProgress } from '../copy-manager/copy-manager.js';
 import { RemoteTarget } from '../remote/remote-target.js';
 import { RoutedPort, remoteScope } from '../remote/remote-scope.js';
-import { dataMoverIqn } from './isns-entity.js';
 import { fabricScope } from '../copy-manager/fabric-scope.js';
 import { FileStore, MemoryStore, type BlockStore } from '../devices/backing/index.js';
 import { DataMover } from '../devices/data-mover.js';
@@ -23,15 +22,16 @@ import { ElementType } from '../../src/scsi/smc.js';
 import { libraryInquiry, libraryMap } from './library-map.js';
 import { Fabric } from '../fabric/fabric.js';
 import { InProcessPort } from '../fabric/in-process-port.js';
+import { normalizeWwn } from '../fabric/wwn.js';
 import type { LogicalUnit } from '../router/task.js';
 import { TargetDevice } from '../router/target-device.js';
 import { buildDefaultFatImage } from '../../src/fs/fat/default-volume.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { ArrayConfig, DiskLuConfig, HostConfig, LabConfig, LibraryConfig, RouterConfig } from './config.js';
+import { dataMoverIqn, type ArrayConfig, type DiskLuConfig, type HostConfig, type LabConfig, type LibraryConfig, type RouterConfig } from './config.js';
 import { LabDirectory } from './directory.js';
 import { DMSIM_VENDOR, luIdentity } from './identity.js';
 import { resolveInDataDir, validateLab } from './schema.js';
-import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, mappedWwpn, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
+import { defaultZoneLus, generatedWwpn, ISCSI_DEFAULT_ZONE, mappedWwpn, maskAllows, resolveTopology, type LuInfo, type PortInfo, type Topology } from './topology.js';
 import { Vault } from './vault.js';
 import { CowOrigin } from '../devices/snapshot/cow-origin.js';
 import { SnapshotError, Snapshots, type SnapshotEntry } from './snapshots.js';
@@ -40,6 +40,12 @@ export interface BuildOptions {
   /** Where disk and cartridge images live (default ./data); created when missing. */
   dataDir?: string;
   log?: Logger;
+  /**
+   * The arrays and routers this process serves (`dmsim router --serve`); default all. The others
+   * are reached as remote targets at their lab `portal` (or the one iSNS reports), with the same
+   * IQNs, WWPNs, LUNs and designators as when one process serves everything.
+   */
+  served?: readonly string[];
 }
 
 /** One LU of the lab with the object that implements it. */
@@ -73,6 +79,10 @@ export interface DriveEntry {
 
 export interface LabRuntime {
   readonly config: LabConfig;
+  /** Arrays and routers this process serves (all unless `--serve` said otherwise). */
+  readonly served: ReadonlySet<string>;
+  /** The data movers' sessions to targets elsewhere (the lab's remoteTargets, nodes served by other processes). */
+  readonly remoteTargets: readonly RemoteTarget[];
   readonly topology: Topology;
   /** Absolute data directory. */
   readonly dataDir: string;
@@ -104,6 +114,13 @@ export interface LabRuntime {
    * backup server's transport and tests send commands through it as that host.
    */
   port(ref: string): InProcessPort;
+  /**
+   * The NDMP server's own initiator port on a router (created on first use): zoned with the
+   * router's target ports and every target port the router's data mover may reach, seeing all
+   * the router's LUs and what the data mover sees elsewhere. Reservations key on it, so an NDMP
+   * session holding a drive excludes other initiators.
+   */
+  ndmpPort(router: string): InProcessPort;
   /**
    * Add a disk LU to an array (the same fields as a `lus[]` entry of the lab file). The new lab is
    * validated as a whole first (LabError with paths on problems); initiators that gain the LU get
@@ -139,7 +156,7 @@ export async function buildLab(config: LabConfig, opts: BuildOptions = {}): Prom
   const log = opts.log ?? silentLogger();
   const dataDir = path.resolve(opts.dataDir ?? 'data');
   await mkdir(dataDir, { recursive: true });
-  const lab = new Lab(config, dataDir, log);
+  const lab = new Lab(config, dataDir, log, opts.served);
   try {
     await lab.start();
   } catch (e) {
@@ -170,16 +187,21 @@ class Lab implements LabRuntime {
   private readonly explicitViews = new Map<string, (device: string) => number[]>();
   private closed: Promise<void> | undefined;
 
+  /** Arrays and routers built in this process; the rest are remote targets. */
+  readonly served: ReadonlySet<string>;
+
   constructor(
     config: LabConfig,
     readonly dataDir: string,
     readonly log: Logger,
+    served?: readonly string[],
   ) {
     this.current = config;
+    this.served = new Set(served ?? [...config.arrays.map((a) => a.name), ...config.routers.map((r) => r.name)]);
     this.topo = resolveTopology(config);
     this.fabric = new Fabric({ defaultZone: config.fabric.defaultZone });
     this.vault = new Vault(dataDir, log.child({ part: 'vault' }));
-    this.directory = new LabDirectory(config, this.topo, (wwpn, name) => this.admit(wwpn, name));
+    this.directory = new LabDirectory(config, this.topo, (wwpn, name) => this.admit(wwpn, name), this.served);
     this.snapshots = new Snapshots({
       dataDir,
       log: log.child({ part: 'snapshots' }),
@@ -212,6 +234,7 @@ class Lab implements LabRuntime {
     const { config, fabric, topo } = this;
     for (const [name, members] of topo.zones) fabric.zoning.setZone(name, members);
     for (const a of config.arrays) {
+      if (!this.served.has(a.name)) continue;
       const dev = targetDevice(a.name, a.wwnn, a.ports, topo, 'VIRTUAL ARRAY');
       this.devs.set(a.name, dev);
       fabric.addDevice(dev);
@@ -219,6 +242,12 @@ class Lab implements LabRuntime {
       for (const l of a.lus) await this.attachDisk(a, l, cm);
     }
     for (const r of config.routers) {
+      if (!this.served.has(r.name)) {
+        // A data mover served elsewhere logs in here over iSCSI as its own lab port (zoning and masking apply to it).
+        const dm = r.dataMover.initiator;
+        fabric.loginInitiator({ wwpn: dm.wwpn, wwnn: r.wwnn, owner: `${r.name}/${r.dataMover.name}` });
+        continue;
+      }
       const dev = targetDevice(r.name, r.wwnn, r.ports, topo, 'FC-SCSI ROUTER');
       this.devs.set(r.name, dev);
       fabric.addDevice(dev);
@@ -233,6 +262,7 @@ class Lab implements LabRuntime {
     if (defaults.length || unzonedRemotes.length) fabric.zoning.setZone(ISCSI_DEFAULT_ZONE, [...new Set([...defaults.flatMap((l) => l.targetPorts), ...unzonedRemotes])]);
     this.applyMasking();
     for (const r of config.routers) {
+      if (!this.served.has(r.name)) continue;
       for (const c of r.vault) await this.vault.add(r.name, c);
       // Library cartridges go where the library's persisted inventory says, not where the lab file first put them.
       for (const c of r.vault) if (c.loadedIn && c.library === undefined) await this.vault.load(c.barcode, `${r.name}/${c.loadedIn}`);
@@ -313,6 +343,29 @@ class Lab implements LabRuntime {
       p = new InProcessPort(this.fabric, { wwpn: hp.wwpn, wwnn: host.wwnn, owner: host.name });
       this.inProcess.set(hp.wwpn, p);
     }
+    return p;
+  }
+
+  ndmpPort(router: string): InProcessPort {
+    const r = this.current.routers.find((x) => x.name === router);
+    if (!r) throw new LabChangeError(`no router "${router}" in the lab`, 'not-found');
+    const wwpn = generatedWwpn(`dmsim-ndmp:${r.name}`);
+    let p = this.inProcess.get(wwpn);
+    if (p) return p;
+    p = new InProcessPort(this.fabric, { wwpn, wwnn: r.wwnn, owner: `${r.name}/ndmp` });
+    this.inProcess.set(wwpn, p);
+    const dmWwpn = normalizeWwn(r.dataMover.initiator.wwpn);
+    const peers = new Set(r.ports.map((x) => normalizeWwn(x.wwpn)));
+    for (const members of this.topo.zones.values()) if (members.has(dmWwpn)) for (const m of members) if (m !== dmWwpn) peers.add(m);
+    this.fabric.zoning.setZone(`${r.name}-ndmp`, [wwpn, ...peers]);
+    this.explicitViews.set(wwpn, (device) => {
+      const own = this.topo.lus.filter((l) => l.device === device);
+      if (device === r.name || !this.topo.maskedDevices.has(device)) return own.map((l) => l.lun);
+      const seen = this.topo.masks.get(dmWwpn);
+      return own.filter((l) => seen?.has(l.name)).map((l) => l.lun);
+    });
+    this.extraPorts.push({ ref: `${r.name}/ndmp`, node: r.name, name: 'ndmp', wwpn, wwnn: r.wwnn, role: 'initiator', owner: 'data-mover' });
+    this.applyMasking();
     return p;
   }
 
@@ -573,17 +626,50 @@ class Lab implements LabRuntime {
     this.entries.set(name, { ...this.topo.lus.find((x) => x.name === name)!, lu: changer, changer });
   }
 
+  /** Target ports of arrays and routers another process serves, as remote targets of router r's data mover. */
+  private labNodesElsewhere(r: RouterConfig): RemoteTarget[] {
+    const out: RemoteTarget[] = [];
+    for (const n of [...this.config.arrays, ...this.config.routers]) {
+      if (this.served.has(n.name)) continue;
+      const portal = n.portal ? hostPortOf(n.portal) : undefined;
+      for (const p of n.ports)
+        out.push(
+          new RemoteTarget({
+            name: `${n.name}/${p.name}`,
+            ...(portal ? { portal } : {}),
+            iqn: p.iqn,
+            wwpn: p.wwpn,
+            initiatorName: dataMoverIqn(r.name),
+            luName: (lun) => this.topo.lus.find((l) => l.device === n.name && l.lun === lun)?.name,
+            log: this.log.child({ part: 'remote', router: r.name }),
+          }),
+        );
+    }
+    return out;
+  }
+
+  /**
+   * LUN masking for an LU of a lab node another process serves, judged here as that process would
+   * (it judges again when the data mover logs in, but by the data mover's port, not the requester's).
+   */
+  private remoteLuVisible(requester: string, t: RemoteTarget, lun: number): boolean {
+    const node = t.name.split('/')[0]!;
+    const lu = this.topo.lus.find((l) => l.device === node && l.lun === lun);
+    if (!lu) return true; // a remote target outside the lab: its own masking applies
+    if (this.topo.ports.some((p) => p.wwpn === requester)) return maskAllows(this.topo, requester, lu);
+    // An initiator admitted through the default zone sees the default-zone LUs.
+    return this.defaultLus().some((l) => l.name === lu.name);
+  }
+
   private buildRouter(r: RouterConfig, dev: TargetDevice): void {
     const dm = r.dataMover;
     const dmPort = new InProcessPort(this.fabric, { wwpn: dm.initiator.wwpn, wwnn: r.wwnn, owner: `${r.name}/${dm.name}` });
     this.inProcess.set(dmPort.wwpn, dmPort);
     // The data mover logs in to the lab's remote targets with its own iSCSI name (one session each).
     const remotes = this.config.remoteTargets.map((t) => {
-      const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(t.portal)!;
       return new RemoteTarget({
         name: t.name,
-        host: host!,
-        port: Number(port),
+        portal: hostPortOf(t.portal),
         iqn: t.iqn,
         wwpn: t.wwpn,
         initiatorName: dataMoverIqn(r.name),
@@ -591,11 +677,12 @@ class Lab implements LabRuntime {
         log: this.log.child({ part: 'remote', router: r.name }),
       });
     });
+    remotes.push(...this.labNodesElsewhere(r));
     this.remoteTargets.push(...remotes);
     const local = fabricScope(this.fabric, dmPort.wwpn);
     const cm = new CopyManager({
       port: remotes.length ? new RoutedPort(dmPort, remotes) : dmPort,
-      scope: remotes.length ? remoteScope(local, remotes, this.fabric.zoning) : local,
+      scope: remotes.length ? remoteScope(local, remotes, this.fabric.zoning, (who, t, lun) => this.remoteLuVisible(who, t, lun)) : local,
       log: this.log.child({ part: 'copy-manager', name: r.name }),
     });
     this.copyManagers.set(r.name, cm);
@@ -686,4 +773,10 @@ async function fill(store: BlockStore, l: DiskLuConfig, log: Logger, name: strin
     written += chunk.length;
   }
   log.info({ lu: name, generator: `fat:${l.content!.fat}`, bytes: written, ms: Math.round(performance.now() - t0) }, 'disk image generated');
+}
+
+/** "host:port" / "[v6]:port" of a validated lab portal. */
+function hostPortOf(portal: string): { host: string; port: number } {
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(portal)!;
+  return { host: host!, port: Number(port) };
 }

@@ -62,7 +62,12 @@ export interface DiskLuConfig {
   physicalBlockExponent: number;
 }
 
-export interface ArrayConfig {
+/** Where another process serves this node (`dmsim router --serve`): its iSCSI portal, "host:port". */
+interface ServedElsewhere {
+  portal?: string;
+}
+
+export interface ArrayConfig extends ServedElsewhere {
   name: string;
   wwnn: string;
   ports: TargetPortConfig[];
@@ -131,7 +136,7 @@ export interface LibraryConfig {
   strictUnload: boolean;
 }
 
-export interface RouterConfig {
+export interface RouterConfig extends ServedElsewhere {
   name: string;
   wwnn: string;
   ports: TargetPortConfig[];
@@ -197,3 +202,6 @@ export interface LabConfig {
 
 /** The prefix of every IQN dmsim derives for a target port. */
 export const IQN_PREFIX = 'iqn.2026-11.dev.dmsim:';
+
+/** A router's data mover as an iSCSI initiator (remote targets, other dmsim processes, iSNS). */
+export const dataMoverIqn = (router: string): string => `${IQN_PREFIX}${router}.dm`.toLowerCase();

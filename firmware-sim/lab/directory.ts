@@ -4,7 +4,7 @@
  * or "default-zone" (a generated WWPN, logged into the fabric on first sight through `admit`).
  */
 import type { ChapSecrets, FrontEndDirectory } from '../router/dispatch.js';
-import type { LabConfig } from './config.js';
+import { dataMoverIqn, type LabConfig } from './config.js';
 import { chapFor, generatedWwpn, mappedWwpn, type Topology } from './topology.js';
 
 export class LabDirectory implements FrontEndDirectory {
@@ -15,15 +15,22 @@ export class LabDirectory implements FrontEndDirectory {
     private readonly topo: Topology,
     /** Called once per unknown initiator name under "default-zone", before its WWPN is handed out. */
     private readonly admit: (wwpn: string, initiatorName: string) => void,
+    /** Nodes this process serves (`--serve`); target nodes of the others are not offered here. */
+    private readonly served?: ReadonlySet<string>,
   ) {}
 
   targetNodes(): Array<{ iqn: string; alias?: string; targetPort: string }> {
-    return this.topo.ports.filter((p) => p.role === 'target').map((p) => ({ iqn: p.iqn!, alias: p.ref, targetPort: p.wwpn }));
+    return this.topo.ports
+      .filter((p) => p.role === 'target' && (!this.served || this.served.has(p.node)))
+      .map((p) => ({ iqn: p.iqn!, alias: p.ref, targetPort: p.wwpn }));
   }
 
   initiatorPort(initiatorName: string): string | undefined {
     const known = mappedWwpn(this.lab, initiatorName);
     if (known) return known;
+    // A router's data mover logging in from another process (`--serve`) is its own lab port.
+    const mover = this.lab.routers.find((r) => dataMoverIqn(r.name) === initiatorName);
+    if (mover) return mover.dataMover.initiator.wwpn;
     if (this.lab.iscsi.unknownInitiators === 'reject') return undefined;
     let w = this.admitted.get(initiatorName);
     if (!w) {

@@ -10,11 +10,9 @@
  *   iSCSI names of its host ports and the data mover node of a router whose data mover port is in it.
  */
 import type { DiscoveryDomain, IsnsEntity, IsnsNode, IsnsPortal } from '../../src/isns/registrar.js';
-import { IQN_PREFIX, type LabConfig } from './config.js';
+import { dataMoverIqn, type LabConfig } from './config.js';
 import type { Topology } from './topology.js';
 
-/** The data mover's own iSCSI initiator name (it logs in to remote targets and registers with iSNS under it). */
-export const dataMoverIqn = (router: string): string => `${IQN_PREFIX}${router}.dm`.toLowerCase();
 
 /** Arrays and routers of the lab: the nodes a process can serve. */
 export function servableNodes(lab: LabConfig): string[] {

@@ -131,6 +131,7 @@ export const labSchema = {
         properties: {
           name,
           wwnn: wwn,
+          portal: { type: 'string', pattern: HOSTPORT },
           ports: { type: 'array', minItems: 1, items: targetPort },
           lus: {
             type: 'array',
@@ -172,6 +173,7 @@ export const labSchema = {
         properties: {
           name,
           wwnn: wwn,
+          portal: { type: 'string', pattern: HOSTPORT },
           ports: { type: 'array', minItems: 1, items: targetPort },
           dataMover: {
             type: 'object',

@@ -37,12 +37,18 @@ export class RoutedPort implements InitiatorPort {
   }
 }
 
-export function remoteScope(local: CscdScope, remotes: readonly RemoteTarget[], zoning: Zoning): CscdScope {
+/** May this requester use that remote LU? Beyond zoning: LUN masking, for lab nodes served elsewhere. */
+export type RemoteLuFilter = (requesterWwpn: string, remote: RemoteTarget, lun: number) => boolean;
+
+export function remoteScope(local: CscdScope, remotes: readonly RemoteTarget[], zoning: Zoning, allow: RemoteLuFilter = () => true): CscdScope {
   return {
     async candidates(appClient) {
       const own = await local.candidates(appClient);
-      const reachable = remotes.filter((r) => zoning.canTalk(appClient.initiatorPort, r.wwpn));
-      const lists = await Promise.all(reachable.map(async (r) => (await r.luns()).map((l): CscdCandidate => ({ targetPort: r.wwpn, lun: l.lun, identity: l.identity }))));
+      const who = appClient.initiatorPort;
+      const reachable = remotes.filter((r) => zoning.canTalk(who, r.wwpn));
+      const lists = await Promise.all(
+        reachable.map(async (r) => (await r.luns()).filter((l) => allow(who, r, l.lun)).map((l): CscdCandidate => ({ targetPort: r.wwpn, lun: l.lun, identity: l.identity }))),
+      );
       return [...own, ...lists.flat()];
     },
   };

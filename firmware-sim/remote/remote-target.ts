@@ -17,8 +17,8 @@ import type { DataInAllocator, LuIdentity, ScsiResult } from '../router/task.js'
 export interface RemoteTargetOptions {
   /** Lab name of the remote target (LU names are "<name>/<lun>"). */
   name: string;
-  host: string;
-  port: number;
+  /** Its iSCSI portal; may come later from iSNS (setPortal). */
+  portal?: { host: string; port: number };
   iqn: string;
   /** Its port's WWPN on the lab fabric: what zoning and CSCD descriptors know it by. */
   wwpn: string;
@@ -28,6 +28,8 @@ export interface RemoteTargetOptions {
   log?: Logger;
   /** Login deadline (default 5 s: a copy waiting on a dead box should fail, not hang). */
   loginTimeoutMs?: number;
+  /** The lab's name for the LU at a LUN (a lab node served by another process); default "<name>/<lun>". */
+  luName?: (lun: number) => string | undefined;
 }
 
 export interface RemoteLu {
@@ -59,6 +61,27 @@ export class RemoteTarget {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  get iqn(): string {
+    return this.opts.iqn;
+  }
+
+  get portal(): { host: string; port: number } | undefined {
+    return this.opts.portal;
+  }
+
+  /** A portal learned from iSNS; a change drops the session so the next command logs in there. */
+  setPortal(p: { host: string; port: number }): void {
+    const old = this.opts.portal;
+    if (old && old.host === p.host && old.port === p.port) return;
+    this.opts.portal = p;
+    this.drop();
+  }
+
+  /** Forget the LU list (an iSNS "object updated"): the next copy rescans. */
+  invalidate(): void {
+    this.lus = undefined;
   }
 
   get wwpn(): string {
@@ -94,9 +117,11 @@ export class RemoteTarget {
   private login(): Promise<IscsiSession> {
     if (this.closed) return Promise.reject(new Error(`remote target ${this.opts.name} closed`));
     if (this.session) return this.session;
+    const portal = this.opts.portal;
+    if (!portal) return Promise.reject(new Error(`no portal known for remote target ${this.opts.iqn} (lab "portal" or iSNS)`));
     const p = connect({
-      host: this.opts.host,
-      port: this.opts.port,
+      host: portal.host,
+      port: portal.port,
       initiatorName: this.opts.initiatorName,
       targetName: this.opts.iqn,
       loginTimeoutMs: this.opts.loginTimeoutMs ?? 5000,
@@ -177,7 +202,7 @@ export class RemoteTarget {
           serial,
           // Without an NAA designator the resolver still matches the LU by its whole VPD 83h page.
           naa: naa ?? Buffer.alloc(0),
-          name: `${this.opts.name}/${lun}`,
+          name: this.opts.luName?.(lun) ?? `${this.opts.name}/${lun}`,
         },
       });
     }

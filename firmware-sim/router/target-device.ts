@@ -10,22 +10,9 @@ import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
 import { decodeInquiryCdb, encodeStandardInquiry, encodeSupportedPages, vpdPage, SPC4_VERSION } from '../../src/scsi/inquiry.js';
 import { checkReportLunsCdb, encodeReportLunsData, REPORT_LUNS, REPORT_LUNS_WLUN, selectLuns } from '../../src/scsi/report-luns.js';
-import { ScsiLogicalUnit } from '../devices/logical-unit.js';
 import { NoSuchLunError, UnreachableError, type TaskDispatcher, type TaskManagement } from './dispatch.js';
-import { reservationsOf, type ReservationOptions } from './reservations.js';
 import { TaskAbort } from './task-abort.js';
-import type { DataInAllocator, ITNexus, LogicalUnit, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
-
-/** Hooks a reservation gate may implement so resets and nexus loss reach it (see reservations.ts). */
-export interface ResetAware {
-  /** LOGICAL UNIT RESET / target reset: SPC-2 reservations are released; PR survive. */
-  onLuReset(): void;
-  /** I_T nexus loss: SPC-2 reservations the nexus holds are released. */
-  onNexusLost(nexus: ITNexus): void;
-}
-
-const isResetAware = (g: unknown): g is ResetAware =>
-  typeof g === 'object' && g !== null && typeof (g as ResetAware).onLuReset === 'function' && typeof (g as ResetAware).onNexusLost === 'function';
+import type { DataInAllocator, ITNexus, LogicalUnit, ResetKind, ScsiResult, ScsiTask, TargetPortInfo } from './task.js';
 
 export interface TargetDeviceOptions {
   name: string;
@@ -62,6 +49,8 @@ class LuTask implements ScsiTask {
   readonly tag: number | undefined;
   readonly attribute: number | undefined;
   readonly dataInBuffers: DataInAllocator | undefined;
+  /** The data-out length the LU said its CDB asks for. */
+  transferLength: number | undefined;
 
   constructor(
     task: ScsiTask,
@@ -80,6 +69,10 @@ class LuTask implements ScsiTask {
 
   get signal(): AbortSignal {
     return this.aborter.signal;
+  }
+
+  reportTransferLength(bytes: number): void {
+    this.transferLength = bytes;
   }
 }
 
@@ -139,17 +132,17 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   }
 
   /**
-   * Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. An emulated LU
-   * gets its reservation state here (APTPL file at `aptplPath`, next to its media).
+   * Attach an LU at a device LUN. Initiators whose view gains it get UA 3Fh/0Eh. The LU learns
+   * how to abort its tasks and name ports, and where its APTPL state lives (`aptplPath`, next to its media).
    */
-  attach(lun: number, lu: LogicalUnit, opts: ReservationOptions = {}): void {
+  attach(lun: number, lu: LogicalUnit, opts: { aptplPath?: string } = {}): void {
     if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
     if (lun < 0 || lun > 0x3fff) throw new RangeError(`${this.name}: LUN ${lun} cannot be addressed`);
-    if (lu instanceof ScsiLogicalUnit) {
-      const gate = reservationsOf(lu, opts);
-      gate.abortTasksOf = (keys) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), 'PREEMPT AND ABORT');
-      gate.targetPortOf = (rel) => this.ports.find((p) => p.relativeId === rel)?.wwpn;
-    }
+    lu.attached?.({
+      abortTasksOf: (keys, reason) => this.abortWhere(lu, (t) => keys.includes(t.nexusKey), reason),
+      targetPortOf: (rel) => this.ports.find((p) => p.relativeId === rel)?.wwpn,
+      ...(opts.aptplPath ? { aptplPath: opts.aptplPath } : {}),
+    });
     this.withLunChange(() => this.lus.set(lun, lu));
   }
 
@@ -167,7 +160,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
    * Attach an LU that only `initiators` (WWPNs) see, at the same LUN, added to whatever their LUN
    * maps give them; every other initiator never sees it, even under default access 'all'.
    */
-  attachRestricted(lun: number, lu: LogicalUnit, initiators: Iterable<string>, opts: ReservationOptions = {}): void {
+  attachRestricted(lun: number, lu: LogicalUnit, initiators: Iterable<string>, opts: { aptplPath?: string } = {}): void {
     if (this.lus.has(lun)) throw new Error(`${this.name}: LUN ${lun} already holds ${this.lus.get(lun)!.identity.name}`);
     this.restricted.set(lun, new Set(initiators));
     try {
@@ -249,7 +242,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
       const now = this.visibleLus(n.initiatorPort);
       if (viewKey(now) === before.get(n.initiatorPort)) continue;
       for (const lu of now.values()) {
-        if (lu instanceof ScsiLogicalUnit && this.seen.get(lu)?.has(n.key)) lu.queueUnitAttention(UA.REPORTED_LUNS_CHANGED, { only: n.key });
+        if (this.seen.get(lu)?.has(n.key)) lu.queueUnitAttention?.(UA.REPORTED_LUNS_CHANGED, { only: n.key });
       }
     }
   }
@@ -266,7 +259,8 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const port = this.portsByWwpn.get(task.nexus.targetPort);
     if (!port) throw new UnreachableError(task.nexus.initiatorPort, task.nexus.targetPort, `not a port of ${this.name}`);
     const r = await this.route(task, port);
-    if (r.dataIn && r.dataIn.length > task.dataInLength) return { ...r, dataIn: r.dataIn.subarray(0, Math.max(0, task.dataInLength)) };
+    // More data-in than the initiator takes: it gets what fits, and the result says how much there was.
+    if (r.dataIn && r.dataIn.length > task.dataInLength) return { ...r, dataIn: r.dataIn.subarray(0, Math.max(0, task.dataInLength)), transferLength: r.transferLength ?? r.dataIn.length };
     return r;
   }
 
@@ -295,9 +289,9 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const v = checkReportLunsCdb(task.cdb);
     const visible = this.visibleLus(task.nexus.initiatorPort);
     const luns = selectLuns(visible.keys(), v.selectReport);
-    const dataIn = encodeReportLunsData(luns);
+    const dataIn = encodeReportLunsData(luns).subarray(0, v.allocationLength);
     // SPC-4 §6.33: REPORT LUNS clears a pending REPORTED LUNS DATA HAS CHANGED for this nexus.
-    for (const lu of visible.values()) if (lu instanceof ScsiLogicalUnit) lu.clearUnitAttention(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
+    for (const lu of visible.values()) lu.clearUnitAttention?.(task.nexus.key, UA.REPORTED_LUNS_CHANGED);
     return { status: ScsiStatus.GOOD, dataIn };
   }
 
@@ -310,14 +304,14 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         const v = decodeInquiryCdb(task.cdb);
         if (!v.evpd) {
           if (v.pageCode) throw Sense.invalidFieldInCdb(2);
-          return { status: ScsiStatus.GOOD, dataIn: encodeStandardInquiry({ deviceType: WELL_KNOWN_LU_TYPE, ...this.ident, version: SPC4_VERSION }) };
+          return good(encodeStandardInquiry({ deviceType: WELL_KNOWN_LU_TYPE, ...this.ident, version: SPC4_VERSION }), v.allocationLength);
         }
         if (v.pageCode !== 0) throw Sense.invalidFieldInCdb(2);
-        return { status: ScsiStatus.GOOD, dataIn: encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]) };
+        return good(encodeSupportedPages(WELL_KNOWN_LU_TYPE, [0]), v.allocationLength);
       }
       case REQUEST_SENSE:
         TargetDevice.need6(task);
-        return { status: ScsiStatus.GOOD, dataIn: encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0) };
+        return good(encodeSense({ key: SenseKey.NO_SENSE, asc: 0, ascq: 0 }, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);
       case TEST_UNIT_READY:
         return { status: ScsiStatus.GOOD };
       default:
@@ -339,12 +333,12 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
         const data = v.evpd
           ? vpdPage(0x1f, v.pageCode, Buffer.alloc(0), 3)
           : encodeStandardInquiry({ qualifier: 3, deviceType: 0x1f, ...this.ident, cmdque: false });
-        return { status: ScsiStatus.GOOD, dataIn: data };
+        return good(data, v.allocationLength);
       }
       case REQUEST_SENSE: {
         TargetDevice.need6(task);
         const s: SenseInfo = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
-        return { status: ScsiStatus.GOOD, dataIn: encodeSense(s, (task.cdb[1]! & 1) !== 0) };
+        return good(encodeSense(s, (task.cdb[1]! & 1) !== 0), task.cdb[4]!);
       }
       default:
         throw Sense.luNotSupported();
@@ -366,8 +360,10 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     const onOuterAbort = outer ? () => ab.abort(outer.reason) : undefined;
     if (onOuterAbort) outer!.addEventListener('abort', onOuterAbort, { once: true });
     try {
-      const r = await lu.execute(new LuTask(task, port, ab));
-      return ab.aborted ? { status: ScsiStatus.TASK_ABORTED } : r;
+      const lt = new LuTask(task, port, ab);
+      const r = await lu.execute(lt);
+      if (ab.aborted) return { status: ScsiStatus.TASK_ABORTED };
+      return lt.transferLength === undefined ? r : { ...r, transferLength: lt.transferLength };
     } finally {
       if (onOuterAbort) outer!.removeEventListener('abort', onOuterAbort);
       set.delete(tracked);
@@ -403,22 +399,18 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
   async clearTaskSet(nexus: ITNexus, lun: number): Promise<boolean> {
     const lu = this.luFor(nexus, lun);
     const hit = this.abortWhere(lu, () => true, 'CLEAR TASK SET');
-    if (lu instanceof ScsiLogicalUnit)
-      for (const k of new Set(hit.map((t) => t.nexusKey))) if (k !== nexus.key) lu.queueUnitAttention(UA.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, { only: k });
+    for (const k of new Set(hit.map((t) => t.nexusKey))) if (k !== nexus.key) lu.queueUnitAttention?.(UA.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, { only: k });
     return hit.length > 0;
   }
 
   /** LOGICAL UNIT RESET (SAM-5 §7.7): abort every task, release SPC-2 reservations, UA 29h/03h to every nexus. */
   async lunReset(nexus: ITNexus, lun: number): Promise<void> {
-    this.resetLu(this.luFor(nexus, lun), UA.BUS_DEVICE_RESET);
+    this.resetLu(this.luFor(nexus, lun), 'lu-reset');
   }
 
-  private resetLu(lu: LogicalUnit, ua: readonly [number, number]): void {
+  private resetLu(lu: LogicalUnit, kind: ResetKind): void {
     this.abortWhere(lu, () => true, 'reset');
-    if (lu instanceof ScsiLogicalUnit) {
-      if (isResetAware(lu.reservations)) lu.reservations.onLuReset();
-      lu.queueUnitAttention(ua);
-    }
+    lu.reset?.(kind);
   }
 
   /**
@@ -428,7 +420,7 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
    */
   async targetReset(nexus: ITNexus, cold: boolean): Promise<void> {
     if (!this.portsByWwpn.has(nexus.targetPort)) throw new UnreachableError(nexus.initiatorPort, nexus.targetPort, `not a port of ${this.name}`);
-    for (const lu of new Set(this.lus.values())) this.resetLu(lu, cold ? UA.POWER_ON : UA.RESET);
+    for (const lu of new Set(this.lus.values())) this.resetLu(lu, cold ? 'power-on' : 'hard-reset');
   }
 
   /** I_T nexus loss: abort the nexus's tasks, release its SPC-2 reservations, UA 29h/07h if it comes back. */
@@ -436,14 +428,14 @@ export class TargetDevice implements TaskDispatcher, TaskManagement {
     for (const [lu, seen] of this.seen) {
       if (!seen.has(nexus.key)) continue;
       this.abortWhere(lu, (t) => t.nexusKey === nexus.key, 'I_T nexus loss');
-      if (lu instanceof ScsiLogicalUnit) {
-        if (isResetAware(lu.reservations)) lu.reservations.onNexusLost(nexus);
-        lu.nexusLost(nexus);
-        lu.queueUnitAttention(UA.I_T_NEXUS_LOSS, { only: nexus.key });
-      }
+      lu.nexusLost?.(nexus);
+      lu.queueUnitAttention?.(UA.I_T_NEXUS_LOSS, { only: nexus.key });
     }
   }
 }
+
+/** GOOD with parameter data cut to the CDB's ALLOCATION LENGTH (what the command transfers). */
+const good = (data: Buffer, allocationLength: number): ScsiResult => ({ status: ScsiStatus.GOOD, dataIn: data.length > allocationLength ? data.subarray(0, allocationLength) : data });
 
 const viewKey = (m: ReadonlyMap<number, LogicalUnit>): string =>
   [...m].sort((a, b) => a[0] - b[0]).map(([l, lu]) => `${l}:${lu.identity.name}`).join(',');

@@ -34,7 +34,10 @@ export interface ScsiTask {
   cdb: Buffer;
   /** Parameter list or write data, already gathered by the transport. */
   dataOut?: Buffer;
-  /** Allocation length the initiator will accept; the router truncates data-in to it. */
+  /**
+   * Data-in bytes the initiator will accept (its expected data transfer length): the router cuts
+   * data-in to it and says in ScsiResult.transferLength how much the command had.
+   */
   dataInLength: number;
   /** Aborted by ABORT TASK, ABORT TASK SET, LU RESET, nexus loss. */
   signal?: AbortSignal;
@@ -58,6 +61,11 @@ export interface ScsiTask {
    * which VPD 83h reports and per-port state (ALL_TG_PT) keys on. Absent when a test calls an LU directly.
    */
   port?: TargetPortInfo;
+  /**
+   * Set by the router: the LU reports here the data-out length its CDB asks for (SPDTL), and the
+   * router returns it as ScsiResult.transferLength.
+   */
+  reportTransferLength?(bytes: number): void;
 }
 
 /** The target port a task arrived on, as the LU needs to describe it. */
@@ -75,6 +83,13 @@ export interface ScsiResult {
   dataIn?: Buffer;
   /** Encoded sense (src/scsi/sense), present with CHECK CONDITION. */
   sense?: Buffer;
+  /**
+   * The bytes the command transferred or would have transferred running to its end (SPDTL, RFC
+   * 7143 §11.4.5.1), when that is not dataIn's length: data-in the router cut to dataInLength, or
+   * the data-out length a command's CDB asked for. Transports compare it with the length the
+   * initiator expected and report the difference as residual overflow or underflow.
+   */
+  transferLength?: number;
 }
 
 export interface LuIdentity {
@@ -90,7 +105,45 @@ export interface LuIdentity {
   name: string;
 }
 
+/**
+ * The resets an LU goes through (SAM-5 §6.3): LOGICAL UNIT RESET (UA 29h/03h), a hard reset by
+ * TARGET WARM RESET (29h/00h), power on by TARGET COLD RESET (29h/01h).
+ */
+export type ResetKind = 'lu-reset' | 'hard-reset' | 'power-on';
+
+/** Which nexuses a unit attention is for: every nexus the LU has seen, one of them, or all but one. */
+export interface UnitAttentionScope {
+  only?: string;
+  except?: string;
+}
+
+/** What a target device offers an LU attached to it. */
+export interface LuAttachment {
+  /** Abort the LU's tasks from these nexuses (PREEMPT AND ABORT). */
+  abortTasksOf(nexusKeys: string[], reason: string): void;
+  /** Target port WWPN of a RELATIVE TARGET PORT IDENTIFIER (REGISTER AND MOVE). */
+  targetPortOf(relativeId: number): string | undefined;
+  /** Where the LU keeps state that persists through power loss (APTPL), next to its media. */
+  aptplPath?: string;
+}
+
+/**
+ * A logical unit as the target device drives it: commands, and its lifecycle. The lifecycle
+ * methods are optional so a bare test LU is one `execute`; dmsim's LUs (lu/logical-unit.ts) have all.
+ */
 export interface LogicalUnit {
   readonly identity: LuIdentity;
   execute(task: ScsiTask): Promise<ScsiResult>;
+  /** Attached at a LUN of a target device. */
+  attached?(to: LuAttachment): void;
+  /**
+   * Reset (the target device has aborted the LU's tasks): the LU drops what the reset clears
+   * (SPC-2 reservations, PREVENT, copies) and queues the reset's unit attention for every nexus.
+   */
+  reset?(kind: ResetKind): void;
+  /** An I_T nexus ended: its per-nexus state goes (SPC-2 reservation, PREVENT, kept sense, copies). */
+  nexusLost?(nexus: ITNexus): void;
+  queueUnitAttention?(ua: readonly [number, number], scope?: UnitAttentionScope): void;
+  /** Drop one pending unit attention of a nexus (REPORT LUNS clears 3Fh/0Eh). */
+  clearUnitAttention?(nexusKey: string, ua: readonly [number, number]): void;
 }

@@ -3,8 +3,8 @@
  * (LUs, drives, reservations, copy lists) into plain data.
  */
 import type { LabRuntime, LuEntry } from '../../firmware-sim/lab/build.js';
-import { Reservations } from '../../firmware-sim/router/reservations.js';
-import type { ScsiLogicalUnit } from '../../firmware-sim/devices/logical-unit.js';
+import { Reservations } from '../../firmware-sim/lu/reservations.js';
+import type { ScsiLogicalUnit } from '../../firmware-sim/lu/logical-unit.js';
 import { decodeSense, hexByte, senseKeyName } from '../scsi/sense.js';
 import type { CopyEntry } from '../../firmware-sim/copy-manager/list-table.js';
 import { copyProgress } from '../../firmware-sim/copy-manager/copy-manager.js';

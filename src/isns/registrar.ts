@@ -171,7 +171,16 @@ export class IsnsRegistrar extends EventEmitter {
   private async registerDomain(c: IsnsClient, d: DiscoveryDomain): Promise<void> {
     const members = d.members.map((m) => tlvString(Tag.DdMemberIscsiName, m));
     const created = await c.request(Fn.DDReg, { source: this.source, key: [], operating: [tlvString(Tag.DdSymbolicName, d.name), ...members] });
-    if (created.status === Status.Successful) return;
+    if (created.status === Status.Successful) {
+      // isnsd leaves out of a new DD every member already in another DD (observed with open-isns
+      // 0.101); adding them to the DD by its DD_ID works, so add whatever the answer does not list.
+      const attrs = [...created.key, ...created.operating];
+      const id = attrs.find((t) => t.tag === Tag.DdId);
+      const echoed = new Set(attrs.filter((t) => t.tag === Tag.DdMemberIscsiName).map(readString));
+      const missing = d.members.filter((m) => !echoed.has(m));
+      if (id && missing.length) await c.call(Fn.DDReg, { source: this.source, key: [id], operating: missing.map((m) => tlvString(Tag.DdMemberIscsiName, m)) });
+      return;
+    }
     if (created.status !== Status.InvalidRegistration) throw new IsnsError(`DDReg ${d.name}: status ${created.status}`, created.status);
     const own = this.opts.entity.nodes.find((n) => d.members.includes(n.name));
     if (!own) return;

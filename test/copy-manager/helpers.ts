@@ -11,7 +11,7 @@ import { Sense, decodeSense, type SenseInfo } from '../../src/scsi/sense.js';
 import { encodeParameterList, encodeXcopyCdb, type XcopyParameterList, type CscdDescriptor } from '../../src/scsi/xcopy.js';
 import { encodeRcrCdb } from '../../src/scsi/receive-copy-results.js';
 import { makeNexus, type ITNexus, type LogicalUnit, type LuIdentity, type ScsiResult } from '../../firmware-sim/router/task.js';
-import { ScsiLogicalUnit, type CommandDef, type CommandContext } from '../../firmware-sim/devices/logical-unit.js';
+import { ScsiLogicalUnit, type CommandDef, type CommandContext } from '../../firmware-sim/lu/logical-unit.js';
 import { TapeDrive } from '../../firmware-sim/devices/tape/drive.js';
 import { Cartridge } from '../../firmware-sim/devices/tape/cartridge.js';
 import { DataMover } from '../../firmware-sim/devices/data-mover.js';

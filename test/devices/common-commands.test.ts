@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TargetDevice } from '../../firmware-sim/router/target-device.js';
 import { makeNexus, type ITNexus } from '../../firmware-sim/router/task.js';
-import { decodeDeviceIdPage, decodeStandardInquiry, decodeSupportedPages, encodeInquiryCdb, decodeExtendedInquiry } from '../../src/scsi/inquiry.js';
+import { decodeDeviceIdPage, decodeStandardInquiry, decodeSupportedPages, encodeInquiryCdb, decodeExtendedInquiry, labNameOf } from '../../src/scsi/inquiry.js';
 import { decodeAllCommands, decodeOneCommand, encodeRsocCdb } from '../../src/scsi/rsoc.js';
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { TestLu, cdb, decoded } from '../router/helpers.js';
@@ -57,10 +57,12 @@ describe('INQUIRY', () => {
     expect(p80.data.toString('hex')).toBe('00800004' + Buffer.from('SER1').toString('hex'));
     const p83 = await send(dev, 0, encodeInquiryCdb({ evpd: true, pageCode: 0x83, allocationLength: 255 }));
     const ds = decodeDeviceIdPage(p83.data);
-    expect(ds.map((d) => [d.association, d.type])).toEqual([[0, 3], [0, 1], [1, 4], [1, 3], [2, 3]]);
+    // NAA, T10 vendor ID (product + serial), T10 vendor ID with the lab name, relative port, port NAA, device NAA.
+    expect(ds.map((d) => [d.association, d.type])).toEqual([[0, 3], [0, 1], [0, 1], [1, 4], [1, 3], [2, 3]]);
     expect(ds[0]!.value.toString('hex')).toBe('60014050000000000000000000000001');
     expect(ds[1]!.value.toString('ascii')).toBe('DMSIM   TESTLU SER1');
-    expect(ds[3]!.value.toString('hex')).toBe(TP);
+    expect(labNameOf(ds)).toBe('router1/dm');
+    expect(ds[4]!.value.toString('hex')).toBe(TP);
     const p86 = await send(dev, 0, encodeInquiryCdb({ evpd: true, pageCode: 0x86, allocationLength: 255 }));
     expect(decodeExtendedInquiry(p86.data)).toMatchObject({ simpsup: true, luiclr: true });
   });
@@ -69,7 +71,7 @@ describe('INQUIRY', () => {
     const { dev } = setup();
     const d = await send(dev, 0, encodeInquiryCdb({ evpd: true, pageCode: 0x83, allocationLength: 8 }), 8);
     expect(d.data.length).toBe(8);
-    expect(d.data.subarray(0, 4).toString('hex')).toBe('0083004b');
+    expect(d.data.subarray(0, 4).toString('hex')).toBe('00830065');
   });
 });
 

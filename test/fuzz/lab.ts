@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildLab, type LabRuntime } from '../../firmware-sim/lab/build.js';
 import { loadDefaultLab } from '../../firmware-sim/lab/load.js';
-import { ScsiLogicalUnit, type CommandDef } from '../../firmware-sim/devices/logical-unit.js';
+import { ScsiLogicalUnit, type CommandDef } from '../../firmware-sim/lu/logical-unit.js';
 import { silentLogger } from '../../src/log.js';
 
 export const ARRAY_PORT = '500d5a0000010001';

@@ -1,7 +1,8 @@
 /**
  * Minimal SCSI back end for iSCSI target tests until/besides the real lab runtime: an in-memory
  * disk at LUN 0 (and optionally LUN 1) behind a tiny TaskDispatcher. It returns the full data a
- * command produces (SPDTL), so residual handling of the target is exercised.
+ * command produces (SPDTL) and the transfer length of writes, so residual handling of the target
+ * is exercised.
  */
 import type { ChapSecrets, FrontEndDirectory, TaskDispatcher } from '../../firmware-sim/router/dispatch.js';
 import type { ITNexus, ScsiResult, ScsiTask } from '../../firmware-sim/router/task.js';
@@ -110,10 +111,10 @@ export class MemDisk {
           this.data.copy(into, 0, lba * BLOCK, lba * BLOCK + bytes);
           return { status: 0, dataIn: into };
         }
+        // Like the disk LU: the blocks that arrived are written, and the result says what the CDB asked for.
         const out = t.dataOut ?? Buffer.alloc(0);
-        if (out.length < bytes) return { status: ScsiStatus.CHECK_CONDITION, sense: encodeSense({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 }) };
-        out.copy(this.data, lba * BLOCK, 0, bytes);
-        return { status: 0 };
+        out.copy(this.data, lba * BLOCK, 0, Math.min(bytes, out.length));
+        return { status: 0, transferLength: bytes };
       }
       default:
         return cc(Sense.invalidOpcode());

@@ -66,9 +66,12 @@ describe.skipIf(!ok)('router registered with isnsd', () => {
     expect(values(isnsd.list('portal-groups'), 'Portal group name')).toEqual(expect.arrayContaining(['iqn.2026-11.dev.dmsim:array1', 'iqn.2026-11.dev.dmsim:router1']));
     const dds = isnsd.list('dds');
     expect(values(dds, 'DD name').sort()).toEqual(['default:app', 'default:backup', 'default:datamover']);
-    // The backup zone holds the backup host's iSCSI name and both target nodes.
-    expect(dds).toContain('iqn.2026-11.dev.dmsim.hosts:backup1');
-    expect(dds).toContain('iqn.2026-11.dev.dmsim:router1.dm');
+    // Every DD holds all its zone's members, also those already in another DD (isnsd drops those
+    // from a DD's creation; they are added by DD_ID afterwards).
+    const dd = (name: string) => values(dds.split(/^Object \d+:$/m).find((o) => o.includes(`DD name = "${name}"`)) ?? '', 'DD member iSCSI name').sort();
+    expect(dd('default:backup')).toEqual(['iqn.2026-11.dev.dmsim.hosts:backup1', 'iqn.2026-11.dev.dmsim:array1', 'iqn.2026-11.dev.dmsim:router1']);
+    expect(dd('default:datamover')).toEqual(['iqn.2026-11.dev.dmsim:array1', 'iqn.2026-11.dev.dmsim:router1', 'iqn.2026-11.dev.dmsim:router1.dm']);
+    expect(dd('default:app')).toEqual(['iqn.2026-11.dev.dmsim.hosts:app1', 'iqn.2026-11.dev.dmsim:array1']);
 
     const exited = new Promise<number | null>((r) => router!.once('exit', r));
     router.kill('SIGTERM');

@@ -1,5 +1,5 @@
-import { ScsiLogicalUnit, type CommandDef } from '../../firmware-sim/devices/logical-unit.js';
-import { commonCommands } from '../../firmware-sim/devices/common-commands.js';
+import { ScsiLogicalUnit, type CommandDef } from '../../firmware-sim/lu/logical-unit.js';
+import { commonCommands } from '../../firmware-sim/lu/common-commands.js';
 import type { LuIdentity, ScsiResult } from '../../firmware-sim/router/task.js';
 import { decodeSense, type SenseInfo } from '../../src/scsi/sense.js';
 

@@ -46,10 +46,11 @@ import {
 } from '../../../src/scsi/smc.js';
 import { asciiField } from '../../../src/scsi/layout.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
-import { commonCommands } from '../common-commands.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { commonCommands } from '../../lu/common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
+import { logCommands, tapeAlertParams, TapeAlerts, type LogPageDef } from '../tape/log-pages.js';
 
 /** Robot and drive timings in milliseconds (smc.md §6 "move time model"). */
 export interface ChangerTiming {
@@ -83,11 +84,22 @@ export interface ChangerOptions {
   strictUnload?: boolean;
   /** Called after every committed change of the inventory (API timeline, logs). */
   onChange?: (what: string) => void;
+  /**
+   * How the robot waits out a step (default: a timer). Tests pass a recorder to check the time
+   * model without timing anything; every wait goes through here with the step it stands for.
+   */
+  sleep?: (ms: number, step: keyof ChangerTiming) => Promise<void>;
 }
+
+/** 29h/00h power on or reset, 29h/01h power on, 29h/03h LU reset: what clears prevents and alerts. */
+const RESET_UAS: ReadonlySet<number> = new Set([0x00, 0x01, 0x03]);
+
+/** Library TapeAlert flags dmsim can raise by fault injection (smc.md §2.13; numbering unconfirmed there). */
+export const LibraryAlert = { DOOR: 0x10, MAILSLOT: 0x11 } as const;
 
 type Ctx = CommandContext<ChangerLu>;
 const CTRL = 0x00;
-const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+const timerSleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
 const SID = { storage: true, importExport: true, dataTransfer: true };
 
 /** MEDIUM TYPE from the barcode: CLN… cleaning, LTO WORM media IDs, else data (smc.md §1.5). */
@@ -108,6 +120,12 @@ export class ChangerLu extends ScsiLogicalUnit {
   private ieOpen = false;
   private doorOpenNow = false;
   private readonly prevented = new Set<string>();
+  /** The nexus whose INITIALIZE ELEMENT STATUS is scanning; other nexuses get 2/04/01 meanwhile. */
+  private scanningFor: string | undefined;
+  /** Fault injection (smc.md §1.7): drives taken offline (3B/1A), inventory lost (83/00 until re-scanned). */
+  readonly faults = { offlineDrives: new Set<number>(), inventoryLost: false };
+  /** Library TapeAlert flags (LOG SENSE 2Eh). */
+  readonly alerts = new TapeAlerts();
 
   constructor(
     identity: LuIdentity,
@@ -188,6 +206,33 @@ export class ChangerLu extends ScsiLogicalUnit {
     this.prevented.delete(nexus.key);
   }
 
+  /**
+   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus;
+   * prevents and TapeAlert flags end there (smc.md §6 "Power cycle", §2.13).
+   */
+  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+    if (ua[0] === 0x29 && RESET_UAS.has(ua[1]) && !opts.only) {
+      this.prevented.clear();
+      this.alerts.clear();
+    }
+    super.queueUnitAttention(ua, opts);
+  }
+
+  private sleep(step: keyof ChangerTiming, ms = this.timing[step]): Promise<void> {
+    return this.opts.sleep ? this.opts.sleep(ms, step) : timerSleep(ms);
+  }
+
+  /** Fault injection: a drive LU goes offline (DT element EXCEPT 3B/1A, ACCESS=0) or comes back. */
+  setDriveOffline(index: number, offline: boolean): void {
+    if (offline) this.faults.offlineDrives.add(index);
+    else this.faults.offlineDrives.delete(index);
+  }
+
+  /** Fault injection: the library forgets what its slots hold; 83/00 on ST/IE elements until INITIALIZE ELEMENT STATUS. */
+  loseInventory(): void {
+    this.faults.inventoryLost = true;
+  }
+
   // ------------------------------------------------------------ element status
 
   private driveAt(address: number): ChangerDrive | undefined {
@@ -204,6 +249,7 @@ export class ChangerLu extends ScsiLogicalUnit {
       if (content.source !== undefined) Object.assign(d, { svalid: true, source: content.source });
       if (voltag) d.volumeTag = content.barcode;
     }
+    const unscanned = this.faults.inventoryLost && (e.type === ElementType.STORAGE || e.type === ElementType.IMPORT_EXPORT);
     switch (e.type) {
       case ElementType.STORAGE:
         d.access = true;
@@ -218,6 +264,7 @@ export class ChangerLu extends ScsiLogicalUnit {
           break;
         }
         d.access = !(cd.drive.removalPrevented && cd.drive.cartridge);
+        if (this.faults.offlineDrives.has(e.index)) Object.assign(d, { access: false, except: true, asc: 0x3b, ascq: 0x1a });
         if (cd.lun !== undefined && cd.lun < 8) Object.assign(d, { luValid: true, lun: cd.lun });
         const id = cd.drive.identity;
         d.deviceId = {
@@ -228,11 +275,13 @@ export class ChangerLu extends ScsiLogicalUnit {
         break;
       }
     }
+    if (unscanned) Object.assign(d, { except: true, asc: 0x83, ascq: 0x00 });
     return d;
   }
 
   readElementStatus(ctx: Ctx): HandlerOutput {
     const c = decodeReadElementStatus(ctx.cdb);
+    this.notScanning(ctx.nexus);
     if (c.elementType > ElementType.DATA_TRANSFER) throw Sense.invalidFieldInCdb(1, 3);
     if (c.mixed) throw Sense.invalidFieldInCdb(6, 2);
     let els = this.inventory.elements().filter((e) => e.address >= c.start && (c.elementType === 0 || e.type === c.elementType));
@@ -262,8 +311,14 @@ export class ChangerLu extends ScsiLogicalUnit {
     return run;
   }
 
-  private ready(): void {
+  private ready(nexus?: ITNexus): void {
     if (this.doorOpenNow) throw ChangerSense.doorOpen();
+    this.notScanning(nexus);
+  }
+
+  /** While INITIALIZE ELEMENT STATUS scans, the library is becoming ready to every other nexus (smc.md §2.8). */
+  private notScanning(nexus?: ITNexus): void {
+    if (this.scanningFor !== undefined && this.scanningFor !== nexus?.key) throw Sense.becomingReady();
   }
 
   private checkTransport(transport: number): void {
@@ -297,13 +352,18 @@ export class ChangerLu extends ScsiLogicalUnit {
       if (threaded && this.opts.strictUnload && cd.drive.status().state !== 'held') throw ChangerSense.loadedInDrive();
     }
     if (tt === ElementType.DATA_TRANSFER && !this.driveAt(to)) throw ChangerSense.invalidElementAddress(destByte);
+    // dmsim choice: the robot cannot reach a drive that is offline (its descriptor says 3B/1A, ACCESS=0).
+    for (const a of [from, to]) {
+      const k = a - this.inventory.map.dataTransfer.first;
+      if (this.inventory.typeOf(a) === ElementType.DATA_TRANSFER && this.faults.offlineDrives.has(k)) throw new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x3b, ascq: 0x1a });
+    }
   }
 
   /** Take the cartridge out of a drive (auto-unload: rewind, unthread, eject into the throat). */
   private async unloadDrive(address: number): Promise<void> {
     const cd = this.driveAt(address);
     if (!cd?.drive.cartridge) return;
-    await sleep(this.timing.driveUnloadMs);
+    await this.sleep('driveUnloadMs');
     try {
       await cd.drive.eject();
     } catch (e) {
@@ -318,7 +378,7 @@ export class ChangerLu extends ScsiLogicalUnit {
     const p = this.inventory.content(from)!;
     this.inFlight = { barcode: p.barcode, from };
     try {
-      await sleep(this.timing.moveMs);
+      await this.sleep('moveMs');
       await this.inventory.move(from, to);
     } finally {
       this.inFlight = undefined;
@@ -329,7 +389,7 @@ export class ChangerLu extends ScsiLogicalUnit {
       try {
         await this.opts.loadCartridge(p.barcode, cd.drive, this.timing.driveLoadMs);
         // GOOD only once the drive has threaded the tape (smc.md §6).
-        await sleep(this.timing.driveLoadMs);
+        await this.sleep('driveLoadMs');
       } catch {
         // A failed load puts the cartridge back where it came from.
         await this.inventory.move(to, from);
@@ -346,7 +406,7 @@ export class ChangerLu extends ScsiLogicalUnit {
     this.typeAt(c.destination, 6);
     if (c.invert) throw Sense.invalidFieldInCdb(10, 0);
     return this.onRobot(async () => {
-      this.ready();
+      this.ready(ctx.nexus);
       this.checkStep(c.source, c.destination, (a) => !!this.inventory.content(a), 6);
       if (c.source === c.destination) return undefined;
       await this.carry(c.source, c.destination);
@@ -363,7 +423,7 @@ export class ChangerLu extends ScsiLogicalUnit {
     if (c.inv1) throw Sense.invalidFieldInCdb(10, 0);
     if (c.inv2) throw Sense.invalidFieldInCdb(10, 1);
     return this.onRobot(async () => {
-      this.ready();
+      this.ready(ctx.nexus);
       // Both steps are checked against the state between them before anything moves.
       const has = (a: number) => !!this.inventory.content(a);
       this.checkStep(c.source, c.firstDestination, (a) => (a === c.firstDestination ? false : has(a)), 6);
@@ -374,7 +434,7 @@ export class ChangerLu extends ScsiLogicalUnit {
       const second = this.inventory.content(c.firstDestination)!;
       this.inFlight = { barcode: first.barcode, from: c.source };
       try {
-        await sleep(2 * this.timing.moveMs);
+        await this.sleep('moveMs', 2 * this.timing.moveMs);
         await this.inventory.exchange(c.source, c.firstDestination, c.secondDestination);
       } finally {
         this.inFlight = undefined;
@@ -387,7 +447,7 @@ export class ChangerLu extends ScsiLogicalUnit {
         if (this.inventory.typeOf(addr) !== ElementType.DATA_TRANSFER) continue;
         try {
           await this.opts.loadCartridge(p.barcode, this.driveAt(addr)!.drive, this.timing.driveLoadMs);
-          await sleep(this.timing.driveLoadMs);
+          await this.sleep('driveLoadMs');
         } catch {
           throw ChangerSense.loadFailed();
         }
@@ -402,8 +462,8 @@ export class ChangerLu extends ScsiLogicalUnit {
     this.typeAt(c.destination, 4);
     if (c.invert) throw Sense.invalidFieldInCdb(8, 0);
     return this.onRobot(async () => {
-      this.ready();
-      await sleep(this.timing.positionMs);
+      this.ready(ctx.nexus);
+      await this.sleep('positionMs');
       return undefined;
     });
   }
@@ -419,8 +479,15 @@ export class ChangerLu extends ScsiLogicalUnit {
       }
     }
     return this.onRobot(async () => {
-      this.ready();
-      await sleep(this.timing.initializePerElementMs * n);
+      this.ready(ctx.nexus);
+      this.scanningFor = ctx.nexus.key;
+      try {
+        await this.sleep('initializePerElementMs', this.timing.initializePerElementMs * n);
+      } finally {
+        this.scanningFor = undefined;
+      }
+      // The scan re-learns what every slot holds; nothing changed, so no unit attention (smc.md §2.8).
+      this.faults.inventoryLost = false;
       return undefined;
     });
   }
@@ -448,8 +515,8 @@ export class ChangerLu extends ScsiLogicalUnit {
     return undefined;
   }
 
-  testUnitReady(): HandlerOutput {
-    this.ready();
+  testUnitReady(ctx: Ctx): HandlerOutput {
+    this.ready(ctx.nexus);
     return undefined;
   }
 
@@ -486,34 +553,40 @@ function* range(first: number, count: number): Generator<number> {
   for (let a = first; a < first + count; a++) yield a;
 }
 
+/** Changer LOG pages: 00h and 2Eh with the library flags (smc.md §2.13); 2Eh clears when read whole. */
+const LOG_PAGES: ReadonlyArray<LogPageDef<ChangerLu>> = [{ code: 0x00 }, { code: 0x2e, build: (lu, zero, consume) => tapeAlertParams(zero ? new Set() : lu.alerts.readPending(consume)) }];
+
 function changerCommands(): CommandDef<ChangerLu>[] {
   return [
-    { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
-    { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
-    { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
-    { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },
+    ...logCommands<ChangerLu>(LOG_PAGES, () => undefined),
+    { opcode: 0x00, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady(c) },
+    { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
+    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
+    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
+    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
+    { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
+    { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
+    { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },
     {
       opcode: SmcOp.INITIALIZE_ELEMENT_STATUS_WITH_RANGE,
       name: 'INITIALIZE ELEMENT STATUS WITH RANGE',
       cdbLength: 10,
       rsv: 'other',
+      data: 'none',
       usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, CTRL],
       handler: (c) => c.lu.initializeElementStatus(c),
     },
-    { opcode: SmcOp.MOVE_MEDIUM, name: 'MOVE MEDIUM', cdbLength: 12, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.moveMedium(c) },
-    { opcode: SmcOp.EXCHANGE_MEDIUM, name: 'EXCHANGE MEDIUM', cdbLength: 12, rsv: 'other', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, CTRL], handler: (c) => c.lu.exchangeMedium(c) },
+    { opcode: SmcOp.MOVE_MEDIUM, name: 'MOVE MEDIUM', cdbLength: 12, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.moveMedium(c) },
+    { opcode: SmcOp.EXCHANGE_MEDIUM, name: 'EXCHANGE MEDIUM', cdbLength: 12, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, CTRL], handler: (c) => c.lu.exchangeMedium(c) },
     // Byte 1 bits 7–5 are the old LUN field Linux `ch` still fills: looked at (ignored), not rejected.
-    { opcode: SmcOp.READ_ELEMENT_STATUS, name: 'READ ELEMENT STATUS', cdbLength: 12, rsv: 'read', usage: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0xff, 0xff, 0xff, 0, CTRL], handler: (c) => c.lu.readElementStatus(c) },
+    { opcode: SmcOp.READ_ELEMENT_STATUS, name: 'READ ELEMENT STATUS', cdbLength: 12, rsv: 'read', data: 'in', allocation: [7, 3], usage: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0xff, 0xff, 0xff, 0, CTRL], handler: (c) => c.lu.readElementStatus(c) },
     {
       opcode: SmcOp.INITIALIZE_ELEMENT_STATUS_WITH_RANGE_VENDOR,
       name: 'INITIALIZE ELEMENT STATUS WITH RANGE (E7h)',
       cdbLength: 12,
       rsv: 'other',
+      data: 'none',
       usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0, CTRL],
       handler: (c) => c.lu.initializeElementStatus(c),
     },

@@ -14,12 +14,12 @@ import {
   SbcOp, SaIn16, decodeBlockCdb, type BlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
   encodeLbaStatus, sbcUsage, ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type LbaStatusDescriptor,
 } from '../../../src/scsi/sbc.js';
-import type { CommandContext, CommandDef } from '../logical-unit.js';
+import type { CommandContext, CommandDef, DataDirection } from '../../lu/logical-unit.js';
 import { ZEROES } from '../backing/block-store.js';
 import { EMPTY, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, shortDataOut } from './limits.js';
-import type { DiskLu } from './disk-lu.js';
+import type { DiskOps } from './disk-ops.js';
 
-type Ctx = CommandContext<DiskLu>;
+type Ctx = CommandContext<DiskOps>;
 
 async function testUnitReady({ lu }: Ctx): Promise<undefined> {
   // A stopped (START=0) disk still reports ready: only media access needs START (libiscsi's
@@ -52,11 +52,12 @@ async function read(ctx: Ctx): Promise<Buffer> {
 function writeData(ctx: Ctx): { c: BlockCdb; data: Buffer } | undefined {
   const { lu } = ctx;
   const c = decodeBlockCdb(ctx.cdb);
+  // Taken first: the transfer length is the CDB's, whether or not the command then runs.
+  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   lu.checkWritable();
-  const data = lu.deliveredData(ctx, c.count * lu.blockSize);
   return data.length === 0 ? undefined : { c, data };
 }
 
@@ -88,12 +89,16 @@ async function verify(ctx: Ctx): Promise<undefined> {
   const { lu, cdb, signal } = ctx;
   const c = decodeBlockCdb(cdb);
   if (c.bytchk === 2) throw Sense.invalidFieldInCdb(1, 2);
+  const bs = lu.blockSize;
+  // BYTCHK 00b: no data-out; 01b: the blocks; 11b: one block, compared with each.
+  const need = c.bytchk === 0 ? 0 : c.bytchk === 3 ? bs : c.count * bs;
+  const sent = ctx.takeDataOut(need);
   lu.mediaReady();
   lu.checkRange(c.lba, c.count);
   lu.checkTransferLength(c);
   if (c.count === 0) return undefined;
-  const bs = lu.blockSize;
-  const expected = c.bytchk === 0 ? undefined : lu.dataOut(ctx, c.bytchk === 3 ? bs : c.count * bs);
+  if (sent.length < need) throw shortDataOut();
+  const expected = c.bytchk === 0 ? undefined : sent;
   const medium = await lu.readBlocks(c.lba, c.count, signal);
   if (!expected) return undefined;
   if (c.bytchk === 1) {
@@ -332,51 +337,51 @@ async function modeSelectHandler(ctx: Ctx): Promise<undefined> {
 
 // ================================================================== the table
 
-export function diskCommands(thin: boolean): CommandDef<DiskLu>[] {
-  const rw = (opcode: number, name: string, cdbLength: number, rsv: 'read' | 'write', usage: readonly number[], handler: (c: Ctx) => Promise<unknown>): CommandDef<DiskLu> => ({
-    opcode, name, cdbLength, rsv, usage: [...usage], handler: handler as CommandDef<DiskLu>['handler'],
+export function diskCommands(thin: boolean): CommandDef<DiskOps>[] {
+  const rw = (opcode: number, name: string, cdbLength: number, rsv: 'read' | 'write', data: DataDirection, usage: readonly number[], handler: (c: Ctx) => Promise<unknown>): CommandDef<DiskOps> => ({
+    opcode, name, cdbLength, rsv, data, usage: [...usage], handler: handler as CommandDef<DiskOps>['handler'],
   });
-  const table: CommandDef<DiskLu>[] = [
-    { opcode: SbcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.testUnitReady], handler: testUnitReady },
-    rw(SbcOp.READ_6, 'READ(6)', 6, 'read', sbcUsage.rw6, read),
-    rw(SbcOp.WRITE_6, 'WRITE(6)', 6, 'write', sbcUsage.rw6, write),
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', usage: [...modeUsage.select6], handler: modeSelectHandler },
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', usage: [...modeUsage.sense6], handler: modeSense },
-    { opcode: SbcOp.START_STOP_UNIT, name: 'START STOP UNIT', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.startStopUnit], handler: startStopUnit },
-    { opcode: SbcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [...sbcUsage.preventAllow], handler: preventAllow },
-    { opcode: SbcOp.READ_CAPACITY_10, name: 'READ CAPACITY(10)', cdbLength: 10, rsv: 'always', usage: [...readCapacity10Usage], handler: readCapacity10 },
-    rw(SbcOp.READ_10, 'READ(10)', 10, 'read', sbcUsage.rw10, read),
-    rw(SbcOp.WRITE_10, 'WRITE(10)', 10, 'write', sbcUsage.rw10, write),
-    rw(SbcOp.WRITE_AND_VERIFY_10, 'WRITE AND VERIFY(10)', 10, 'write', sbcUsage.writeAndVerify10, writeAndVerify),
-    rw(SbcOp.VERIFY_10, 'VERIFY(10)', 10, 'read', sbcUsage.verify10, verify),
-    rw(SbcOp.PRE_FETCH_10, 'PRE-FETCH(10)', 10, 'read', sbcUsage.preFetch10, preFetch),
-    rw(SbcOp.SYNCHRONIZE_CACHE_10, 'SYNCHRONIZE CACHE(10)', 10, 'write', sbcUsage.synchronizeCache10, synchronizeCache),
-    rw(SbcOp.WRITE_SAME_10, 'WRITE SAME(10)', 10, 'write', sbcUsage.writeSame10, writeSame),
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectHandler },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', usage: [...modeUsage.sense10], handler: modeSense },
-    rw(SbcOp.READ_16, 'READ(16)', 16, 'read', sbcUsage.rw16, read),
-    rw(SbcOp.ORWRITE_16, 'ORWRITE(16)', 16, 'write', sbcUsage.rw16, orWrite),
-    rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', sbcUsage.compareAndWrite, compareAndWrite),
-    rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', sbcUsage.rw16, write),
-    rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', sbcUsage.writeAndVerify16, writeAndVerify),
-    rw(SbcOp.VERIFY_16, 'VERIFY(16)', 16, 'read', sbcUsage.verify16, verify),
-    rw(SbcOp.PRE_FETCH_16, 'PRE-FETCH(16)', 16, 'read', sbcUsage.preFetch16, preFetch),
-    rw(SbcOp.SYNCHRONIZE_CACHE_16, 'SYNCHRONIZE CACHE(16)', 16, 'write', sbcUsage.synchronizeCache16, synchronizeCache),
-    rw(SbcOp.WRITE_SAME_16, 'WRITE SAME(16)', 16, 'write', sbcUsage.writeSame16, writeSame),
+  const table: CommandDef<DiskOps>[] = [
+    { opcode: SbcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.testUnitReady], handler: testUnitReady },
+    rw(SbcOp.READ_6, 'READ(6)', 6, 'read', 'in', sbcUsage.rw6, read),
+    rw(SbcOp.WRITE_6, 'WRITE(6)', 6, 'write', 'out', sbcUsage.rw6, write),
+    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectHandler },
+    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
+    { opcode: SbcOp.START_STOP_UNIT, name: 'START STOP UNIT', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.startStopUnit], handler: startStopUnit },
+    { opcode: SbcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.preventAllow], handler: preventAllow },
+    { opcode: SbcOp.READ_CAPACITY_10, name: 'READ CAPACITY(10)', cdbLength: 10, rsv: 'always', data: 'in', usage: [...readCapacity10Usage], handler: readCapacity10 },
+    rw(SbcOp.READ_10, 'READ(10)', 10, 'read', 'in', sbcUsage.rw10, read),
+    rw(SbcOp.WRITE_10, 'WRITE(10)', 10, 'write', 'out', sbcUsage.rw10, write),
+    rw(SbcOp.WRITE_AND_VERIFY_10, 'WRITE AND VERIFY(10)', 10, 'write', 'out', sbcUsage.writeAndVerify10, writeAndVerify),
+    rw(SbcOp.VERIFY_10, 'VERIFY(10)', 10, 'read', 'out', sbcUsage.verify10, verify),
+    rw(SbcOp.PRE_FETCH_10, 'PRE-FETCH(10)', 10, 'read', 'none', sbcUsage.preFetch10, preFetch),
+    rw(SbcOp.SYNCHRONIZE_CACHE_10, 'SYNCHRONIZE CACHE(10)', 10, 'write', 'none', sbcUsage.synchronizeCache10, synchronizeCache),
+    rw(SbcOp.WRITE_SAME_10, 'WRITE SAME(10)', 10, 'write', 'out', sbcUsage.writeSame10, writeSame),
+    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectHandler },
+    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
+    rw(SbcOp.READ_16, 'READ(16)', 16, 'read', 'in', sbcUsage.rw16, read),
+    rw(SbcOp.ORWRITE_16, 'ORWRITE(16)', 16, 'write', 'out', sbcUsage.rw16, orWrite),
+    rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', 'out', sbcUsage.compareAndWrite, compareAndWrite),
+    rw(SbcOp.WRITE_16, 'WRITE(16)', 16, 'write', 'out', sbcUsage.rw16, write),
+    rw(SbcOp.WRITE_AND_VERIFY_16, 'WRITE AND VERIFY(16)', 16, 'write', 'out', sbcUsage.writeAndVerify16, writeAndVerify),
+    rw(SbcOp.VERIFY_16, 'VERIFY(16)', 16, 'read', 'out', sbcUsage.verify16, verify),
+    rw(SbcOp.PRE_FETCH_16, 'PRE-FETCH(16)', 16, 'read', 'none', sbcUsage.preFetch16, preFetch),
+    rw(SbcOp.SYNCHRONIZE_CACHE_16, 'SYNCHRONIZE CACHE(16)', 16, 'write', 'none', sbcUsage.synchronizeCache16, synchronizeCache),
+    rw(SbcOp.WRITE_SAME_16, 'WRITE SAME(16)', 16, 'write', 'out', sbcUsage.writeSame16, writeSame),
     {
-      opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.READ_CAPACITY_16, name: 'READ CAPACITY(16)', cdbLength: 16, rsv: 'always',
+      opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.READ_CAPACITY_16, name: 'READ CAPACITY(16)', cdbLength: 16, rsv: 'always', data: 'in', allocation: [10, 4],
       usage: [...readCapacity16Usage], handler: readCapacity16,
     },
-    rw(SbcOp.READ_12, 'READ(12)', 12, 'read', sbcUsage.rw12, read),
-    rw(SbcOp.WRITE_12, 'WRITE(12)', 12, 'write', sbcUsage.rw12, write),
-    rw(SbcOp.WRITE_AND_VERIFY_12, 'WRITE AND VERIFY(12)', 12, 'write', sbcUsage.writeAndVerify12, writeAndVerify),
-    rw(SbcOp.VERIFY_12, 'VERIFY(12)', 12, 'read', sbcUsage.verify12, verify),
+    rw(SbcOp.READ_12, 'READ(12)', 12, 'read', 'in', sbcUsage.rw12, read),
+    rw(SbcOp.WRITE_12, 'WRITE(12)', 12, 'write', 'out', sbcUsage.rw12, write),
+    rw(SbcOp.WRITE_AND_VERIFY_12, 'WRITE AND VERIFY(12)', 12, 'write', 'out', sbcUsage.writeAndVerify12, writeAndVerify),
+    rw(SbcOp.VERIFY_12, 'VERIFY(12)', 12, 'read', 'out', sbcUsage.verify12, verify),
   ];
   if (thin) {
     table.push(
-      { opcode: SbcOp.UNMAP, name: 'UNMAP', cdbLength: 10, rsv: 'write', usage: [...sbcUsage.unmap], handler: unmap },
+      { opcode: SbcOp.UNMAP, name: 'UNMAP', cdbLength: 10, rsv: 'write', data: 'out', usage: [...sbcUsage.unmap], handler: unmap },
       {
-        opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.GET_LBA_STATUS, name: 'GET LBA STATUS', cdbLength: 16, rsv: 'read',
+        opcode: SbcOp.SERVICE_ACTION_IN_16, serviceAction: SaIn16.GET_LBA_STATUS, name: 'GET LBA STATUS', cdbLength: 16, rsv: 'read', data: 'in', allocation: [10, 4],
         usage: [...sbcUsage.getLbaStatus], handler: getLbaStatus,
       },
     );

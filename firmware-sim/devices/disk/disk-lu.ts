@@ -17,13 +17,14 @@ import {
 import {
   encodeBlockDeviceCharacteristicsVpd, encodeBlockLimitsVpd, encodeLogicalBlockProvisioningVpd, type BlockCdb, type BlockLimits,
 } from '../../../src/scsi/sbc.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../logical-unit.js';
-import { commonCommands } from '../common-commands.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../../lu/logical-unit.js';
+import { commonCommands } from '../../lu/common-commands.js';
 import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
 import { BlockBitmap, type Extent } from './block-bitmap.js';
 import { diskCommands } from './commands.js';
-import { COPY_OPCODES, EMPTY, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
+import type { DiskOps } from './disk-ops.js';
+import { COPY_OPCODES, FILL_CHUNK, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BYTES, lengthField, shortDataOut } from './limits.js';
 import { initialMap, loadMaps, saveMaps } from './maps.js';
 import type { ITNexus, LuIdentity } from '../../router/task.js';
 import { copyManagerCommands, vpd8F } from '../../copy-manager/commands.js';
@@ -62,7 +63,7 @@ export interface DiskOptions {
 
 type Ctx = CommandContext<DiskLu>;
 
-export class DiskLu extends ScsiLogicalUnit {
+export class DiskLu extends ScsiLogicalUnit implements DiskOps {
   readonly store: BlockStore;
   readonly blockSize: number;
   readonly blocks: number;
@@ -191,18 +192,9 @@ export class DiskLu extends ScsiLogicalUnit {
    * LOGICAL UNIT RESET / target reset / power on: PREVENT state cleared (SPC-4 §6.13); every copy
    * on this LU aborted and its saved results discarded (SPC-4 table 109).
    */
-  reset(): void {
+  protected override onReset(): void {
     this.preventers.clear();
     this.copyManager?.manager.luReset(this.identity.name);
-  }
-
-  /**
-   * The router signals LOGICAL UNIT RESET and target resets by establishing 29h/xxh unit attentions
-   * for every nexus; the disk takes that as its reset (it has no separate reset hook).
-   */
-  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
-    super.queueUnitAttention(ua, opts);
-    if (ua[0] === 0x29 && !opts.only && !opts.except) this.reset();
   }
 
   override nexusLost(nexus: ITNexus): void {
@@ -268,21 +260,20 @@ export class DiskLu extends ScsiLogicalUnit {
 
   /** The data-out bytes a command needs: exactly `need` (a view), or INVALID FIELD IN COMMAND IU when short. */
   dataOut(ctx: Ctx, need: number): Buffer {
-    const d = ctx.task.dataOut;
-    if (!d || d.length < need) throw shortDataOut();
-    return d.length === need ? d : d.subarray(0, need);
+    const d = ctx.takeDataOut(need);
+    if (d.length < need) throw shortDataOut();
+    return d;
   }
 
   /**
    * Write data as delivered: when the transport carried less than the CDB's transfer length
    * (expected data transfer length below it), the command is processed normally except that data
    * beyond what arrived is not written (FCP-4 / iSCSI residual overflow; libiscsi's residual tests
-   * require GOOD for WRITE AND VERIFY). The transport reports the residual.
+   * require GOOD for WRITE AND VERIFY). `need` goes back to the transport (takeDataOut), which
+   * reports the residual.
    */
   deliveredData(ctx: Ctx, need: number): Buffer {
-    const d = ctx.task.dataOut;
-    if (!d) return EMPTY;
-    return d.length <= need ? d : d.subarray(0, need);
+    return ctx.takeDataOut(need);
   }
 
   markWritten(lba: number, count: number): void {

@@ -29,6 +29,7 @@ import {
   ReadPositionForm,
   SpaceCode,
   TapeOp,
+  tapeUsage,
   type DensityDescriptor,
   type LocateCdb,
   type ReadWrite6Cdb,
@@ -37,9 +38,9 @@ import {
   type TapePosition,
 } from '../../../src/scsi/tape.js';
 import type { ITNexus, LuIdentity, ScsiResult } from '../../router/task.js';
-import { commonCommands } from '../common-commands.js';
+import { commonCommands } from '../../lu/common-commands.js';
 import { vpdPage } from '../../../src/scsi/inquiry.js';
-import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../logical-unit.js';
+import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import { Cartridge, CartridgeFormatError } from './cartridge.js';
 import type { TapeFaults } from './faults.js';
 import { FaultPlan } from '../faults.js';
@@ -246,9 +247,16 @@ export class TapeDrive extends ScsiLogicalUnit {
     if (s.key === SenseKey.MEDIUM_ERROR && s.asc === 0x0c) this.counters.writeErrors++;
   }
 
-  /** Power-on / reset: TapeAlert flags are cleared (smc.md §6 "Power cycle"). */
-  resetAlerts(): void {
-    this.alerts.clear();
+  /**
+   * The router signals LU reset, target reset and power on by queueing 29h/xx for every nexus:
+   * SPC ends every PREVENT there, and TapeAlert flags clear (smc.md §6 "Power cycle").
+   */
+  override queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+    if (ua[0] === 0x29 && (ua[1] === 0x00 || ua[1] === 0x01 || ua[1] === 0x03) && !opts.only) {
+      this.prevented.clear();
+      this.alerts.clear();
+    }
+    super.queueUnitAttention(ua, opts);
   }
 
   /** Rewind and unthread; the cartridge stays in the drive (2/04/02 until LOAD). */
@@ -864,31 +872,29 @@ export class TapeDrive extends ScsiLogicalUnit {
   }
 }
 
-/** Control byte: NACA and LINK are not supported, so a CDB with either set is rejected as an invalid field. */
-const CTRL = 0x00;
-
-/** The SSC command table; `usage` masks name every bit the drive looks at (others → 5/24/00). */
+/** The SSC command table; the usage masks (src/scsi/tape.ts tapeUsage) name every bit the drive looks at (others → 5/24/00). */
 function tapeCommands(): CommandDef<TapeDrive>[] {
   return [
-    { opcode: TapeOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady() },
-    { opcode: TapeOp.REWIND, name: 'REWIND', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.rewind(c.signal) },
-    { opcode: TapeOp.READ_BLOCK_LIMITS, name: 'READ BLOCK LIMITS', cdbLength: 6, rsv: 'read', usage: [0xff, 0x01, 0, 0, 0, CTRL], handler: (c) => c.lu.readBlockLimits(c) },
-    { opcode: TapeOp.READ_6, name: 'READ(6)', cdbLength: 6, rsv: 'read', usage: [0xff, 0x03, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.read(c) },
-    { opcode: TapeOp.WRITE_6, name: 'WRITE(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x01, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.write(c) },
-    { opcode: TapeOp.WRITE_FILEMARKS_6, name: 'WRITE FILEMARKS(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x03, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.writeFilemarks(c) },
-    { opcode: TapeOp.SPACE_6, name: 'SPACE(6)', cdbLength: 6, rsv: 'read', usage: [0xff, 0x0f, 0xff, 0xff, 0xff, CTRL], handler: (c) => c.lu.space(c, false) },
-    { opcode: TapeOp.ERASE_6, name: 'ERASE(6)', cdbLength: 6, rsv: 'write', usage: [0xff, 0x03, 0, 0, 0, CTRL], handler: (c) => c.lu.erase(c) },
-    { opcode: TapeOp.LOAD_UNLOAD, name: 'LOAD UNLOAD', cdbLength: 6, rsv: 'other', usage: [0xff, 0x01, 0, 0, 0x0f, CTRL], handler: (c) => c.lu.loadUnload(c) },
-    { opcode: TapeOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
-    { opcode: TapeOp.LOCATE_10, name: 'LOCATE(10)', cdbLength: 10, rsv: 'read', usage: [0xff, 0x07, 0, 0xff, 0xff, 0xff, 0xff, 0, 0xff, CTRL], handler: (c) => c.lu.locate(c, decodeLocate10(c.cdb), 8) },
-    { opcode: TapeOp.READ_POSITION, name: 'READ POSITION', cdbLength: 10, rsv: 'read', usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.readPosition(c) },
-    { opcode: TapeOp.REPORT_DENSITY_SUPPORT, name: 'REPORT DENSITY SUPPORT', cdbLength: 10, rsv: 'read', usage: [0xff, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, CTRL], handler: (c) => c.lu.reportDensity(c) },
+    { opcode: TapeOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [...tapeUsage.testUnitReady], handler: (c) => c.lu.testUnitReady() },
+    { opcode: TapeOp.REWIND, name: 'REWIND', cdbLength: 6, rsv: 'read', data: 'none', usage: [...tapeUsage.rewind], handler: (c) => c.lu.rewind(c.signal) },
+    { opcode: TapeOp.READ_BLOCK_LIMITS, name: 'READ BLOCK LIMITS', cdbLength: 6, rsv: 'read', data: 'in', usage: [...tapeUsage.readBlockLimits], handler: (c) => c.lu.readBlockLimits(c) },
+    { opcode: TapeOp.READ_6, name: 'READ(6)', cdbLength: 6, rsv: 'read', data: 'in', usage: [...tapeUsage.read6], handler: (c) => c.lu.read(c) },
+    { opcode: TapeOp.WRITE_6, name: 'WRITE(6)', cdbLength: 6, rsv: 'write', data: 'out', usage: [...tapeUsage.write6], handler: (c) => c.lu.write(c) },
+    { opcode: TapeOp.WRITE_FILEMARKS_6, name: 'WRITE FILEMARKS(6)', cdbLength: 6, rsv: 'write', data: 'none', usage: [...tapeUsage.writeFilemarks6], handler: (c) => c.lu.writeFilemarks(c) },
+    { opcode: TapeOp.SPACE_6, name: 'SPACE(6)', cdbLength: 6, rsv: 'read', data: 'none', usage: [...tapeUsage.space6], handler: (c) => c.lu.space(c, false) },
+    { opcode: TapeOp.ERASE_6, name: 'ERASE(6)', cdbLength: 6, rsv: 'write', data: 'none', usage: [...tapeUsage.erase6], handler: (c) => c.lu.erase(c) },
+    { opcode: TapeOp.LOAD_UNLOAD, name: 'LOAD UNLOAD', cdbLength: 6, rsv: 'other', data: 'none', usage: [...tapeUsage.loadUnload], handler: (c) => c.lu.loadUnload(c) },
+    { opcode: TapeOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [...tapeUsage.preventAllow], handler: (c) => c.lu.preventAllow(c) },
+    { opcode: TapeOp.LOCATE_10, name: 'LOCATE(10)', cdbLength: 10, rsv: 'read', data: 'none', usage: [...tapeUsage.locate10], handler: (c) => c.lu.locate(c, decodeLocate10(c.cdb), 8) },
+    { opcode: TapeOp.READ_POSITION, name: 'READ POSITION', cdbLength: 10, rsv: 'read', data: 'in', usage: [...tapeUsage.readPosition], handler: (c) => c.lu.readPosition(c) },
+    { opcode: TapeOp.REPORT_DENSITY_SUPPORT, name: 'REPORT DENSITY SUPPORT', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...tapeUsage.reportDensitySupport], handler: (c) => c.lu.reportDensity(c) },
     {
       opcode: TapeOp.WRITE_FILEMARKS_16,
       name: 'WRITE FILEMARKS(16)',
       cdbLength: 16,
       rsv: 'write',
-      usage: [0xff, 0x0d, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      data: 'none',
+      usage: [...tapeUsage.writeFilemarks16],
       handler: (c) => {
         const v = decodeWriteFilemarks16(c.cdb);
         return c.lu.writeFilemarks(c, { immed: v.immed, wsmk: false, count: v.count }, v);
@@ -899,7 +905,8 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
       name: 'READ(16)',
       cdbLength: 16,
       rsv: 'read',
-      usage: [0xff, 0x0f, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      data: 'in',
+      usage: [...tapeUsage.read16],
       handler: (c) => {
         const v = decodeReadWrite16(c.cdb);
         return c.lu.read(c, v, v);
@@ -910,7 +917,8 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
       name: 'WRITE(16)',
       cdbLength: 16,
       rsv: 'write',
-      usage: [0xff, 0x0d, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, CTRL],
+      data: 'out',
+      usage: [...tapeUsage.write16],
       handler: (c) => {
         const v = decodeReadWrite16(c.cdb);
         return c.lu.write(c, v, v);
@@ -921,7 +929,8 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
       name: 'SPACE(16)',
       cdbLength: 16,
       rsv: 'read',
-      usage: [0xff, 0x0f, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, CTRL],
+      data: 'none',
+      usage: [...tapeUsage.space16],
       handler: (c) => c.lu.space(c, true),
     },
     {
@@ -929,7 +938,8 @@ function tapeCommands(): CommandDef<TapeDrive>[] {
       name: 'LOCATE(16)',
       cdbLength: 16,
       rsv: 'read',
-      usage: [0xff, 0x3b, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, CTRL],
+      data: 'none',
+      usage: [...tapeUsage.locate16],
       handler: (c) => c.lu.locate(c, decodeLocate16(c.cdb), 3),
     },
   ];

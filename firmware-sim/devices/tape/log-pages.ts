@@ -4,8 +4,8 @@
  * decides which sense raises which flag. Table-driven: one builder per page code.
  */
 import { Sense, SenseKey, type SenseInfo } from '../../../src/scsi/sense.js';
-import { decodeLogSelectCdb, decodeLogSenseCdb, encodeLogPage, encodeSupportedLogPages, encodeSupportedLogSubpages, TapeLogPage, TapeOp, type LogParameter } from '../../../src/scsi/tape.js';
-import type { CommandContext, CommandDef, HandlerOutput } from '../logical-unit.js';
+import { decodeLogSelectCdb, decodeLogSenseCdb, encodeLogPage, encodeSupportedLogPages, encodeSupportedLogSubpages, TapeLogPage, TapeOp, tapeUsage, type LogParameter } from '../../../src/scsi/tape.js';
+import type { CommandContext, CommandDef, HandlerOutput, ScsiLogicalUnit } from '../../lu/logical-unit.js';
 import type { TapeDrive } from './drive.js';
 
 /** Parameter control byte of every parameter dmsim reports: DS=1 (not saveable), rest 0. */
@@ -100,8 +100,19 @@ const ascii = (s: string, len: number): Buffer => {
 };
 const param = (code: number, value: Buffer): LogParameter => ({ code, control: CONTROL, value });
 
+/** One log page of an LU: its code and how its parameters are built (no builder: page 00h). */
+export interface LogPageDef<L> {
+  code: number;
+  build?: (lu: L, zero: boolean, consume: boolean) => LogParameter[];
+}
+
+/** Page 2Eh from a set of flags: 64 parameters `code 40h 01h value`. */
+export function tapeAlertParams(on: ReadonlySet<number>): LogParameter[] {
+  return Array.from({ length: 64 }, (_, i) => param(i + 1, Buffer.from([on.has(i + 1) ? 1 : 0])));
+}
+
 /** The pages in page 00h order; each builds its parameters from the drive (zero = PC other than current cumulative). */
-const PAGES: ReadonlyArray<{ code: number; build?: (d: TapeDrive, zero: boolean, consume: boolean) => LogParameter[] }> = [
+const PAGES: ReadonlyArray<LogPageDef<TapeDrive>> = [
   { code: TapeLogPage.SUPPORTED },
   { code: TapeLogPage.WRITE_ERRORS, build: (d, z) => errorCounters(z ? 0 : d.counters.hostWritten, z ? 0 : d.counters.writeErrors) },
   { code: TapeLogPage.READ_ERRORS, build: (d, z) => errorCounters(z ? 0 : d.counters.hostRead, z ? 0 : d.counters.readErrors) },
@@ -110,10 +121,7 @@ const PAGES: ReadonlyArray<{ code: number; build?: (d: TapeDrive, zero: boolean,
   { code: TapeLogPage.VOLUME_STATISTICS, build: volumeStatistics },
   {
     code: TapeLogPage.TAPE_ALERT,
-    build: (d, z, consume) => {
-      const on = z ? new Set<number>() : d.alerts.readPending(consume);
-      return Array.from({ length: 64 }, (_, i) => param(i + 1, Buffer.from([on.has(i + 1) ? 1 : 0])));
-    },
+    build: (d, z, consume) => tapeAlertParams(z ? new Set<number>() : d.alerts.readPending(consume)),
   },
   { code: TapeLogPage.TAPE_CAPACITY, build: tapeCapacity },
 ];
@@ -182,9 +190,8 @@ function tapeCapacity(d: TapeDrive, zero: boolean): LogParameter[] {
   return [param(1, uint(Math.max(0, peop - used) / MiB, 4)), param(2, uint(0, 4)), param(3, uint(peop / MiB, 4)), param(4, uint(0, 4))];
 }
 
-type Ctx = CommandContext<TapeDrive>;
-
-function logSense(ctx: Ctx): HandlerOutput {
+/** LOG SENSE over a page table (smc.md §5.3 dmsim rules), shared by the tape drive and the changer. */
+export function logSense<L>(PAGES: ReadonlyArray<LogPageDef<L>>, ctx: CommandContext<L & ScsiLogicalUnit>): HandlerOutput {
   const v = decodeLogSenseCdb(ctx.cdb);
   if (v.sp) throw Sense.invalidFieldInCdb(1, 0);
   const page = PAGES.find((p) => p.code === v.pageCode);
@@ -211,21 +218,24 @@ function logSense(ctx: Ctx): HandlerOutput {
  * LOG SELECT: only PCR=1 with an empty list (reset the cumulative counters) is meaningful; dmsim
  * keeps no thresholds, so any parameter list is refused (smc.md §6).
  */
-function logSelect(ctx: Ctx): HandlerOutput {
+export function logSelect<L>(PAGES: ReadonlyArray<LogPageDef<L>>, ctx: CommandContext<L & ScsiLogicalUnit>, reset: () => void): HandlerOutput {
   const v = decodeLogSelectCdb(ctx.cdb);
   if (v.sp) throw Sense.invalidFieldInCdb(1, 0);
   if (v.pcr && v.parameterListLength !== 0) throw Sense.invalidFieldInCdb(7);
   if (v.parameterListLength !== 0) throw Sense.invalidFieldInParam(0);
   if (v.pageCode !== 0 && !PAGES.some((p) => p.code === v.pageCode && p.build)) throw Sense.invalidFieldInCdb(2, 5);
-  if (v.pcr) ctx.lu.resetCounters();
+  if (v.pcr) reset();
   return undefined;
 }
 
-const CTRL = 0x00;
+/** LOG SELECT and LOG SENSE entries for an LU's command table. */
+export function logCommands<L extends ScsiLogicalUnit>(pages: ReadonlyArray<LogPageDef<L>>, reset: (lu: L) => void): CommandDef<L>[] {
+  return [
+    { opcode: TapeOp.LOG_SELECT, name: 'LOG SELECT', cdbLength: 10, rsv: 'other', data: 'out', usage: [...tapeUsage.logSelect], handler: (c) => logSelect(pages, c, () => reset(c.lu)) },
+    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...tapeUsage.logSense], handler: (c) => logSense(pages, c) },
+  ];
+}
 
 export function tapeLogCommands(): CommandDef<TapeDrive>[] {
-  return [
-    { opcode: TapeOp.LOG_SELECT, name: 'LOG SELECT', cdbLength: 10, rsv: 'other', usage: [0xff, 0x03, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTRL], handler: logSelect },
-    { opcode: TapeOp.LOG_SENSE, name: 'LOG SENSE', cdbLength: 10, rsv: 'always', usage: [0xff, 0x01, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, CTRL], handler: logSense },
-  ];
+  return logCommands<TapeDrive>(PAGES, (d) => d.resetCounters());
 }

@@ -21,8 +21,8 @@ import {
   ReadAttributeSA,
   type Attribute,
 } from '../../../src/scsi/mam.js';
-import { decodeReadMediaSerialCdb, encodeMediaSerial, READ_MEDIA_SERIAL_NUMBER_SA, TapeOp } from '../../../src/scsi/tape.js';
-import type { CommandContext, CommandDef, HandlerOutput } from '../logical-unit.js';
+import { decodeReadMediaSerialCdb, encodeMediaSerial, READ_MEDIA_SERIAL_NUMBER_SA, TapeOp, tapeUsage } from '../../../src/scsi/tape.js';
+import type { CommandContext, CommandDef, HandlerOutput } from '../../lu/logical-unit.js';
 import type { Cartridge } from './cartridge.js';
 import type { TapeDrive } from './drive.js';
 
@@ -173,9 +173,6 @@ function readMediaSerial(ctx: Ctx): HandlerOutput {
   return encodeMediaSerial(c.meta.serial.padEnd(32).slice(0, 32)).subarray(0, allocationLength);
 }
 
-const CTRL = 0x00;
-const RA_USAGE = [0xff, 0x1f, 0, 0, 0, 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, CTRL];
-
 export function mamCommands(): CommandDef<TapeDrive>[] {
   const ra = (serviceAction: number, what: string): CommandDef<TapeDrive> => ({
     opcode: TapeOp.READ_ATTRIBUTE,
@@ -183,7 +180,9 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
     name: `READ ATTRIBUTE (${what})`,
     cdbLength: 16,
     rsv: 'read',
-    usage: RA_USAGE,
+    data: 'in',
+    allocation: [10, 4],
+    usage: [...tapeUsage.readAttribute],
     handler: readAttribute,
   });
   return [
@@ -197,7 +196,8 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
       name: 'WRITE ATTRIBUTE',
       cdbLength: 16,
       rsv: 'write',
-      usage: [0xff, 0x01, 0, 0, 0, 0xff, 0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTRL],
+      data: 'out',
+      usage: [...tapeUsage.writeAttribute],
       handler: writeAttribute,
     },
     {
@@ -206,7 +206,9 @@ export function mamCommands(): CommandDef<TapeDrive>[] {
       name: 'READ MEDIA SERIAL NUMBER',
       cdbLength: 12,
       rsv: 'read',
-      usage: [0xff, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTRL],
+      data: 'in',
+      allocation: [6, 4],
+      usage: [...tapeUsage.readMediaSerialNumber],
       handler: readMediaSerial,
     },
   ];

@@ -29,7 +29,7 @@ import {
   encodeTapeDeviceSpecific,
   decodeTapeDeviceSpecific,
 } from '../../../src/scsi/tape.js';
-import type { CommandDef } from '../logical-unit.js';
+import type { CommandDef } from '../../lu/logical-unit.js';
 import type { TapeDrive } from './drive.js';
 
 /** A mask buffer of the page's size with the given byte → changeable-bits entries. */
@@ -160,9 +160,9 @@ function modeSelectCmd(ctx: Ctx): undefined {
 
 export function tapeModeCommands(): CommandDef<TapeDrive>[] {
   return [
-    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', usage: [...modeUsage.sense6], handler: modeSense },
-    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', usage: [...modeUsage.sense10], handler: modeSense },
-    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', usage: [...modeUsage.select6], handler: modeSelectCmd },
-    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', usage: [...modeUsage.select10], handler: modeSelectCmd },
+    { opcode: 0x1a, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
+    { opcode: 0x5a, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
+    { opcode: 0x15, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectCmd },
+    { opcode: 0x55, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectCmd },
   ];
 }

@@ -6,6 +6,8 @@
  */
 import { loadLabFile } from '../../../firmware-sim/lab/load.js';
 import { buildLab } from '../../../firmware-sim/lab/build.js';
+import type { LabConfig } from '../../../firmware-sim/lab/config.js';
+import { servableNodes } from '../../../firmware-sim/lab/isns-entity.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.js';
 import { helpShown, parseCommandArgs, parseHostPort, UsageError } from '../command.js';
 import { startFrontEnds } from '../serve.js';
@@ -17,6 +19,13 @@ const USAGE = `usage: dmsim router [options]
   --iscsi HOST:PORT   iSCSI portal (default: the lab's iscsi.portal, 127.0.0.1:3260); port 0 = any free port
   --api HOST:PORT     management API and dashboard address, or "off" (default: the lab's api.listen,
                       127.0.0.1:8080; if that port is taken the router runs without the API)
+  --serve NODE[,NODE] serve only these arrays and routers of the lab; the others are remote targets
+                      at their lab "portal" (or where iSNS says), with the same names and designators
+  --ndmp HOST:PORT    NDMP v4 server (DMAs such as ndmjob), or "off" (default: off); port 0 = any free port
+  --ndmp-router NAME  router whose drives, changers and data mover view NDMP uses (default: the lab's first)
+  --ndmp-user USER    NDMP TEXT/MD5 user (default: ndmp; env DMSIM_NDMP_USER)
+  --ndmp-password PW  NDMP TEXT/MD5 password (default: ndmp; env DMSIM_NDMP_PASSWORD)
+  --ndmp-allow-no-auth  accept AUTH_NONE
   --isns HOST[:PORT]  register the lab's targets, data movers and zones with this iSNS server
                       (default port 3205); the router starts even when the server is down
   --data DIR          data directory for disk and cartridge images (default: ./data)
@@ -28,7 +37,13 @@ const OPTIONS = {
   lab: { type: 'string' },
   iscsi: { type: 'string' },
   api: { type: 'string' },
+  ndmp: { type: 'string' },
+  'ndmp-router': { type: 'string' },
+  'ndmp-user': { type: 'string' },
+  'ndmp-password': { type: 'string' },
+  'ndmp-allow-no-auth': { type: 'boolean', default: false },
   isns: { type: 'string' },
+  serve: { type: 'string' },
   data: { type: 'string', default: 'data' },
   'log-level': { type: 'string', default: 'info' },
   'log-pretty': { type: 'boolean', default: false },
@@ -44,6 +59,19 @@ export async function run(argv: string[]): Promise<number> {
   const iscsi = parseHostPort(values.iscsi ?? config.iscsi.portal, '--iscsi');
   const api = values.api === 'off' ? undefined : { ...parseHostPort(values.api ?? config.api.listen, '--api'), required: values.api !== undefined };
 
+  const served = values.serve === undefined ? undefined : parseServe(values.serve, config);
+  const ndmp =
+    values.ndmp === undefined || values.ndmp === 'off'
+      ? undefined
+      : {
+          ...parseHostPort(values.ndmp, '--ndmp'),
+          ...(values['ndmp-router'] ? { router: values['ndmp-router'] } : {}),
+          auth: {
+            user: values['ndmp-user'] ?? process.env.DMSIM_NDMP_USER ?? 'ndmp',
+            password: values['ndmp-password'] ?? process.env.DMSIM_NDMP_PASSWORD ?? 'ndmp',
+            allowNoAuth: values['ndmp-allow-no-auth'],
+          },
+        };
   const isns = values.isns === undefined ? undefined : parseIsnsServer(values.isns);
 
   const log = createLogger({ level, pretty: values['log-pretty'], name: 'dmsim' });
@@ -56,9 +84,9 @@ export async function run(argv: string[]): Promise<number> {
   let runtime: Awaited<ReturnType<typeof buildLab>> | undefined;
   let frontEnds: Awaited<ReturnType<typeof startFrontEnds>> | undefined;
   try {
-    runtime = await buildLab(config, { dataDir: values.data, log });
+    runtime = await buildLab(config, { dataDir: values.data, log, ...(served ? { served } : {}) });
     if (!stopping.received) {
-      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}) });
+      frontEnds = await startFrontEnds(runtime, { iscsi, api, log, ...(isns ? { isns } : {}), ...(ndmp ? { ndmp } : {}) });
       log.info({ lab: config.name, dataDir: runtime.dataDir, ...frontEnds.addresses, pid: process.pid }, 'router ready');
     }
     const signal = await stopping.promise;
@@ -80,6 +108,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   log.info('stopped');
   return 0;
+}
+
+/** --serve: a comma list of the lab's arrays and routers. */
+function parseServe(v: string, lab: LabConfig): string[] {
+  const nodes = servableNodes(lab);
+  const want = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = want.filter((n) => !nodes.includes(n));
+  if (!want.length || bad.length) throw new UsageError(`--serve: ${bad.length ? `no array or router "${bad.join('", "')}" in lab ${lab.name}` : 'name at least one node'}; the lab has: ${nodes.join(', ')}`, USAGE);
+  return want;
 }
 
 /** HOST[:PORT] of an iSNS server; the port defaults to 3205 (RFC 4171). */

@@ -49,7 +49,8 @@ export class Connection {
       });
       socket.once('error', (e) => {
         clearTimeout(timer);
-        reject(new ConnectionClosedError(`connect to ${host}:${port}: ${e.message}`));
+        // The socket error stays attached (its errno code) so callers can say what happened.
+        reject(Object.assign(new ConnectionClosedError(`connect to ${host}:${port}: ${e.message}`), { cause: e }));
       });
     });
   }

@@ -1,7 +1,9 @@
 /**
  * One TCP connection of the iSCSI target: login phase (LoginNegotiator), then Full Feature Phase
- * — SCSI commands with immediate/unsolicited/solicited data, Data-In with phase collapse, NOP
- * both ways, Text (SendTargets), task management, Logout, Reject for anything malformed.
+ * — SCSI commands in CmdSN order, NOP both ways, Text (SendTargets), task management, Logout,
+ * Reject for anything malformed. A command's phases live beside it: gathering its write data and
+ * soliciting it with R2Ts (write-gather.ts), its data-in and status (data-in.ts), TMFs (tmf.ts),
+ * Text answers (discovery.ts).
  *
  * The data path works on raw BHS bytes (OFF offsets from the layouts) and sends header + data
  * slices through a corked PduWriter; write data is gathered straight into one buffer per command.
@@ -10,11 +12,10 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { ScsiResult, ScsiTask } from '../../../firmware-sim/router/task.js';
 import { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
-import { Sense, ScsiError, SenseKey, decodeSense, encodeSense } from '../../scsi/sense.js';
+import { Sense, ScsiError, decodeSense, encodeSense } from '../../scsi/sense.js';
 import { ScsiStatus } from '../../scsi/status.js';
 import {
   BHS_LENGTH,
-  DataInFlags,
   decodeBhs,
   decodeSamLun,
   encodeBhs,
@@ -28,10 +29,6 @@ import {
   PduWriter,
   RejectReason,
   RESERVED_TAG,
-  ResponseFlags,
-  dataInHeader,
-  r2tHeader,
-  scsiResponseHeader,
   snAdd,
   type LoginRequestBhs,
   type ParsedPdu,
@@ -39,23 +36,18 @@ import {
 } from '../pdu/index.js';
 import { decodeText, encodeText, TextError, type KeyValue } from '../text.js';
 import { LoginNegotiator, type LoginStep } from './login.js';
-import type { Portal } from './portal.js';
+import type { TargetHost } from './host.js';
 import type { Session } from './session.js';
-import { ScsiTaskState, TaskPhase, type R2tState } from './scsi-task.js';
+import { ScsiTaskState, TaskPhase, type TaskConnection } from './scsi-task.js';
 import { answerText } from './discovery.js';
-import { blockSizeFromCapacity, sbcTransfer, withTransferBlocks } from './spdtl.js';
-import { POOL_MIN, POOLED_OPCODES } from './buffer-pool.js';
+import { POOL_MIN } from './buffer-pool.js';
 import { runTmf } from './tmf.js';
+import { sendResult, sendStatus } from './data-in.js';
+import { dataOutSink, immediateSink, issueR2ts, startGather, takeDataOut } from './write-gather.js';
+import type { Wire } from './wire.js';
 
-/** Largest write a single command may carry (the gather buffer is allocated up front). */
-const MAX_WRITE = 64 * 1024 * 1024;
 /** Largest text a multi-PDU Text Request may add up to (the same bound a login's text has). */
 const MAX_TEXT_REQUEST = 65536;
-/**
- * Write data a session may hold while gathering; beyond it new writes get TASK SET FULL (the
- * initiator retries), so memory per connection stays bounded whatever the command window.
- */
-const WRITE_BUDGET = 256 * 1024 * 1024;
 /** Stop reading from a socket whose unsent output exceeds this. */
 const OUTPUT_HIGH_WATER = 32 * 1024 * 1024;
 /** Data-Outs for recently aborted tasks are dropped silently; remember this many ITTs. */
@@ -67,7 +59,7 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 type State = 'login' | 'ffp' | 'logout' | 'closed';
 
-export class Connection {
+export class Connection implements TaskConnection, Wire {
   state: State = 'login';
   /** Next StatSN to send. */
   statSN = 0;
@@ -101,7 +93,7 @@ export class Connection {
   private pendingGather: Buffer | undefined;
 
   constructor(
-    readonly portal: Portal,
+    readonly portal: TargetHost,
     readonly socket: Socket,
     readonly id: number,
   ) {
@@ -140,17 +132,17 @@ export class Connection {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
-  private takeTtt(): number {
+  takeTtt(): number {
     const t = this.nextTtt;
     this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
     return t;
   }
 
-  private expCmdSN(): number {
+  expCmdSN(): number {
     return this.session ? this.session.expCmdSN : 0;
   }
 
-  private maxCmdSN(): number {
+  maxCmdSN(): number {
     return this.session ? this.session.maxCmdSN() : 0;
   }
 
@@ -373,32 +365,7 @@ export class Connection {
     const lun = decodeSamLun(lunBytes) ?? -1;
     const t = new ScsiTaskState(this, itt, cmdSN, immediate, lun, lunBytes, cdb, edtl, read, write, flags & 7);
     if (this.debugTasks) t.startedAt = performance.now();
-    if (write && edtl > 0) {
-      if (edtl > MAX_WRITE) {
-        t.refuse = 'too-large';
-      } else if (s.gatherBytes + edtl > WRITE_BUDGET) {
-        t.refuse = 'busy';
-      } else {
-        if (pooled) {
-          t.buf = pooled;
-          t.pooled = true;
-          pooled = undefined;
-        } else if (dlen === edtl && final) t.buf = p.data;
-        else if (edtl >= POOL_MIN && POOLED_OPCODES.has(cdb[0]!)) {
-          t.buf = this.portal.pool.take(edtl);
-          t.pooled = true;
-          if (dlen) p.data.copy(t.buf, 0);
-        } else {
-          t.buf = Buffer.allocUnsafe(edtl);
-          if (dlen) p.data.copy(t.buf, 0);
-        }
-        t.gathered = edtl;
-        s.gatherBytes += edtl;
-      }
-      t.received = dlen;
-      t.unsolOpen = !final;
-      t.unsolLimit = prm.initialR2T ? dlen : Math.min(prm.firstBurstLength, edtl);
-    }
+    if (write && edtl > 0) pooled = startGather(t, s, this.portal.pool, p.data, final, pooled);
     if (pooled) this.portal.pool.give(pooled);
     s.tasks.set(itt, t);
     this.ordered(b, this.release, t);
@@ -420,62 +387,29 @@ export class Connection {
       if (t.refuse === 'busy') return this.finishEarly(t, undefined, ScsiStatus.TASK_SET_FULL);
       if (t.received < t.edtl) {
         if (t.r2ts.length === 0 && t.r2tNext < t.received) t.r2tNext = t.received;
-        this.issueR2ts(t);
+        issueR2ts(this, t, this.session!.params);
         return;
       }
     }
     this.dispatch(t);
   }
 
-  private issueR2ts(t: ScsiTaskState): void {
-    const prm = this.session!.params;
-    while (t.r2ts.length < prm.maxOutstandingR2T && t.r2tNext < t.edtl) {
-      const len = Math.min(prm.maxBurstLength, t.edtl - t.r2tNext);
-      const r: R2tState = { ttt: this.takeTtt(), offset: t.r2tNext, length: len, got: 0, dataSN: 0 };
-      t.r2ts.push(r);
-      t.r2tNext += len;
-      this.writer.send(r2tHeader(t.lunBytes, t.itt, r.ttt, this.statSN, this.expCmdSN(), this.maxCmdSN(), t.r2tSN++, r.offset, len));
-    }
-  }
-
   private dispatch(t: ScsiTaskState): void {
     const s = this.session!;
     t.phase = TaskPhase.RUNNING;
     if (t.lun < 0) return this.finishEarly(t, Sense.luNotSupported());
-    const bs = s.blockSizes.get(t.lun);
-    let dataOut = t.buf;
-    let cdb = t.cdb;
-    if (bs && t.write) {
-      const x = sbcTransfer(t.cdb, bs);
-      if (x && x.dir === 'out') {
-        if (t.edtl < x.bytes) {
-          t.outResFlags = ResponseFlags.OVERFLOW;
-          t.outResidual = x.bytes - t.edtl;
-          // Write only the whole blocks the initiator sent; other commands are refused untouched.
-          const shorter = withTransferBlocks(t.cdb, Math.floor(t.edtl / bs));
-          if (!shorter) return this.finishEarly(t, new ScsiError({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x0e, ascq: 0x03 }));
-          cdb = shorter;
-          dataOut = t.buf?.subarray(0, Math.floor(t.edtl / bs) * bs);
-        }
-        if (t.edtl > x.bytes) {
-          t.outResFlags = ResponseFlags.UNDERFLOW;
-          t.outResidual = t.edtl - x.bytes;
-          dataOut = t.buf?.subarray(0, x.bytes);
-        }
-      }
-    }
     this.running++;
     // The router aborts through the same TaskAbort; no AbortSignal exists unless the LU asks.
     const task: ScsiTask = {
       nexus: s.nexus!,
       lun: t.lun,
-      cdb,
+      cdb: t.cdb,
       dataInLength: t.read ? t.edtl : 0,
       aborter: (t.ab = new TaskAbort()),
       tag: t.itt,
       attribute: ATTR_MAP[t.attr] ?? 0,
     };
-    if (t.write && dataOut) task.dataOut = dataOut;
+    if (t.write && t.buf) task.dataOut = t.buf;
     if (t.read && t.edtl >= POOL_MIN) task.dataInBuffers = t;
     this.portal.dispatcher.dispatch(task).then(
       (r) => this.complete(t, r),
@@ -514,10 +448,10 @@ export class Connection {
   private complete(t: ScsiTaskState, r: ScsiResult): void {
     this.running--;
     this.releaseGather(t);
-    const s = t.conn.session!;
+    const s = this.session!;
     if (t.phase === TaskPhase.ABORTED) {
       if (this.debugTasks) this.logTask(t, undefined);
-      if (t.reportAborted && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
+      if (t.reportAborted && this.state === 'ffp') sendStatus(this, t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
       this.checkLogout();
       return;
     }
@@ -525,68 +459,7 @@ export class Connection {
     if (this.debugTasks) this.logTask(t, r);
     if (s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
     if (this.state === 'closed') return;
-    const data = r.dataIn;
-    const dlen = data ? data.length : 0;
-    const readEdtl = t.read ? t.edtl : 0;
-    let resFlags = 0;
-    let residual = 0;
-    if (dlen > readEdtl) {
-      resFlags = ResponseFlags.OVERFLOW;
-      residual = dlen - readEdtl;
-    } else if (t.read && dlen < readEdtl) {
-      resFlags = ResponseFlags.UNDERFLOW;
-      residual = readEdtl - dlen;
-    }
-    const status = r.status;
-    if ((t.cdb[0] === 0x25 || t.cdb[0] === 0x9e) && status === ScsiStatus.GOOD) {
-      const bs = blockSizeFromCapacity(t.cdb, data);
-      if (bs) s.blockSizes.set(t.lun, bs);
-    }
-    if (t.read && status === ScsiStatus.GOOD) {
-      // The router may have cut the data to EDTL: recover an overflow from the CDB.
-      const bs = s.blockSizes.get(t.lun);
-      const x = bs ? sbcTransfer(t.cdb, bs) : undefined;
-      if (x && x.dir === 'in' && x.bytes > readEdtl) {
-        resFlags = ResponseFlags.OVERFLOW;
-        residual = x.bytes - readEdtl;
-      }
-    }
-    if (!resFlags && t.outResFlags) {
-      resFlags = t.outResFlags;
-      residual = t.outResidual;
-    }
-    const n = Math.min(dlen, readEdtl);
-    const collapse = n > 0 && !r.sense && (status === ScsiStatus.GOOD || status === ScsiStatus.CONDITION_MET);
-    let dataSN = 0;
-    if (n > 0) {
-      const prm = s.params;
-      const mrdsl = prm.initiatorMaxRecvDataSegmentLength;
-      const mbl = prm.maxBurstLength;
-      const exp = s.expCmdSN;
-      const max = s.maxCmdSN();
-      // A pooled read buffer goes back once the socket has written its last byte (never on error).
-      const rb = t.readBuf;
-      const pool = this.portal.pool;
-      const recycle = rb && data!.buffer === rb.buffer ? (err?: Error | null) => err || pool.give(rb) : undefined;
-      t.readBuf = undefined;
-      let off = 0;
-      while (off < n) {
-        const seqLeft = mbl - (off % mbl);
-        const len = Math.min(mrdsl, n - off, seqLeft);
-        const end = off + len;
-        const last = end === n;
-        let f = last || len === seqLeft ? DataInFlags.FINAL : 0;
-        let sn = 0;
-        if (last && collapse) {
-          f |= DataInFlags.STATUS | resFlags;
-          sn = this.statSN;
-          this.statSN = snAdd(sn, 1);
-        }
-        this.writer.send(dataInHeader(f, status, t.itt, sn, exp, max, dataSN++, off, last && collapse ? residual : 0), data!.subarray(off, end), undefined, last ? recycle : undefined);
-        off = end;
-      }
-    }
-    if (!collapse) this.sendStatus(t, status, r.sense, resFlags, residual, dataSN);
+    sendResult(this, s, this.portal.pool, t, r);
     if (t.pooled && t.buf) {
       // The device copied the data into its store; the buffer can serve the next write.
       this.portal.pool.give(t.buf);
@@ -621,18 +494,6 @@ export class Connection {
     );
   }
 
-  private sendStatus(t: ScsiTaskState, status: number, sense: Buffer | undefined, resFlags: number, residual: number, dataSNs: number): void {
-    let data: Buffer | undefined;
-    if (sense && sense.length) {
-      data = Buffer.allocUnsafe(2 + sense.length);
-      data.writeUInt16BE(sense.length, 0);
-      sense.copy(data, 2);
-    }
-    const sn = this.statSN;
-    this.statSN = snAdd(sn, 1);
-    this.writer.send(scsiResponseHeader(resFlags, 0, status, t.itt, sn, this.expCmdSN(), this.maxCmdSN(), dataSNs, residual), data);
-  }
-
   // --- Data-Out -----------------------------------------------------------------------------
 
   /** Where the parser should copy a Data-Out payload: straight into the task's gather buffer. */
@@ -641,24 +502,13 @@ export class Connection {
     const op = bhs[0]! & 0x3f;
     if (op === Opcode.SCSI_COMMAND) {
       // Large immediate data of a disk write: straight into a recycled gather buffer of EDTL bytes.
-      const edtl = bhs.readUInt32BE(OFF.cmd.edtl);
-      if (!(bhs[1]! & 0x20) || edtl < POOL_MIN || edtl > MAX_WRITE || len > edtl || !POOLED_OPCODES.has(bhs[OFF.cmd.cdb]!)) return undefined;
-      this.pendingGather = this.portal.pool.take(edtl);
-      return this.pendingGather.subarray(0, len);
+      this.pendingGather = immediateSink(bhs, len, this.portal.pool);
+      return this.pendingGather?.subarray(0, len);
     }
     if (op !== Opcode.DATA_OUT) return undefined;
     const t = this.session?.tasks.get(bhs.readUInt32BE(OFF.itt));
-    if (!t || t.phase !== TaskPhase.COLLECT || !t.buf || t.buf.length !== t.edtl) return undefined;
-    const off = bhs.readUInt32BE(OFF.dataOut.bufferOffset);
-    const ttt = bhs.readUInt32BE(OFF.dataOut.ttt);
-    let expect: number;
-    if (ttt === RESERVED_TAG) expect = t.unsolOpen ? t.received : -1;
-    else {
-      const r = t.r2ts.find((x) => x.ttt === ttt);
-      expect = r && r.got + len <= r.length ? r.offset + r.got : -1;
-    }
-    if (off !== expect || off + len > t.edtl) return undefined;
-    return t.buf.subarray(off, off + len);
+    if (!t || t.phase !== TaskPhase.COLLECT) return undefined;
+    return dataOutSink(t, bhs, len);
   }
 
   private dataOut(p: ParsedPdu): void {
@@ -670,43 +520,11 @@ export class Connection {
       if (this.abortedItts.has(itt) || (t && t.phase === TaskPhase.ABORTED)) return;
       return this.reject(b, RejectReason.INVALID_PDU_FIELD);
     }
-    const ttt = b.readUInt32BE(OFF.dataOut.ttt);
-    const dataSN = b.readUInt32BE(OFF.dataOut.dataSN);
-    const off = b.readUInt32BE(OFF.dataOut.bufferOffset);
-    const final = (b[1]! & 0x80) !== 0;
-    const len = p.data.length;
-    const buf = t.buf;
-    if (!buf) {
-      // A refused write (too large / no buffer space): swallow its unsolicited data, then answer.
-      if (ttt !== RESERVED_TAG || !t.unsolOpen) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
-      if (final) {
-        t.unsolOpen = false;
-        this.advance(t);
-      }
-      return;
-    }
-    let r: R2tState | undefined;
-    if (ttt === RESERVED_TAG) {
-      if (!t.unsolOpen) return this.protocolBreak(t, b, 'unsolicited Data-Out after the unsolicited sequence ended');
-      if (dataSN !== t.unsolDataSN || off !== t.received || off + len > t.unsolLimit) return this.protocolBreak(t, b, `unsolicited Data-Out out of order (DataSN ${dataSN}, offset ${off})`);
-      t.unsolDataSN++;
-    } else {
-      r = t.r2ts.find((x) => x.ttt === ttt);
-      if (!r) return this.reject(b, RejectReason.INVALID_PDU_FIELD);
-      if (dataSN !== r.dataSN || off !== r.offset + r.got || r.got + len > r.length) return this.protocolBreak(t, b, `Data-Out out of order (DataSN ${dataSN}, offset ${off})`);
-      r.dataSN++;
-      r.got += len;
-    }
-    if (len && !(p.data.buffer === buf.buffer && p.data.byteOffset === buf.byteOffset + off)) p.data.copy(buf, off);
-    t.received += len;
-    if (r) {
-      if (r.got === r.length) {
-        t.r2ts.splice(t.r2ts.indexOf(r), 1);
-        if (t.received < t.edtl) this.issueR2ts(t);
-      }
-    } else if (final) t.unsolOpen = false;
-    if (t.received >= t.edtl && t.r2ts.length === 0 && !t.unsolOpen) this.advance(t);
-    else if (!r && final) this.advance(t);
+    const out = takeDataOut(t, b, p.data);
+    if (out === 'reject') return this.reject(b, RejectReason.INVALID_PDU_FIELD);
+    if ('why' in out) return this.protocolBreak(t, b, out.why);
+    if (out.solicit) issueR2ts(this, t, s.params);
+    if (out.advance) this.advance(t);
   }
 
   /**
@@ -860,7 +678,7 @@ export class Connection {
     if (s && s.tasks.get(t.itt) === t) s.tasks.delete(t.itt);
     if (this.abortedItts.size >= ABORTED_MEMORY) this.abortedItts.clear();
     this.abortedItts.add(t.itt);
-    if (wasCollecting && report && this.state === 'ffp') this.sendStatus(t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
+    if (wasCollecting && report && this.state === 'ffp') sendStatus(this, t, ScsiStatus.TASK_ABORTED, undefined, 0, 0, 0);
     if (wasCollecting) this.checkLogout();
   }
 

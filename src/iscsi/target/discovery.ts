@@ -5,17 +5,26 @@
 import { KEYS } from '../keys.js';
 import { respondToKey } from '../negotiation.js';
 import { isValidIscsiName, normalizeName, NOT_UNDERSTOOD, REJECT, type KeyValue } from '../text.js';
-import type { Connection } from './connection.js';
+import type { Socket } from 'node:net';
+import type { TargetHost } from './host.js';
+import type { Session } from './session.js';
+
+/** The connection a Text Request arrived on (connection.ts). */
+export interface TextConnection {
+  readonly socket: Socket;
+  readonly portal: TargetHost;
+  readonly session: Session | undefined;
+}
 
 /** `host:port,tpgt` of the local end of the connection (IPv6 in brackets). */
-export function portalAddress(conn: Connection): string {
+export function portalAddress(conn: TextConnection): string {
   let host = conn.socket.localAddress ?? conn.portal.host;
   if (host.startsWith('::ffff:')) host = host.slice(7);
   if (host.includes(':')) host = `[${host}]`;
   return `${host}:${conn.socket.localPort ?? conn.portal.port},${conn.portal.portalGroupTag}`;
 }
 
-export function answerText(pairs: readonly KeyValue[], conn: Connection): KeyValue[] {
+export function answerText(pairs: readonly KeyValue[], conn: TextConnection): KeyValue[] {
   const s = conn.session!;
   const out: KeyValue[] = [];
   for (const [k, v] of pairs) {

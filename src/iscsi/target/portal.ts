@@ -26,15 +26,6 @@ export class Portal implements LoginContext {
   port = 0;
   /** Recycled gather buffers for large disk writes. */
   readonly pool = new BufferPool();
-  /** Logical block size per target port and LUN, learned from READ CAPACITY answers (spdtl.ts). */
-  private readonly blockSizes = new Map<string, Map<number, number>>();
-
-  /** The LUN → block size map of one target port (shared by all its sessions). */
-  blockSizesOf(targetPort: string): Map<number, number> {
-    let m = this.blockSizes.get(targetPort);
-    if (!m) this.blockSizes.set(targetPort, (m = new Map()));
-    return m;
-  }
   private readonly sessions = new Map<number, Session>();
   private readonly maxSessions: number;
   private readonly conns = new Set<Connection>();
@@ -147,7 +138,6 @@ export class Portal implements LoginContext {
     const nexus =
       lg.sessionType === 'Normal' && lg.node && lg.initiatorPort ? makeNexus(lg.initiatorPort, lg.node.targetPort, `${lg.initiatorName},i,0x${lg.isid.toString('hex')}`) : undefined;
     const s = new Session(tsih, lg.sessionType, lg.initiatorName, lg.isid, lg.node, lg.initiatorPort, nexus, lg.params, lg.cmdSN, this.depth);
-    if (lg.node) s.blockSizes = this.blockSizesOf(lg.node.targetPort);
     s.log = this.log?.child({ tsih, initiator: lg.initiatorName, isid: s.isidHex, ...(lg.node ? { target: lg.node.iqn } : {}) });
     s.conns.add(conn);
     this.sessions.set(tsih, s);

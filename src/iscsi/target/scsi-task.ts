@@ -1,8 +1,16 @@
 /** State of one SCSI command on the target, from its SCSI Command PDU to its status. */
 import type { TaskAbort } from '../../../firmware-sim/router/task-abort.js';
 import type { DataInAllocator } from '../../../firmware-sim/router/task.js';
-import type { Connection } from './connection.js';
-import { POOL_MIN } from './buffer-pool.js';
+import { POOL_MIN, type BufferPool } from './buffer-pool.js';
+
+/** What a task and its session reach of the connection the task arrived on (connection.ts). */
+export interface TaskConnection {
+  readonly cid: number;
+  readonly portal: { readonly pool: BufferPool };
+  /** Terminate a task: no more PDUs for it on its own session; TASK ABORTED for third parties when `report`. */
+  abortTask(t: ScsiTaskState, report: boolean): void;
+  close(): void;
+}
 
 export interface R2tState {
   ttt: number;
@@ -45,9 +53,6 @@ export class ScsiTaskState implements DataInAllocator {
   gathered = 0;
   /** Why the write was refused before its data was solicited. */
   refuse: 'too-large' | 'busy' | undefined;
-  /** Write-direction residual found before dispatch (EDTL vs SPDTL), ResponseFlags + count. */
-  outResFlags = 0;
-  outResidual = 0;
   /** Another session's TMF terminated it: report TASK ABORTED instead of silence. */
   reportAborted = false;
   /** Data-in buffer the LU took from the portal's pool; back to the pool once the socket sent it. */
@@ -56,7 +61,7 @@ export class ScsiTaskState implements DataInAllocator {
   startedAt = 0;
 
   constructor(
-    readonly conn: Connection,
+    readonly conn: TaskConnection,
     readonly itt: number,
     readonly cmdSN: number,
     readonly immediate: boolean,

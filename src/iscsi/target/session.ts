@@ -8,21 +8,18 @@ import type { Logger } from '../../log.js';
 import type { OperationalParams } from '../keys.js';
 import { snAdd, snLt } from '../pdu/fast.js';
 import type { TargetNode } from './login.js';
-import type { Connection } from './connection.js';
-import type { ScsiTaskState } from './scsi-task.js';
+import type { ScsiTaskState, TaskConnection } from './scsi-task.js';
 
 export class Session {
   expCmdSN: number;
   private maxSN: number;
-  readonly conns = new Set<Connection>();
+  readonly conns = new Set<TaskConnection>();
   readonly tasks = new Map<number, ScsiTaskState>();
   /** In-window commands that arrived ahead of ExpCmdSN, released in order. */
   private readonly held = new Map<number, readonly [(arg: never) => void, unknown]>();
   ended = false;
   /** Bytes of write data currently gathered for this session's tasks. */
   gatherBytes = 0;
-  /** Block size per LUN of this session's target port (see spdtl.ts). */
-  blockSizes = new Map<number, number>();
   /** Child of the portal's logger with the session's ids; its connections log through children of it. */
   log: Logger | undefined;
 

@@ -6,8 +6,16 @@
  */
 import type { ITNexus } from '../../../firmware-sim/router/task.js';
 import { decodeSamLun, snLt, TmfFunction, TmfResponse, type TmfRequestBhs } from '../pdu/index.js';
-import type { Connection } from './connection.js';
+import type { TargetHost } from './host.js';
+import type { ScsiTaskState } from './scsi-task.js';
 import type { Session } from './session.js';
+
+/** The connection a TMF request arrived on (connection.ts). */
+export interface TmfConnection {
+  readonly session: Session | undefined;
+  readonly portal: TargetHost;
+  abortTask(t: ScsiTaskState, report: boolean): void;
+}
 
 export interface TmfOutcome {
   code: number;
@@ -29,17 +37,17 @@ function taskManagement(d: object): OptionalTaskManagement {
 const isNoSuchLun = (e: unknown): boolean => e instanceof Error && e.name === 'NoSuchLunError';
 
 /** Sessions that reach the same target node as `s` (LU reset and target reset affect them all). */
-function peers(conn: Connection, s: Session): Session[] {
+function peers(conn: TmfConnection, s: Session): Session[] {
   return conn.portal.allSessions().filter((x) => x.type === 'Normal' && x.node?.iqn === s.node?.iqn);
 }
 
-function abortWhere(conn: Connection, s: Session, pred: (lun: number) => boolean, allSessions: boolean): void {
+function abortWhere(conn: TmfConnection, s: Session, pred: (lun: number) => boolean, allSessions: boolean): void {
   for (const x of allSessions ? peers(conn, s) : [s]) {
     for (const t of [...x.tasks.values()]) if (pred(t.lun)) t.conn.abortTask(t, x !== s);
   }
 }
 
-export async function runTmf(conn: Connection, req: TmfRequestBhs): Promise<TmfOutcome> {
+export async function runTmf(conn: TmfConnection, req: TmfRequestBhs): Promise<TmfOutcome> {
   const s = conn.session!;
   const nexus = s.nexus!;
   const d = conn.portal.dispatcher;

@@ -4,7 +4,7 @@ import { ChangerLu } from '../../../firmware-sim/devices/changer/changer-lu.js';
 import { Inventory } from '../../../firmware-sim/devices/changer/inventory.js';
 import { Cartridge } from '../../../firmware-sim/devices/tape/cartridge.js';
 import { TapeDrive } from '../../../firmware-sim/devices/tape/drive.js';
-import type { ScsiLogicalUnit } from '../../../firmware-sim/devices/logical-unit.js';
+import type { ScsiLogicalUnit } from '../../../firmware-sim/lu/logical-unit.js';
 import { decodeSense, type SenseInfo } from '../../../src/scsi/sense.js';
 import * as S from '../../../src/scsi/smc.js';
 import { encodeModeSense, encodeModeSelect } from '../../../src/scsi/mode.js';

@@ -3,7 +3,7 @@ import { A, B, makeDisk, pattern, senseOf, type TestDisk } from './helpers.js';
 import { SbcOp, encodeBlockCdb, encodeGetLbaStatusCdb, encodeUnmapCdb, encodeUnmapList, decodeLbaStatus, encodeStartStopCdb, encodePreventAllowCdb, decodeBlockLimitsVpd, decodeLogicalBlockProvisioningVpd, decodeBlockDeviceCharacteristicsVpd } from '../../../src/scsi/sbc.js';
 import { encodeReadCapacity10Cdb, encodeReadCapacity16Cdb, decodeReadCapacity16 } from '../../../src/scsi/read-capacity.js';
 import { ALL_PAGES, ModePage, PageControl, decodeControlPage, decodeModeData, encodeControlPage, encodeModeSelect, encodeModeSense } from '../../../src/scsi/mode.js';
-import type { CommandDef } from '../../../firmware-sim/devices/logical-unit.js';
+import type { CommandDef } from '../../../firmware-sim/lu/logical-unit.js';
 
 let d: TestDisk;
 afterEach(async () => {

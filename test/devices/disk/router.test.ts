@@ -10,7 +10,7 @@ import { MemoryStore } from '../../../firmware-sim/devices/backing/memory-store.
 import { makeNexus, type ScsiTask } from '../../../firmware-sim/router/task.js';
 import { decodeSense } from '../../../src/scsi/sense.js';
 import { SbcOp, encodeBlockCdb, encodePreventAllowCdb, encodeStartStopCdb, decodeBlockLimitsVpd } from '../../../src/scsi/sbc.js';
-import type { CommandDef } from '../../../firmware-sim/devices/logical-unit.js';
+import type { CommandDef } from '../../../firmware-sim/lu/logical-unit.js';
 import { identity } from './helpers.js';
 
 const PORT = '50000000000000a1';

@@ -6,7 +6,7 @@
  */
 import { ScsiStatus } from '../../src/scsi/status.js';
 import { encodeSense, Sense, ScsiError, ScsiStatusError, SenseKey, UA, type SenseInfo } from '../../src/scsi/sense.js';
-import type { ITNexus, LogicalUnit, LuIdentity, ScsiResult, ScsiTask } from '../router/task.js';
+import type { ITNexus, LogicalUnit, LuAttachment, LuIdentity, ResetKind, ScsiResult, ScsiTask, UnitAttentionScope } from '../router/task.js';
 
 /**
  * How a command is treated under reservations (SPC-2 RESERVE and SPC-4 persistent reservations).
@@ -24,10 +24,25 @@ export interface CommandContext<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
   cdb: Buffer;
   nexus: ITNexus;
   signal?: AbortSignal;
+  /**
+   * A data-out command states how many bytes its CDB asks for (its SPDTL) and takes what arrived
+   * of them: at most `bytes`, fewer when the initiator sent less. The length reaches the router
+   * (ScsiTask.reportTransferLength), whose result carries it, so the transport can report a
+   * residual against what the initiator expected.
+   */
+  takeDataOut(bytes: number): Buffer;
 }
+
+const NO_DATA = Buffer.alloc(0);
+
+/** Where a command's data goes (CTL's CTL_FLAG_DATA_IN / _OUT / _NONE). */
+export type DataDirection = 'none' | 'in' | 'out';
 
 /** CommandContext whose `signal` is only built when a handler reads it (see router/task-abort.ts). */
 class Context implements CommandContext {
+  /** Bytes of data-out the command asked for, once the handler said (takeDataOut). */
+  spdtl: number | undefined;
+
   constructor(
     readonly lu: ScsiLogicalUnit,
     readonly task: ScsiTask,
@@ -37,6 +52,13 @@ class Context implements CommandContext {
 
   get signal(): AbortSignal | undefined {
     return this.task.signal;
+  }
+
+  takeDataOut(bytes: number): Buffer {
+    this.spdtl = bytes;
+    const d = this.task.dataOut;
+    if (!d) return NO_DATA;
+    return d.length <= bytes ? d : d.subarray(0, bytes);
   }
 }
 
@@ -49,6 +71,16 @@ export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
   name: string;
   cdbLength: number;
   rsv: RsvClass;
+  /**
+   * Direction of the command's data. Every dmsim table states it; left out (LUs built by tests)
+   * the command moves whatever its handler returns or takes.
+   */
+  data?: DataDirection;
+  /**
+   * A data-in command's ALLOCATION LENGTH field, [byte offset, size in bytes]: the base cuts the
+   * handler's data to it, so the data-in's length is what the command transfers (its SPDTL).
+   */
+  allocation?: readonly [number, number];
   /** Commands that run even with a unit attention pending (SAM-5 / SPC-4 §5.8.7 list). */
   ignoresUnitAttention?: boolean;
   /**
@@ -57,6 +89,8 @@ export interface CommandDef<L extends ScsiLogicalUnit = ScsiLogicalUnit> {
    * the base rejects a CDB with any of them set with INVALID FIELD IN CDB pointing at it.
    */
   usage?: number[];
+  /** Runs once when an LU's table is built: a command set installs its per-LU state (the reservation commands their gate). */
+  setup?(lu: ScsiLogicalUnit): void;
   handler(ctx: CommandContext<L>): Promise<HandlerOutput> | HandlerOutput;
 }
 
@@ -68,7 +102,18 @@ export const SERVICE_ACTION_OPCODES: ReadonlySet<number> = new Set([0x5e, 0x5f, 
 export interface ReservationGate {
   /** Throws ScsiStatusError(RESERVATION CONFLICT) when `def` may not run for `nexus` now. */
   check(nexus: ITNexus, def: CommandDef, cdb: Buffer): void;
+  /** The LU was attached to a target device (APTPL state, PREEMPT AND ABORT, REGISTER AND MOVE). */
+  attached?(to: LuAttachment): void;
+  /** LU reset / target reset: SPC-2 reservations end, persistent ones survive. */
+  onLuReset?(): void;
+  /** I_T nexus loss: the SPC-2 reservation that nexus holds ends. */
+  onNexusLost?(nexus: ITNexus): void;
 }
+
+/** The unit attention each reset establishes (SAM-5 §6.3), and back. */
+const RESET_UA: Readonly<Record<ResetKind, readonly [number, number]>> = { 'lu-reset': UA.BUS_DEVICE_RESET, 'hard-reset': UA.RESET, 'power-on': UA.POWER_ON };
+const resetKindOf = (ua: readonly [number, number]): ResetKind | undefined =>
+  (Object.keys(RESET_UA) as ResetKind[]).find((k) => RESET_UA[k][0] === ua[0] && RESET_UA[k][1] === ua[1]);
 
 const openGate: ReservationGate = { check() {} };
 
@@ -103,6 +148,7 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       this.byKey.set(k, d);
       if (d.serviceAction !== undefined) this.saOpcodes.add(d.opcode);
     }
+    for (const d of this.byKey.values()) d.setup?.(this);
   }
 
   private static key(op: number, sa?: number) {
@@ -118,8 +164,17 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     return this.byKey.get(ScsiLogicalUnit.key(opcode, this.saOpcodes.has(opcode) ? serviceAction : undefined));
   }
 
-  /** Queue a unit attention for every nexus (optionally except one), or only for one. */
-  queueUnitAttention(ua: readonly [number, number], opts: { only?: string; except?: string } = {}): void {
+  /**
+   * Queue a unit attention for every nexus (optionally except one), or only for one. A reset's
+   * unit attention for every nexus is that reset (the UA is how SAM-5 makes a reset visible).
+   */
+  queueUnitAttention(ua: readonly [number, number], opts: UnitAttentionScope = {}): void {
+    const kind = opts.only || opts.except ? undefined : resetKindOf(ua);
+    if (kind) this.reset(kind);
+    else this.enqueueUnitAttention(ua, opts);
+  }
+
+  private enqueueUnitAttention(ua: readonly [number, number], opts: UnitAttentionScope): void {
     const targets = opts.only ? [opts.only] : [...this.seenNexus].filter((k) => k !== opts.except);
     for (const k of targets) {
       const q = this.pendingUA.get(k) ?? [];
@@ -148,8 +203,27 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
     return q.splice(best, 1)[0];
   }
 
+  attached(to: LuAttachment): void {
+    this.reservations.attached?.(to);
+  }
+
+  /**
+   * LOGICAL UNIT RESET, hard reset or power on (the router has aborted the tasks): SPC-2
+   * reservations end, the device drops its own volatile state (onReset), and every nexus gets
+   * the reset's unit attention.
+   */
+  reset(kind: ResetKind = 'lu-reset'): void {
+    this.reservations.onLuReset?.();
+    this.onReset(kind);
+    this.enqueueUnitAttention(RESET_UA[kind], {});
+  }
+
+  /** What a reset clears in the device itself (PREVENT, copies...); nothing in the base. */
+  protected onReset(_kind: ResetKind): void {}
+
   /** Forget per-nexus state when an I_T nexus ends (transport logout / connection loss). */
   nexusLost(nexus: ITNexus): void {
+    this.reservations.onNexusLost?.(nexus);
     this.lastSense.delete(nexus.key);
   }
 
@@ -179,6 +253,7 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       // retry on (libiscsi's iscsi-ls re-sends TEST UNIT READY only for 29h/00h, as tgt reports).
       if (!this.pendingUA.has(nexus.key)) this.pendingUA.set(nexus.key, [UA.RESET]);
     }
+    let ctx: Context | undefined;
     try {
       if (cdb.length < 1) throw Sense.invalidOpcode();
       const opcode = cdb[0]!;
@@ -197,11 +272,17 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
       if (def.usage) checkReservedBits(cdb, def.usage, def.cdbLength);
       if (task.aborter) task.aborter.throwIfAborted();
       else task.signal?.throwIfAborted();
-      const out = await def.handler(new Context(this, task, cdb, nexus));
-      if (out === undefined) return { status: ScsiStatus.GOOD };
-      if (Buffer.isBuffer(out)) return { status: ScsiStatus.GOOD, dataIn: out };
-      return out;
+      ctx = new Context(this, task, cdb, nexus);
+      const out = await def.handler(ctx);
+      const r: ScsiResult = out === undefined ? { status: ScsiStatus.GOOD } : Buffer.isBuffer(out) ? { status: ScsiStatus.GOOD, dataIn: out } : out;
+      if (def.allocation && r.dataIn) {
+        const alloc = readField(cdb, def.allocation);
+        if (r.dataIn.length > alloc) r.dataIn = r.dataIn.subarray(0, alloc);
+      }
+      if (ctx.spdtl !== undefined) task.reportTransferLength?.(ctx.spdtl);
+      return r;
     } catch (e) {
+      if (ctx?.spdtl !== undefined) task.reportTransferLength?.(ctx.spdtl);
       return this.resultOf(e, nexus);
     }
   }
@@ -228,6 +309,13 @@ export abstract class ScsiLogicalUnit implements LogicalUnit {
 function uaPrecedence([asc, ascq]: readonly [number, number]): number {
   if (asc !== 0x29) return 2;
   return ascq === 0x07 ? 1 : 0;
+}
+
+/** An unsigned big-endian CDB field, [offset, size] (ALLOCATION LENGTH: 1 to 4 bytes). */
+function readField(cdb: Buffer, [off, size]: readonly [number, number]): number {
+  let v = 0;
+  for (let i = 0; i < size; i++) v = v * 256 + (cdb[off + i] ?? 0);
+  return v;
 }
 
 /** Reject a CDB with a bit set outside its usage mask (control byte included), pointing at it. */

@@ -44,8 +44,8 @@ import {
   type RegisterAndMoveParams,
   type TransportId,
 } from '../../src/scsi/persistent-reservations.js';
-import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from '../devices/logical-unit.js';
-import { makeNexus, type ITNexus } from './task.js';
+import type { CommandContext, CommandDef, ReservationGate, ScsiLogicalUnit } from './logical-unit.js';
+import { makeNexus, type ITNexus, type LuAttachment } from '../router/task.js';
 
 interface Registration {
   initiatorPort: string;
@@ -109,9 +109,19 @@ export class Reservations implements ReservationGate {
 
   constructor(
     private readonly lu: ScsiLogicalUnit,
-    private readonly opts: ReservationOptions = {},
+    private opts: ReservationOptions = {},
   ) {
     if (opts.aptplPath && existsSync(opts.aptplPath)) this.load(opts.aptplPath);
+  }
+
+  /** Attached to a target device: its task aborts and port names, and the APTPL file (loaded now). */
+  attached(to: LuAttachment): void {
+    this.abortTasksOf = (keys) => to.abortTasksOf(keys, 'PREEMPT AND ABORT');
+    this.targetPortOf = (rel) => to.targetPortOf(rel);
+    if (to.aptplPath && to.aptplPath !== this.opts.aptplPath) {
+      this.opts = { aptplPath: to.aptplPath };
+      if (existsSync(to.aptplPath)) this.load(to.aptplPath);
+    }
   }
 
   // ------------------------------------------------------------------ views
@@ -528,6 +538,11 @@ function prIn(ctx: CommandContext): Buffer {
   }
 }
 
+/** An LU answering reservation commands gets its reservation state (and gate) when its table is built. */
+const install = (lu: ScsiLogicalUnit): void => {
+  reservationsOf(lu);
+};
+
 /** RESERVE/RELEASE(6/10) and PERSISTENT RESERVE IN/OUT, one entry per service action (RSOC lists each). */
 export function reservationCommands(): CommandDef[] {
   const r6 = [0xff, 0x00, 0x00, 0x00, 0x00, CTRL];
@@ -537,11 +552,11 @@ export function reservationCommands(): CommandDef[] {
   const inNames = ['READ KEYS', 'READ RESERVATION', 'REPORT CAPABILITIES', 'READ FULL STATUS'];
   const outNames = ['REGISTER', 'RESERVE', 'RELEASE', 'CLEAR', 'PREEMPT', 'PREEMPT AND ABORT', 'REGISTER AND IGNORE EXISTING KEY', 'REGISTER AND MOVE'];
   return [
-    { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
-    { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
-    { opcode: RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', usage: r10, handler: (c) => reserve10(c, false) },
-    { opcode: RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', usage: r10, handler: (c) => reserve10(c, true) },
-    ...inNames.map((n, sa): CommandDef => ({ opcode: PR_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', usage: inUsage, handler: prIn })),
-    ...outNames.map((n, sa): CommandDef => ({ opcode: PR_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', usage: outUsage, handler: prOut })),
+    { opcode: RESERVE_6, name: 'RESERVE(6)', cdbLength: 6, rsv: 'reserve', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).reserve(c.nexus) },
+    { opcode: RELEASE_6, name: 'RELEASE(6)', cdbLength: 6, rsv: 'release', setup: install, data: 'none', usage: r6, handler: (c) => reservationsOf(c.lu).release(c.nexus) },
+    { opcode: RESERVE_10, name: 'RESERVE(10)', cdbLength: 10, rsv: 'reserve', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, false) },
+    { opcode: RELEASE_10, name: 'RELEASE(10)', cdbLength: 10, rsv: 'release', setup: install, data: 'out', usage: r10, handler: (c) => reserve10(c, true) },
+    ...inNames.map((n, sa): CommandDef => ({ opcode: PR_IN, serviceAction: sa, name: `PERSISTENT RESERVE IN (${n})`, cdbLength: 10, rsv: 'pr-in', setup: install, data: 'in', allocation: [7, 2], usage: inUsage, handler: prIn })),
+    ...outNames.map((n, sa): CommandDef => ({ opcode: PR_OUT, serviceAction: sa, name: `PERSISTENT RESERVE OUT (${n})`, cdbLength: 10, rsv: 'pr-out', setup: install, data: 'out', usage: outUsage, handler: prOut })),
   ];
 }

@@ -31,7 +31,7 @@ import {
   type Timeouts,
 } from '../../src/scsi/rsoc.js';
 import type { CommandContext, CommandDef, CommandTable, ScsiLogicalUnit } from './logical-unit.js';
-import { reservationCommands } from '../router/reservations.js';
+import { reservationCommands } from './reservations.js';
 
 export interface CommonCommandOptions {
   /**
@@ -53,6 +53,8 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       name: 'INQUIRY',
       cdbLength: 6,
       rsv: 'always',
+      data: 'in',
+      allocation: [3, 2],
       ignoresUnitAttention: true,
       usage: [0xff, 0x01, 0xff, 0xff, 0xff, CTRL],
       handler: inquiry,
@@ -62,6 +64,8 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       name: 'REQUEST SENSE',
       cdbLength: 6,
       rsv: 'always',
+      data: 'in',
+      allocation: [4, 1],
       ignoresUnitAttention: true,
       usage: [0xff, 0x01, 0x00, 0x00, 0xff, CTRL],
       handler: requestSense,
@@ -71,6 +75,8 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       name: 'REPORT LUNS',
       cdbLength: 12,
       rsv: 'always',
+      data: 'in',
+      allocation: [6, 4],
       ignoresUnitAttention: true,
       usage: [0xff, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, CTRL],
       // The router answers REPORT LUNS from the initiator's LUN map before the LU sees it; this
@@ -86,6 +92,8 @@ export function commonCommands(opts: CommonCommandOptions = {}): CommandTable {
       name: 'REPORT SUPPORTED OPERATION CODES',
       cdbLength: 12,
       rsv: 'always',
+      data: 'in',
+      allocation: [6, 4],
       usage: [0xff, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, CTRL],
       handler: rsoc,
     },
