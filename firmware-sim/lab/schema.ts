@@ -467,11 +467,8 @@ function dedupe(issues: LabIssue[]): LabIssue[] {
 
 type PortKind = 'initiator' | 'target';
 
-/**
- * The checks a schema cannot express. Also normalizes in place: sizes to bytes, WWNs to bare
- * lowercase hex, default IQNs and image paths.
- */
-function semanticIssues(lab: LabConfig): LabIssue[] {
+/** What the section checkers share: the issues so far and the lab-wide name spaces they fill. */
+function checkContext() {
   const issues: LabIssue[] = [];
   const add = (p: string, message: string) => issues.push({ path: p, message });
 
@@ -528,6 +525,24 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
     });
   };
 
+  const portRef = (ref: string): { kind: PortKind; wwpn: string } | undefined => {
+    const byRef = ports.get(ref);
+    if (byRef) return byRef;
+    if (new RegExp(WWN).test(ref)) {
+      const w = normalizeWwn(ref);
+      const p = portsByWwpn.get(w);
+      return p ? { kind: p.kind, wwpn: w } : undefined;
+    }
+    return undefined;
+  };
+
+  return { issues, add, nodeName, wwnOf, ports, addPort, lus, image, uniqueWithin, targetPorts, portRef };
+}
+type CheckContext = ReturnType<typeof checkContext>;
+
+/** Hosts: node names, WWNs, initiator ports and their iSCSI names. */
+function checkHosts(c: CheckContext, lab: LabConfig): void {
+  const { add, nodeName, wwnOf, addPort, uniqueWithin } = c;
   const iscsiNames = new Map<string, string>();
   lab.hosts.forEach((h, hi) => {
     const at = `$.hosts[${hi}]`;
@@ -546,7 +561,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
       if (p.chap && p.iscsiNames.length === 0) add(`${pat}.chap`, 'CHAP secrets without iscsiNames would never be used');
     });
   });
+}
 
+/** Arrays: target ports, LU names and LUNs, sizes and images. */
+function checkArrays(c: CheckContext, lab: LabConfig): void {
+  const { add, nodeName, wwnOf, lus, image, uniqueWithin, targetPorts } = c;
   lab.arrays.forEach((a: ArrayConfig, ai) => {
     const at = `$.arrays[${ai}]`;
     nodeName(a.name, at);
@@ -569,7 +588,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
       }
     });
   });
+}
 
+/** Routers: ports, the data mover, buses, libraries and the vault. */
+function checkRouters(c: CheckContext, lab: LabConfig): void {
+  const { add, nodeName, wwnOf, ports, addPort, lus, image, uniqueWithin, targetPorts } = c;
   lab.routers.forEach((r: RouterConfig, ri) => {
     const at = `$.routers[${ri}]`;
     nodeName(r.name, at);
@@ -657,8 +680,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
       }
     });
   });
+}
 
-  // Barcodes are unique in the whole lab: catalogs and the API name cartridges by barcode alone.
+/** Barcodes are unique in the whole lab: catalogs and the API name cartridges by barcode alone. */
+function checkBarcodes(c: CheckContext, lab: LabConfig): void {
+  const { uniqueWithin } = c;
   const barcodes: string[] = [];
   const barcodeAt: string[] = [];
   lab.routers.forEach((r, ri) =>
@@ -668,18 +694,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
     }),
   );
   uniqueWithin('barcode', barcodes, (i) => barcodeAt[i]!);
+}
 
-  const portRef = (ref: string): { kind: PortKind; wwpn: string } | undefined => {
-    const byRef = ports.get(ref);
-    if (byRef) return byRef;
-    if (new RegExp(WWN).test(ref)) {
-      const w = normalizeWwn(ref);
-      const p = portsByWwpn.get(w);
-      return p ? { kind: p.kind, wwpn: w } : undefined;
-    }
-    return undefined;
-  };
-
+/** Remote targets: node names, WWPNs (derived from the IQN when absent), one entry per IQN. */
+function checkRemoteTargets(c: CheckContext, lab: LabConfig): void {
+  const { add, nodeName, wwnOf, addPort } = c;
   const remoteIqns = new Map<string, string>();
   lab.remoteTargets.forEach((t, ti) => {
     const at = `$.remoteTargets[${ti}]`;
@@ -690,7 +709,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
     if (prev) add(`${at}.iqn`, `remote target "${t.iqn}" is already listed at ${prev}`);
     else remoteIqns.set(t.iqn, at);
   });
+}
 
+/** Zones: unique names, none of dmsim's own, members that are ports of the lab. */
+function checkZones(c: CheckContext, lab: LabConfig): void {
+  const { add, uniqueWithin, portRef } = c;
   uniqueWithin('zone name', lab.zones.map((z) => z.name), (i) => `$.zones[${i}].name`);
   // dmsim defines these zones itself (unknown iSCSI initiators, arrays' internal copy managers).
   lab.zones.forEach((z, zi) => {
@@ -701,7 +724,11 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
       if (!portRef(m)) add(`$.zones[${zi}].members[${mi}]`, `no port "${m}" in the lab (write "node/port" or a WWPN of a port)`);
     }),
   );
+}
 
+/** Masking: one entry per initiator port, LUs that exist. */
+function checkMasking(c: CheckContext, lab: LabConfig): void {
+  const { add, lus, portRef } = c;
   const maskedInitiators = new Map<string, string>();
   lab.masking.forEach((m, mi) => {
     const at = `$.masking[${mi}]`;
@@ -717,10 +744,29 @@ function semanticIssues(lab: LabConfig): LabIssue[] {
       if (!lus.has(l)) add(`${at}.lus[${li}]`, `no LU "${l}" in the lab (write "device/lu")`);
     });
   });
+}
 
+/** The LUs of the iSCSI default zone exist. */
+function checkIscsi(c: CheckContext, lab: LabConfig): void {
+  const { add, lus } = c;
   lab.iscsi.defaultLus?.forEach((l, li) => {
     if (!lus.has(l)) add(`$.iscsi.defaultLus[${li}]`, `no LU "${l}" in the lab (write "device/lu")`);
   });
+}
 
-  return issues;
+/**
+ * The checks a schema cannot express, one checker per section in the order the sections come.
+ * Also normalizes in place: sizes to bytes, WWNs to bare lowercase hex, default IQNs and image paths.
+ */
+function semanticIssues(lab: LabConfig): LabIssue[] {
+  const c = checkContext();
+  checkHosts(c, lab);
+  checkArrays(c, lab);
+  checkRouters(c, lab);
+  checkBarcodes(c, lab);
+  checkRemoteTargets(c, lab);
+  checkZones(c, lab);
+  checkMasking(c, lab);
+  checkIscsi(c, lab);
+  return c.issues;
 }

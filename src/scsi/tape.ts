@@ -4,7 +4,7 @@
  * The emulated drive encodes responses and decodes CDBs with these; the backup server and the copy
  * manager encode CDBs and decode responses with the same functions.
  */
-import { bit, field, pack, struct, u8, u16, u24, u32, u64, blob, asciiField } from './layout.js';
+import { bit, field, pack, struct, u8, u16, u24, u32, u64, blob, asciiField, type Struct } from './layout.js';
 import type { CdbRequest } from './cdb.js';
 
 export const TapeOp = {
@@ -556,28 +556,30 @@ export function encodeDensityReport(descs: readonly DensityDescriptor[]): Buffer
   return out;
 }
 
-export function decodeDensityReport(b: Buffer): DensityDescriptor[] {
-  if (b.length < 4) throw new RangeError('density report shorter than its header');
+/** The descriptors of a REPORT DENSITY SUPPORT answer (a 4-byte header, then fixed-size descriptors). */
+function decodeReportList<R, T>(b: Buffer, desc: Struct<R>, what: string, map: (r: R) => T): T[] {
+  if (b.length < 4) throw new RangeError(`${what} shorter than its header`);
   const end = Math.min(b.length, 2 + b.readUInt16BE(0));
-  const out: DensityDescriptor[] = [];
-  for (let p = 4; p + densityDesc.span <= end; p += densityDesc.span) {
-    const r = densityDesc.decode(b, p);
-    out.push({
-      primaryCode: r.primary,
-      secondaryCode: r.secondary,
-      wrtok: bit(r.flags, 7),
-      dup: bit(r.flags, 6),
-      deflt: bit(r.flags, 5),
-      bitsPerMm: r.bpmm,
-      mediaWidth: r.width,
-      tracks: r.tracks,
-      capacityMB: r.capacity,
-      organization: ascii(r.org),
-      name: ascii(r.name),
-      description: ascii(r.desc),
-    });
-  }
+  const out: T[] = [];
+  for (let p = 4; p + desc.span <= end; p += desc.span) out.push(map(desc.decode(b, p)));
   return out;
+}
+
+export function decodeDensityReport(b: Buffer): DensityDescriptor[] {
+  return decodeReportList(b, densityDesc, 'density report', (r) => ({
+    primaryCode: r.primary,
+    secondaryCode: r.secondary,
+    wrtok: bit(r.flags, 7),
+    dup: bit(r.flags, 6),
+    deflt: bit(r.flags, 5),
+    bitsPerMm: r.bpmm,
+    mediaWidth: r.width,
+    tracks: r.tracks,
+    capacityMB: r.capacity,
+    organization: ascii(r.org),
+    name: ascii(r.name),
+    description: ascii(r.desc),
+  }));
 }
 
 export interface MediumTypeDescriptor {
@@ -647,22 +649,15 @@ export function encodeMediumTypeReport(descs: readonly MediumTypeDescriptor[]): 
 }
 
 export function decodeMediumTypeReport(b: Buffer): MediumTypeDescriptor[] {
-  if (b.length < 4) throw new RangeError('medium type report shorter than its header');
-  const end = Math.min(b.length, 2 + b.readUInt16BE(0));
-  const out: MediumTypeDescriptor[] = [];
-  for (let p = 4; p + mediumTypeDesc.span <= end; p += mediumTypeDesc.span) {
-    const r = mediumTypeDesc.decode(b, p);
-    out.push({
-      mediumType: r.type,
-      densityCodes: [...Buffer.from(r.codes).subarray(0, r.count)],
-      mediaWidth: r.width,
-      mediumLength: r.length,
-      organization: ascii(r.org),
-      name: ascii(r.name),
-      description: ascii(r.desc),
-    });
-  }
-  return out;
+  return decodeReportList(b, mediumTypeDesc, 'medium type report', (r) => ({
+    mediumType: r.type,
+    densityCodes: [...Buffer.from(r.codes).subarray(0, r.count)],
+    mediaWidth: r.width,
+    mediumLength: r.length,
+    organization: ascii(r.org),
+    name: ascii(r.name),
+    description: ascii(r.desc),
+  }));
 }
 
 // ---------------------------------------------------------------- mode pages (page body incl. the 2-byte page header)

@@ -111,14 +111,17 @@ export interface SnackRequestBhs extends BhsCommon {
   begRun: number;
   runLength: number;
 }
-export interface NopInBhs extends BhsCommon {
-  opcode: typeof Opcode.NOP_IN;
+/** The fields NOP-In and R2T share: a target transfer tag on a LUN, and the target's sequence numbers. */
+interface TargetTagBhs extends BhsCommon {
   final: boolean;
   lun: Buffer;
   ttt: number;
   statSN: number;
   expCmdSN: number;
   maxCmdSN: number;
+}
+export interface NopInBhs extends TargetTagBhs {
+  opcode: typeof Opcode.NOP_IN;
 }
 export interface ScsiResponseBhs extends BhsCommon {
   opcode: typeof Opcode.SCSI_RESPONSE;
@@ -201,14 +204,8 @@ export interface LogoutResponseBhs extends BhsCommon {
   time2Wait: number;
   time2Retain: number;
 }
-export interface R2tBhs extends BhsCommon {
+export interface R2tBhs extends TargetTagBhs {
   opcode: typeof Opcode.R2T;
-  final: boolean;
-  lun: Buffer;
-  ttt: number;
-  statSN: number;
-  expCmdSN: number;
-  maxCmdSN: number;
   r2tSN: number;
   bufferOffset: number;
   desiredDataTransferLength: number;
