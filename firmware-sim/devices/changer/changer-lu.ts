@@ -11,15 +11,14 @@
  */
 import { Sense, ScsiError, SenseKey } from '../../../src/scsi/sense.js';
 import {
-  decodeModeSelect,
-  decodeModeSense,
   encodeControlPage,
   encodeInformationalExceptionsPage,
   ModePage,
   ModePageSet,
   modeSelect,
   modeSenseData,
-  modeUsage,
+  type ModeSelectCdb,
+  type ModeSenseCdb,
 } from '../../../src/scsi/mode.js';
 import {
   ChangerSense,
@@ -49,6 +48,7 @@ import type { ITNexus, LuIdentity, ResetKind } from '../../router/task.js';
 import { commonCommands } from '../../lu/common-commands.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
 import { RemovalPrevention } from '../../lu/removal-prevention.js';
+import { modeCommands } from '../../lu/mode-commands.js';
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
 import { logCommands, tapeAlertParams, TapeAlerts, type LogPageDef } from '../tape/log-pages.js';
@@ -530,13 +530,12 @@ export class ChangerLu extends ScsiLogicalUnit {
     return undefined;
   }
 
-  modeSense(ctx: Ctx): HandlerOutput {
+  modeSense(c: ModeSenseCdb): HandlerOutput {
     // A changer has no block descriptors, even with DBD=0 (smc.md §2.3).
-    return modeSenseData(decodeModeSense(ctx.cdb), { pages: this.pages, descriptorForm: 'general', deviceSpecific: () => 0, descriptors: () => [] });
+    return modeSenseData(c, { pages: this.pages, descriptorForm: 'general', deviceSpecific: () => 0, descriptors: () => [] });
   }
 
-  modeSelect(ctx: Ctx): HandlerOutput {
-    const c = decodeModeSelect(ctx.cdb);
+  modeSelect(ctx: Ctx, c: ModeSelectCdb): HandlerOutput {
     if (c.sp) throw Sense.invalidFieldInCdb(1, 0);
     modeSelect(c, ctx.task.dataOut, { pages: this.pages, descriptorForm: 'general' });
     return undefined;
@@ -571,10 +570,7 @@ function changerCommands(): CommandDef<ChangerLu>[] {
     ...logCommands<ChangerLu>(LOG_PAGES, () => undefined),
     { opcode: SpcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.testUnitReady(c) },
     { opcode: SmcOp.INITIALIZE_ELEMENT_STATUS, name: 'INITIALIZE ELEMENT STATUS', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0, CTRL], handler: (c) => c.lu.initializeElementStatus(c) },
-    { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'always', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: (c) => c.lu.modeSense(c) },
-    { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'always', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: (c) => c.lu.modeSense(c) },
-    { opcode: SpcOp.MODE_SELECT_6, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: (c) => c.lu.modeSelect(c) },
-    { opcode: SpcOp.MODE_SELECT_10, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: (c) => c.lu.modeSelect(c) },
+    ...modeCommands<ChangerLu>({ senseRsv: 'always', sense: (ctx, c) => ctx.lu.modeSense(c), select: (ctx, c) => ctx.lu.modeSelect(ctx, c) }),
     { opcode: SmcOp.OPEN_CLOSE_IMPORT_EXPORT, name: 'OPEN/CLOSE IMPORT/EXPORT ELEMENT', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0x1f, CTRL], handler: (c) => c.lu.openCloseImportExport(c) },
     { opcode: SmcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [0xff, 0, 0, 0, 0x03, CTRL], handler: (c) => c.lu.preventAllow(c) },
     { opcode: SmcOp.POSITION_TO_ELEMENT, name: 'POSITION TO ELEMENT', cdbLength: 10, rsv: 'other', data: 'none', usage: [0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTRL], handler: (c) => c.lu.positionToElement(c) },

@@ -5,7 +5,7 @@
  */
 import { Sense, UA } from '../../../src/scsi/sense.js';
 import {
-  decodeModeSelect, decodeModeSense, modeSelect, modeSenseData, modeUsage, diskDeviceSpecific, type BlockDescriptor, type DescriptorForm,
+  modeSelect, modeSenseData, diskDeviceSpecific, type ModeSelectCdb, type ModeSenseCdb, type BlockDescriptor, type DescriptorForm,
 } from '../../../src/scsi/mode.js';
 import {
   decodeReadCapacity10Cdb, decodeReadCapacity16Cdb, encodeReadCapacity10, encodeReadCapacity16, readCapacity10Usage, readCapacity16Usage,
@@ -15,10 +15,10 @@ import {
   encodeLbaStatus, sbcUsage, ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type LbaStatusDescriptor,
 } from '../../../src/scsi/sbc.js';
 import type { CommandContext, CommandDef, DataDirection } from '../../lu/logical-unit.js';
+import { modeCommands } from '../../lu/mode-commands.js';
 import { ZEROES } from '../backing/block-store.js';
 import { EMPTY, MAX_COMPARE_AND_WRITE, MAX_UNMAP_DESCRIPTORS, shortDataOut } from './limits.js';
 import type { DiskOps } from './disk-ops.js';
-import { SpcOp } from '../../../src/scsi/spc.js';
 
 type Ctx = CommandContext<DiskOps>;
 
@@ -306,8 +306,7 @@ async function preventAllow({ lu, cdb, nexus }: Ctx): Promise<undefined> {
   return undefined;
 }
 
-async function modeSense({ lu, cdb }: Ctx): Promise<Buffer> {
-  const c = decodeModeSense(cdb);
+async function modeSense({ lu }: Ctx, c: ModeSenseCdb): Promise<Buffer> {
   return modeSenseData(c, {
     pages: lu.pages,
     descriptorForm: 'direct',
@@ -317,9 +316,8 @@ async function modeSense({ lu, cdb }: Ctx): Promise<Buffer> {
   });
 }
 
-async function modeSelectHandler(ctx: Ctx): Promise<undefined> {
-  const { lu, cdb, nexus } = ctx;
-  const c = decodeModeSelect(cdb);
+async function modeSelectHandler(ctx: Ctx, c: ModeSelectCdb): Promise<undefined> {
+  const { lu, nexus } = ctx;
   const changed = modeSelect(c, ctx.task.dataOut, {
     pages: lu.pages,
     descriptorForm: 'direct',
@@ -344,8 +342,7 @@ export function diskCommands(thin: boolean): CommandDef<DiskOps>[] {
     { opcode: SbcOp.TEST_UNIT_READY, name: 'TEST UNIT READY', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.testUnitReady], handler: testUnitReady },
     rw(SbcOp.READ_6, 'READ(6)', 6, 'read', 'in', sbcUsage.rw6, read),
     rw(SbcOp.WRITE_6, 'WRITE(6)', 6, 'write', 'out', sbcUsage.rw6, write),
-    { opcode: SpcOp.MODE_SELECT_6, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectHandler },
-    { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
+    ...modeCommands<DiskOps>({ senseRsv: 'read', sense: modeSense, select: modeSelectHandler }),
     { opcode: SbcOp.START_STOP_UNIT, name: 'START STOP UNIT', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.startStopUnit], handler: startStopUnit },
     { opcode: SbcOp.PREVENT_ALLOW, name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, rsv: 'other', data: 'none', usage: [...sbcUsage.preventAllow], handler: preventAllow },
     { opcode: SbcOp.READ_CAPACITY_10, name: 'READ CAPACITY(10)', cdbLength: 10, rsv: 'always', data: 'in', usage: [...readCapacity10Usage], handler: readCapacity10 },
@@ -356,8 +353,6 @@ export function diskCommands(thin: boolean): CommandDef<DiskOps>[] {
     rw(SbcOp.PRE_FETCH_10, 'PRE-FETCH(10)', 10, 'read', 'none', sbcUsage.preFetch10, preFetch),
     rw(SbcOp.SYNCHRONIZE_CACHE_10, 'SYNCHRONIZE CACHE(10)', 10, 'write', 'none', sbcUsage.synchronizeCache10, synchronizeCache),
     rw(SbcOp.WRITE_SAME_10, 'WRITE SAME(10)', 10, 'write', 'out', sbcUsage.writeSame10, writeSame),
-    { opcode: SpcOp.MODE_SELECT_10, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectHandler },
-    { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
     rw(SbcOp.READ_16, 'READ(16)', 16, 'read', 'in', sbcUsage.rw16, read),
     rw(SbcOp.ORWRITE_16, 'ORWRITE(16)', 16, 'write', 'out', sbcUsage.rw16, orWrite),
     rw(SbcOp.COMPARE_AND_WRITE, 'COMPARE AND WRITE', 16, 'write', 'out', sbcUsage.compareAndWrite, compareAndWrite),

@@ -7,8 +7,6 @@
  */
 import { Sense, UA } from '../../../src/scsi/sense.js';
 import {
-  decodeModeSelect,
-  decodeModeSense,
   encodeControlPage,
   encodeModeData,
   encodeInformationalExceptionsPage,
@@ -16,9 +14,10 @@ import {
   ModePageSet,
   modeSelect,
   modeSenseData,
-  modeUsage,
   PageControl,
   type BlockDescriptor,
+  type ModeSelectCdb,
+  type ModeSenseCdb,
   type DescriptorForm,
 } from '../../../src/scsi/mode.js';
 import {
@@ -30,8 +29,8 @@ import {
   decodeTapeDeviceSpecific,
 } from '../../../src/scsi/tape.js';
 import type { CommandDef, ScsiLogicalUnit } from '../../lu/logical-unit.js';
+import { modeCommands } from '../../lu/mode-commands.js';
 import type { Cartridge } from './cartridge.js';
-import { SpcOp } from '../../../src/scsi/spc.js';
 
 /** A mask buffer of the page's size with the given byte → changeable-bits entries. */
 function mask(len: number, bits: Record<number, number>): Buffer {
@@ -114,9 +113,8 @@ function descriptorFor(drive: TapeModeView, pc: PageControl): BlockDescriptor[] 
   }
 }
 
-function modeSense(ctx: Ctx): Buffer {
+function modeSense(ctx: Ctx, c: ModeSenseCdb): Buffer {
   const drive = ctx.lu;
-  const c = decodeModeSense(ctx.cdb);
   const wp = !!drive.cartridge?.writeProtected || drive.mode.softwareWriteProtect;
   const deviceSpecific = encodeTapeDeviceSpecific({ wp, bufferedMode: drive.mode.bufferedMode, speed: 0 });
   if (c.pageCode === 0 && c.subpage === 0) {
@@ -132,9 +130,8 @@ function modeSense(ctx: Ctx): Buffer {
   });
 }
 
-function modeSelectCmd(ctx: Ctx): undefined {
+function modeSelectCmd(ctx: Ctx, c: ModeSelectCdb): undefined {
   const drive = ctx.lu;
-  const c = decodeModeSelect(ctx.cdb);
   // No saved pages on the drive: SPC-4 MODE SELECT answers SP=1 with INVALID FIELD IN CDB.
   if (c.sp) throw Sense.invalidFieldInCdb(1, 0);
   let next: { bl: number; density: number; buffered: number } | undefined;
@@ -168,10 +165,5 @@ function modeSelectCmd(ctx: Ctx): undefined {
 }
 
 export function tapeModeCommands(): CommandDef<TapeModeView>[] {
-  return [
-    { opcode: SpcOp.MODE_SENSE_6, name: 'MODE SENSE(6)', cdbLength: 6, rsv: 'read', data: 'in', allocation: [4, 1], usage: [...modeUsage.sense6], handler: modeSense },
-    { opcode: SpcOp.MODE_SENSE_10, name: 'MODE SENSE(10)', cdbLength: 10, rsv: 'read', data: 'in', allocation: [7, 2], usage: [...modeUsage.sense10], handler: modeSense },
-    { opcode: SpcOp.MODE_SELECT_6, name: 'MODE SELECT(6)', cdbLength: 6, rsv: 'other', data: 'out', usage: [...modeUsage.select6], handler: modeSelectCmd },
-    { opcode: SpcOp.MODE_SELECT_10, name: 'MODE SELECT(10)', cdbLength: 10, rsv: 'other', data: 'out', usage: [...modeUsage.select10], handler: modeSelectCmd },
-  ];
+  return modeCommands<TapeModeView>({ senseRsv: 'read', sense: modeSense, select: modeSelectCmd });
 }
