@@ -7,7 +7,8 @@
  * READ ELEMENT STATUS shows every cartridge in its home slot and the drives empty.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,8 +46,16 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'bs-library-cli-'));
   const lab = JSON.parse(readFileSync(new URL('../../fixtures/labs/default.json', import.meta.url), 'utf8')) as { $schema?: string; routers: Array<Record<string, unknown>> };
   delete lab.$schema;
-  // Small disks: a full backup of 1 MiB fits a 4 MiB cartridge.
-  for (const a of (lab as unknown as { arrays: Array<{ lus: Array<{ name: string; size: string }> }> }).arrays) for (const lu of a.lus) if (lu.name === 'blank' || lu.name === 'scratch') lu.size = '1MiB';
+  // Small disks: a full backup of 1 MiB fits a 4 MiB cartridge. The source holds random bytes
+  // (its backing image made here), so a restore that wrote nothing could not match.
+  await mkdir(path.join(dir, 'data'), { recursive: true });
+  await writeFile(path.join(dir, 'data', 'source.img'), randomBytes(1 << 20));
+  for (const a of (lab as unknown as { arrays: Array<{ lus: Array<{ name: string; size: string; image?: string }> }> }).arrays) {
+    for (const lu of a.lus) {
+      if (lu.name === 'blank' || lu.name === 'scratch') lu.size = '1MiB';
+      if (lu.name === 'blank') lu.image = 'source.img';
+    }
+  }
   const r = lab.routers[0]!;
   r.libraries = [{ name: 'library', lun: CHANGER, drives: ['tape0', 'tape1'], slots: 8, importExport: 2, timing: 'instant' }];
   r.vault = BARCODES.map((barcode, i) => ({ barcode, capacity: '4MiB', library: 'library', slot: i + 1 }));
@@ -94,5 +103,9 @@ describe('dmsim backup/verify/restore with a tape library (router process, iSCSI
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, backupId: 1, verified: true });
     expect(await inventory()).toEqual({ slots: HOME, drives: [undefined, undefined] });
+    // Byte-exact: the scratch LU's backing file equals the source image.
+    const scratch = (await readdir(path.join(dir, 'data'), { recursive: true })).find((f) => /scratch/.test(f) && !/\.json$/.test(f));
+    expect(scratch, 'scratch backing file').toBeDefined();
+    expect((await readFile(path.join(dir, 'data', scratch!))).equals(await readFile(path.join(dir, 'data', 'source.img')))).toBe(true);
   }, 120_000);
 });
