@@ -75,6 +75,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(await page.locator('#copies-running tbody').textContent()).toBe('no copies yet');
     expect(await page.locator('#copies-finished').isHidden()).toBe(true);
     expect(await page.locator('#backups tbody').textContent()).toBe('no backups in the catalog');
+    expect(await page.locator('#timeline').textContent()).toBe('no activity yet');
     // Every cartridge shows how full it is; the default lab's are blank 1 GiB cartridges.
     await page.waitForSelector('#cartridges tbody tr[data-barcode="DM0001L3"]');
     expect(await page.locator('#cartridges tbody tr').count()).toBe(4);
@@ -126,6 +127,12 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(reason).toMatch(/COPY ABORTED 0Dh\/01h in segment \d+; source: MEDIUM ERROR 11h\/00h/);
     const job = page.locator('#jobs tbody tr[data-state="failed"]').first();
     await job.waitFor({ timeout: 30_000 });
+    // The timeline lists the job, the copy starting and failing, newest first, live from the event stream.
+    await expect.poll(async () => page.locator('#timeline li[data-kind="copy"]').allTextContents(), { timeout: 10_000 }).toEqual([
+      expect.stringMatching(/ copy · router1\/datamover: copy list 1 failed: COPY ABORTED 0Dh\/01h/),
+      expect.stringMatching(/ copy · router1\/datamover: copy list 1 started \(10 segments\)$/),
+    ]);
+    expect(await page.locator('#timeline li[data-kind="api"]').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/ api · api: job 1 started$/)]));
     // The copy links to the job that ran it and the backup that job recorded.
     await expect.poll(async () => page.locator('#copies tbody tr[data-state="failed"] td.links').first().textContent(), { timeout: 10_000 }).toBe('job 1 · backup 1');
     expect(await page.locator('#copies tbody tr[data-state="failed"] td.links a').first().getAttribute('href')).toBe('#job-1');

@@ -5,7 +5,7 @@ const tokenInput = $('#token');
 tokenInput.value = localStorage.getItem('dmsim-token') ?? '';
 tokenInput.addEventListener('change', () => localStorage.setItem('dmsim-token', tokenInput.value));
 
-const state = { lus: new Map(), copies: [], history: new Map(), lab: null, jobs: [] };
+const state = { lus: new Map(), copies: [], history: new Map(), lab: null, jobs: [], timeline: [] };
 
 async function api(method, url, body) {
   const headers = {};
@@ -266,16 +266,28 @@ $('#backup-form').addEventListener('submit', async (ev) => {
   }
 });
 
+// Robot, drive, copy and API activity, newest first (GET /api/timeline, then live "activity" events).
+function renderTimeline() {
+  const list = $('#timeline');
+  const rows = state.timeline.slice(-50).reverse().map((e) => el('li', { 'data-kind': e.kind },
+    el('time', { datetime: new Date(e.at).toISOString() }, new Date(e.at).toLocaleTimeString()), ` ${e.kind} · ${e.source}: `, e.what));
+  if (rows.length) list.replaceChildren(...rows);
+  else list.replaceChildren(el('li', { class: 'empty' }, 'no activity yet'));
+}
+
 async function start() {
   state.lab = await api('GET', '/api/lab');
   drawFabric();
   for (const v of await api('GET', '/api/lus')) state.lus.set(v.name, v);
   renderLus();
   await refreshLists();
+  state.timeline = await api('GET', '/api/timeline');
+  renderTimeline();
   const es = new EventSource('/api/events');
   es.onopen = () => { $('#conn').textContent = 'live'; $('#conn').classList.add('live'); };
   es.onerror = () => { $('#conn').textContent = 'reconnecting…'; $('#conn').classList.remove('live'); };
   es.addEventListener('copies', (e) => { state.copies = JSON.parse(e.data); renderCopies(); });
+  es.addEventListener('activity', (e) => { state.timeline.push(JSON.parse(e.data)); if (state.timeline.length > 200) state.timeline.shift(); renderTimeline(); });
   es.addEventListener('lu', (e) => { const v = JSON.parse(e.data); state.lus.set(v.name, v); renderLus(); });
   es.addEventListener('lab', async () => { state.lab = await api('GET', '/api/lab'); drawFabric(); refreshLists(); });
   setInterval(refreshLists, 1000);
