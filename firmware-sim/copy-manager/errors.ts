@@ -2,7 +2,7 @@
  * COPY ABORTED conditions raised while segments run (extended-copy.md §7). Executors throw
  * `CopyAbort`; the copy manager adds the segment number and residual and turns it into sense data.
  */
-import { SenseKey, type ForwardedSense, type SenseInfo } from '../../src/scsi/sense.js';
+import { SenseKey, senseCode, type ForwardedSense, type SenseInfo } from '../../src/scsi/sense.js';
 
 export class CopyAbort extends Error {
   /**
@@ -19,7 +19,8 @@ export class CopyAbort extends Error {
     readonly forwarded: ForwardedSense[] = [],
     readonly bit?: number,
   ) {
-    super(`COPY ABORTED ${asc.toString(16)}/${ascq.toString(16)}`);
+    // Key/ASC/ASCQ in hex, two digits each, as describeSense writes them: "COPY ABORTED 0A/0D/01".
+    super(`COPY ABORTED ${senseCode({ key: SenseKey.COPY_ABORTED, asc, ascq }, { wide: true, upper: true })}`);
     this.name = 'CopyAbort';
   }
 

@@ -10,8 +10,9 @@
  * file or the new one, never half of one.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { writeAtomic } from '../../src/atomic-write.js';
 import type { LabConfig } from './config.js';
 import { defaultLabPath, parseLabText } from './load.js';
 import { LabError } from './schema.js';
@@ -94,30 +95,6 @@ export class LabSaver {
   async flush(): Promise<void> {
     while (this.pending !== undefined) await this.chain;
     await this.chain;
-  }
-}
-
-/** Write `text` to `file` so that a crash leaves the old content or the new, never a mix. */
-export async function writeAtomic(file: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  // Created fresh ('wx'), so `mode` is what the file gets (a stale temporary file could carry another).
-  await rm(tmp, { force: true });
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, stat } from 'node:fs/promises';
-import { writeAtomic } from '../../firmware-sim/lab/persist.js';
+import { writeAtomic } from '../atomic-write.js';
 
 export const TOKEN_FILE = 'api-token';
 /** The lab schema's minimum for api.token; a stored token must be as strong. */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeSense, encodeSense, Sense } from '../../src/scsi/sense.js';
 import { decodeCopyStatus, decodeFailedSegmentDetails } from '../../src/scsi/receive-copy-results.js';
 import { encodeParameterList, encodeXcopyCdb, type CscdDescriptor } from '../../src/scsi/xcopy.js';
+import { Abort } from '../../firmware-sim/copy-manager/errors.js';
 import { blockParams, e4, exec, list, makeLab, OTHER, pattern, rcr, ROUTER_PORT, SERVER, variableTape, xcopy, type Lab } from './helpers.js';
 
 let lab: Lab;
@@ -56,6 +57,11 @@ describe('CDB and parameter-list validation (ILLEGAL REQUEST, nothing moved)', (
 });
 
 describe('COPY ABORTED while segments run', () => {
+  it('the abort names its sense key/ASC/ASCQ in two-digit hex, as describeSense does', () => {
+    expect(Abort.thirdPartyFailure(undefined, []).message).toBe('COPY ABORTED 0A/0D/01');
+    expect(Abort.inexact().message).toBe('COPY ABORTED 0A/26/0A');
+  });
+
   it('CSCD ID beyond the list: 08/04 in segment 0', async () => {
     lab = await makeLab();
     const d0 = lab.disks[0]!;

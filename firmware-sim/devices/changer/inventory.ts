@@ -4,15 +4,15 @@
  * element map (four contiguous address runs, smc.md §1.1) comes from the lab; the contents live in
  * one JSON file in the data directory.
  *
- * Crash safety: every change is a whole new state written to `<file>.tmp`, fsynced, renamed over the
+ * Crash safety: every change is a whole new state written to a temporary file beside it (src/atomic-write.ts), fsynced, renamed over the
  * file and the directory fsynced. A move is therefore either on disk entirely or not at all; a
  * process killed at any instant leaves each cartridge in exactly one element (its source or its
  * destination), never in both or none. The in-flight picker state (a cartridge in the transport
  * element while the robot moves) is memory only: after a crash the cartridge is where the last
  * committed state says, as a library's own inventory scan would find it.
  */
-import { open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeAtomic } from '../../../src/atomic-write.js';
 import { ElementType, type ElementAddressAssignment, type ElementRun } from '../../../src/scsi/smc.js';
 
 export type ElementMap = ElementAddressAssignment;
@@ -236,27 +236,9 @@ export class Inventory {
     const state: InventoryFile = { version: 1, generation: ++this.generation, elements: {} };
     for (const [a, p] of [...this.contents].sort((x, y) => x[0] - y[0])) state.elements[String(a)] = p;
     const data = JSON.stringify(state, null, 1);
-    const run = this.writing.then(() => writeDurably(this.file, data));
+    const run = this.writing.then(() => writeAtomic(this.file, data));
     this.writing = run.catch(() => undefined);
     return run;
-  }
-}
-
-async function writeDurably(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 
