@@ -97,6 +97,11 @@ interface Catalog {
   nextSerial: number;
   snapshots: CatalogEntry[];
   eras?: Era[];
+  /**
+   * Per origin: snapshots with a serial below this are older than the origin's last change take,
+   * whose changes that take already consumed (see takeChanges).
+   */
+  takenBefore?: Record<string, number>;
 }
 
 export interface SnapshotEntry {
@@ -310,6 +315,7 @@ export class Snapshots {
         // the live map after the cut, so the next era has it.
         for (const m of made) cut.push({ disk: m.o.disk, era: { origin: m.o.name, serial: m.meta.serial, runs: m.o.disk.takeChanges().map((x) => [x.lba, x.count]) } });
         this.catalog = {
+          ...this.catalog,
           nextSerial: this.catalog.nextSerial + made.length,
           snapshots: [...this.catalog.snapshots, ...made.map((m) => m.meta)],
           eras: [...(this.catalog.eras ?? []), ...cut.map((c) => c.era)],
@@ -382,12 +388,20 @@ export class Snapshots {
     }
     const o = this.host.origin(origin);
     if (!o) throw new SnapshotError(`no disk LU "${origin}" that can have snapshots`, 'not-found');
+    // A take reaches a point in time; a later take at an older snapshot would find its changes
+    // already consumed and report too few. The backup it feeds would restore to the newer point
+    // while labelled with the snapshot's instant, so refuse it (a full backup from it is fine).
+    const before = this.catalog.takenBefore?.[origin] ?? 0;
+    if (upto < before) {
+      throw new SnapshotError(`the changes of ${origin} up to snapshot "${at}" were already taken by a later change take (a backup after the snapshot's instant); take a full backup from this snapshot`, 'conflict');
+    }
     const eras = this.catalog.eras ?? [];
     const taken = eras.filter((x) => x.origin === origin && x.serial <= upto);
     const runs = taken.flatMap((x) => x.runs.map(([lba, count]) => ({ lba, count })));
     if (at === undefined) runs.push(...o.disk.takeChanges());
-    if (taken.length) {
-      this.catalog = { ...this.catalog, eras: eras.filter((x) => !taken.includes(x)) };
+    const nextBefore = Math.max(before, at === undefined ? this.catalog.nextSerial : upto);
+    if (taken.length || nextBefore !== before) {
+      this.catalog = { ...this.catalog, eras: eras.filter((x) => !taken.includes(x)), takenBefore: { ...this.catalog.takenBefore, [origin]: nextBefore } };
       await this.saveCatalog();
     }
     return mergeExtents(runs);

@@ -132,6 +132,37 @@ function cstr(h: Buffer, off: number, len: number): string {
   return h.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
 }
 
+/**
+ * Checks one header block (`at` is its archive offset, for the message) and returns its typeflag and
+ * the size field: enough to skip a pax body before the member's own header is decoded.
+ */
+export function headerKind(h: Buffer, at: number): { typeflag: string; size: number } {
+  if (readOctal(h, 148, 8) !== headerChecksum(h)) throw new TarFormatError(`header checksum mismatch at ${at}`);
+  return { typeflag: String.fromCharCode(h[156] || 0x30), size: readOctal(h, 124, 12) };
+}
+
+export interface HeaderFields {
+  path: string;
+  size: number;
+  mtime: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkname: string;
+}
+
+/** A member header's fields, the preceding pax record's path/size/mtime winning over the ustar ones. */
+export function headerFields(h: Buffer, pax: Record<string, string> | undefined): HeaderFields {
+  const prefix = cstr(h, 345, 155);
+  let path = prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100);
+  let size = readOctal(h, 124, 12);
+  let mtime = readOctal(h, 136, 12);
+  if (pax?.path) path = pax.path;
+  if (pax?.size) size = Number(pax.size);
+  if (pax?.mtime) mtime = Math.floor(Number(pax.mtime));
+  return { path, size, mtime, mode: readOctal(h, 100, 8), uid: readOctal(h, 108, 8), gid: readOctal(h, 116, 8), linkname: cstr(h, 157, 100) };
+}
+
 export function parsePax(body: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
@@ -158,31 +189,24 @@ export function parseArchive(buf: Buffer): ParsedMember[] {
   while (off + TAR_BLOCK <= buf.length) {
     const h = buf.subarray(off, off + TAR_BLOCK);
     if (h.every((b) => b === 0)) break;
-    const stored = readOctal(h, 148, 8);
-    if (stored !== headerChecksum(h)) throw new TarFormatError(`header checksum mismatch at ${off}`);
-    const typeflag = String.fromCharCode(h[156] || 0x30);
-    let size = readOctal(h, 124, 12);
+    const { typeflag, size: rawSize } = headerKind(h, off);
     const dataOffset = off + TAR_BLOCK;
     if (typeflag === 'x' || typeflag === 'g') {
-      const body = buf.subarray(dataOffset, dataOffset + size);
+      const body = buf.subarray(dataOffset, dataOffset + rawSize);
       if (typeflag === 'x') {
         pending = parsePax(body);
         pendingStart = off;
       }
-      off = dataOffset + padTo512(size);
+      off = dataOffset + padTo512(rawSize);
       continue;
     }
-    const prefix = cstr(h, 345, 155);
-    let path = prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100);
-    let mtime = readOctal(h, 136, 12);
-    if (pending?.path) path = pending.path;
-    if (pending?.size) size = Number(pending.size);
-    if (pending?.mtime) mtime = Math.floor(Number(pending.mtime));
+    const f = headerFields(h, pending);
+    const size = f.size;
     const type = typeflag === '5' ? 'directory' : 'file';
     out.push({
-      path: type === 'directory' ? path.replace(/\/$/, '') : path, type, size, mtime,
-      mode: readOctal(h, 100, 8), uid: readOctal(h, 108, 8), gid: readOctal(h, 116, 8),
-      pax: pending, headerOffset: pendingStart >= 0 ? pendingStart : off, dataOffset, linkname: cstr(h, 157, 100), typeflag,
+      path: type === 'directory' ? f.path.replace(/\/$/, '') : f.path, type, size, mtime: f.mtime,
+      mode: f.mode, uid: f.uid, gid: f.gid,
+      pax: pending, headerOffset: pendingStart >= 0 ? pendingStart : off, dataOffset, linkname: f.linkname, typeflag,
     });
     pending = undefined;
     pendingStart = -1;

@@ -260,33 +260,20 @@ export class DataService {
     const e = this.startCheck(butype, MoverMode.WRITE);
     if (e) return e;
     const hist = YES.has((env.find((p) => p.name === 'HIST')?.value ?? 'y').toLowerCase());
-    this.operation = DataOperation.RECOVER_FILEHIST;
-    this.state = DataState.ACTIVE;
-    const conn = this.conn!;
-    this.requestStream(conn);
-    const reader = new ConnReader(conn);
-    void (async () => {
-      try {
-        const batch: HistoryEntry[] = [rootEntry()];
-        let node = 2n;
-        const r = await readTarStream(
-          (n) => reader.take(n),
-          async (m) => {
-            batch.push({ name: `/${m.path}`, stat: statOf(m.isDir, m.mode, m.mtime, m.size), node: node++, fhInfo: BigInt(m.headerOffset) });
-            if (hist && batch.length >= FH_BATCH) this.postFiles(batch.splice(0));
-          },
-        );
-        this.bytesProcessed = BigInt(r.bytes);
-        if (hist) this.postFiles(batch);
-        await reader.drain();
-        if (this.state === DataState.ACTIVE) this.halt(DataHaltReason.SUCCESSFUL);
-      } catch (err) {
-        if (this.state === DataState.ACTIVE) {
-          this.ctx.log(LogType.ERROR, `reading the image failed: ${(err as Error).message}`);
-          this.halt(DataHaltReason.INTERNAL_ERROR);
-        }
-      }
-    })();
+    this.runOverImage(DataOperation.RECOVER_FILEHIST, 'reading the image failed', async (reader) => {
+      const batch: HistoryEntry[] = [rootEntry()];
+      let node = 2n;
+      const r = await readTarStream(
+        (n) => reader.take(n),
+        async (m) => {
+          batch.push({ name: `/${m.path}`, stat: statOf(m.isDir, m.mode, m.mtime, m.size), node: node++, fhInfo: BigInt(m.headerOffset) });
+          if (hist && batch.length >= FH_BATCH) this.postFiles(batch.splice(0));
+        },
+      );
+      this.bytesProcessed = BigInt(r.bytes);
+      if (hist) this.postFiles(batch);
+      await reader.drain();
+    });
     return Err.NO_ERR;
   }
 
@@ -324,45 +311,56 @@ export class DataService {
         return Err.ILLEGAL_ARGS_ERR;
       }
     }
-    this.operation = DataOperation.RECOVER;
+    this.runOverImage(DataOperation.RECOVER, 'restore failed', async (reader) => {
+      const r = await readTarStream(
+        (n) => reader.take(n),
+        async (m, body) => {
+          const name = `/${m.path}`;
+          for (const t of targets) {
+            const under = t.orig === '/' ? name.slice(1) : name === t.orig ? '' : name.startsWith(`${t.orig}/`) ? name.slice(t.orig.length + 1) : undefined;
+            if (under === undefined) continue;
+            t.hits++;
+            const dest = [...t.dest, ...under.split('/').filter(Boolean)].join('/');
+            try {
+              const w = writers.get(t.vol)!;
+              if (m.isDir) await w.mkdirp(dest, m.mtime);
+              else await w.writeFile(dest, await body(m.size), { mtime: m.mtime, readOnly: (m.mode & 0o200) === 0 });
+            } catch (err) {
+              t.failed = RecoveryStatus.FAILED_IO_ERROR;
+              this.ctx.log(LogType.ERROR, `restoring ${name} to /fat/${t.vol}/${dest}: ${(err as Error).message}`);
+            }
+          }
+        },
+      );
+      this.bytesProcessed = BigInt(r.bytes);
+      await reader.drain();
+      for (const t of targets) this.ctx.post(Msg.LOG_FILE, { name: t.orig, recovery_status: t.failed ?? (t.hits ? RecoveryStatus.SUCCESSFUL : RecoveryStatus.FAILED_NOT_FOUND) });
+    });
+    return Err.NO_ERR;
+  }
+
+  /**
+   * Makes `op` the ACTIVE operation and runs `work` over the image connection: a return halts the
+   * data service SUCCESSFUL, a throw logs `what: message` and halts it INTERNAL_ERROR (unless an
+   * abort or the connection's end already halted it).
+   */
+  private runOverImage(op: number, what: string, work: (reader: ConnReader) => Promise<void>): void {
+    this.operation = op;
     this.state = DataState.ACTIVE;
     const conn = this.conn!;
     this.requestStream(conn);
     const reader = new ConnReader(conn);
     void (async () => {
       try {
-        const r = await readTarStream(
-          (n) => reader.take(n),
-          async (m, body) => {
-            const name = `/${m.path}`;
-            for (const t of targets) {
-              const under = t.orig === '/' ? name.slice(1) : name === t.orig ? '' : name.startsWith(`${t.orig}/`) ? name.slice(t.orig.length + 1) : undefined;
-              if (under === undefined) continue;
-              t.hits++;
-              const dest = [...t.dest, ...under.split('/').filter(Boolean)].join('/');
-              try {
-                const w = writers.get(t.vol)!;
-                if (m.isDir) await w.mkdirp(dest, m.mtime);
-                else await w.writeFile(dest, await body(m.size), { mtime: m.mtime, readOnly: (m.mode & 0o200) === 0 });
-              } catch (err) {
-                t.failed = RecoveryStatus.FAILED_IO_ERROR;
-                this.ctx.log(LogType.ERROR, `restoring ${name} to /fat/${t.vol}/${dest}: ${(err as Error).message}`);
-              }
-            }
-          },
-        );
-        this.bytesProcessed = BigInt(r.bytes);
-        await reader.drain();
-        for (const t of targets) this.ctx.post(Msg.LOG_FILE, { name: t.orig, recovery_status: t.failed ?? (t.hits ? RecoveryStatus.SUCCESSFUL : RecoveryStatus.FAILED_NOT_FOUND) });
+        await work(reader);
         if (this.state === DataState.ACTIVE) this.halt(DataHaltReason.SUCCESSFUL);
       } catch (err) {
         if (this.state === DataState.ACTIVE) {
-          this.ctx.log(LogType.ERROR, `restore failed: ${(err as Error).message}`);
+          this.ctx.log(LogType.ERROR, `${what}: ${(err as Error).message}`);
           this.halt(DataHaltReason.INTERNAL_ERROR);
         }
       }
     })();
-    return Err.NO_ERR;
   }
 
   /** Over TCP the DATA side asks the DMA for the stream (NOTIFY_DATA_READ → MOVER_READ). */

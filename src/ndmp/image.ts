@@ -5,7 +5,7 @@
  * rebuilds the same history from an image (START_RECOVER_FILEHIST) or extracts members.
  */
 import type { FatEntry } from '../fs/fat/volume.js';
-import { headerChecksum, padTo512, parsePax, TAR_BLOCK, TarFormatError } from '../fs/tar.js';
+import { headerFields, headerKind, padTo512, parsePax, TAR_BLOCK } from '../fs/tar.js';
 import { planTar } from '../backup-server/plan/tar-plan.js';
 import type { StreamPiece } from '../backup-server/plan/compile.js';
 import { FileStatUns, FileType, FsType } from './constants.js';
@@ -68,17 +68,6 @@ export interface StreamMember {
   headerOffset: number;
 }
 
-function readOctal(h: Buffer, off: number, len: number): number {
-  const s = h.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new TarFormatError(`bad octal field at ${off}`);
-  return parseInt(s, 8);
-}
-function cstr(h: Buffer, off: number, len: number): string {
-  const end = h.indexOf(0, off);
-  return h.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
-}
-
 /**
  * Walks a tar stream from a byte source: calls `onMember` for each member with a reader for its
  * body (which the callback may consume or ignore). Stops at end-of-archive or end of stream.
@@ -97,27 +86,20 @@ export async function readTarStream(
     const start = off;
     off += TAR_BLOCK;
     if (h.every((b) => b === 0)) break;
-    if (readOctal(h, 148, 8) !== headerChecksum(h)) throw new TarFormatError(`header checksum mismatch at ${start}`);
-    const typeflag = String.fromCharCode(h[156] || 0x30);
-    let size = readOctal(h, 124, 12);
+    const { typeflag, size: rawSize } = headerKind(h, start);
     if (typeflag === 'x' || typeflag === 'g') {
-      const body = await take(padTo512(size));
+      const body = await take(padTo512(rawSize));
       off += body.length;
       if (typeflag === 'x') {
-        pending = parsePax(body.subarray(0, size));
+        pending = parsePax(body.subarray(0, rawSize));
         pendingStart = start;
       }
       continue;
     }
-    const prefix = cstr(h, 345, 155);
-    let path = prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100);
-    let mtime = readOctal(h, 136, 12);
-    if (pending?.path) path = pending.path;
-    if (pending?.size) size = Number(pending.size);
-    if (pending?.mtime) mtime = Math.floor(Number(pending.mtime));
+    const f = headerFields(h, pending);
     const isDir = typeflag === '5';
-    if (isDir) size = 0;
-    const m: StreamMember = { path: path.replace(/\/$/, ''), isDir, size, mode: readOctal(h, 100, 8), mtime, headerOffset: pendingStart >= 0 ? pendingStart : start };
+    const size = isDir ? 0 : f.size;
+    const m: StreamMember = { path: f.path.replace(/\/$/, ''), isDir, size, mode: f.mode, mtime: f.mtime, headerOffset: pendingStart >= 0 ? pendingStart : start };
     pending = undefined;
     pendingStart = -1;
     members++;

@@ -151,4 +151,25 @@ describe('snapshot LUs in the lab', () => {
     // The origin keeps working without copy-on-write.
     expect((await cmd(rt.port('app1'), 0, cdb10(0x2a, 0, 1), Buffer.alloc(512, 7))).status).toBe(0);
   });
+  it('an incremental from a snapshot older than the last change take is refused with 409 (its changes were consumed by the later take)', async () => {
+    const app = rt.port('backup1'); // array1/scratch (LUN 2) is masked to the backup server
+    const s1 = (await rt.snapshots.createSet({ lus: ['array1/scratch'], name: 'gap-a' })).snapshots[0]!;
+    // Written after s1's instant: a plain take (a backup of the live disk) consumes it with s1's era.
+    expect((await cmd(app, 2, cdb10(0x2a, 8, 1), Buffer.alloc(512, 9))).status).toBe(0);
+    expect(await rt.snapshots.takeChanges('array1/scratch')).toContainEqual({ lba: 8, count: expect.any(Number) });
+    const r = await api.app.inject({ method: 'POST', url: `/api/snapshots/${s1.id}/changes/take`, headers: auth });
+    expect(r.statusCode, r.body).toBe(409);
+    expect(r.json<{ message: string }>().message).toMatch(/already taken by a later change take/);
+    // A snapshot taken after that take is fine, and so is a second take at it (nothing new).
+    expect((await cmd(app, 2, cdb10(0x2a, 16, 1), Buffer.alloc(512, 3))).status).toBe(0);
+    const s2 = (await rt.snapshots.createSet({ lus: ['array1/scratch'], name: 'gap-b' })).snapshots[0]!;
+    expect((await cmd(app, 2, cdb10(0x2a, 24, 1), Buffer.alloc(512, 4))).status).toBe(0);
+    const taken = (await api.app.inject({ method: 'POST', url: `/api/snapshots/${s2.id}/changes/take`, headers: auth })).json<{ extents: Array<{ lba: number; count: number }> }>();
+    expect(taken.extents.map((x) => x.lba)).toEqual([16]);
+    expect((await rt.snapshots.takeChanges('array1/scratch', s2.id))).toEqual([]);
+    // s1 stays refused after s2's take too; the live changes after s2 are still there.
+    await expect(rt.snapshots.takeChanges('array1/scratch', s1.id)).rejects.toThrow(/already taken/);
+    expect((await rt.snapshots.takeChanges('array1/scratch')).map((x) => x.lba)).toEqual([24]);
+    for (const s of [s1, s2]) await rt.snapshots.delete(s.id);
+  });
 });

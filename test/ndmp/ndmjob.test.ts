@@ -257,6 +257,12 @@ describe.skipIf(!ok)('ndmjob with the library robot over the NDMP SCSI service',
     expect(r.out).toMatch(/@256 TAPE Empty/);
     r = await ndmjob(['-o', 'init-labels', '-T', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096'], dataDir);
     expect(r.code).toBe(0);
+    // -l with the robot and no -m: ndmjob loads each full slot's cartridge, reads its label record
+    // and unloads it (ndmp.md §4.5); over MD5 this time. Its exit code is the label type, not 0.
+    r = await ndmjob(['-l', '-T', agent.replace('/4,', '/4m,'), '-r', 'changer0', '-f', 'tape0', '-v'], dataDir);
+    expect(r.out).toMatch(/load slot @4096 into drive @256"\n[^]*ME "DMSIMR01@4096"\n[^]*unload drive @256 to slot @4096"/);
+    // the next full slot holds a blank cartridge: no label record to read
+    expect(r.out).toMatch(/load slot @4097 into drive @256"\n[^]*"failed label read"\n[^]*unload drive @256 to slot @4097"/);
     const idx = path.join(dataDir, 'idx');
     r = await ndmjob(['-c', '-D', agent, '-r', 'changer0', '-f', 'tape0', '-m', 'DMSIMR01@4096', '-C', '/fat/fat', '-I', idx, '-v'], dataDir);
     expect(r.out).toContain('Commanding robot to unload drive @256 to slot @4096');

@@ -48,6 +48,7 @@ import { asciiField } from '../../../src/scsi/layout.js';
 import type { ITNexus, LuIdentity, ResetKind } from '../../router/task.js';
 import { commonCommands } from '../../lu/common-commands.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
+import { RemovalPrevention } from '../../lu/removal-prevention.js';
 import type { TapeDrive } from '../tape/drive.js';
 import type { ElementInfo, Inventory, Placement } from './inventory.js';
 import { logCommands, tapeAlertParams, TapeAlerts, type LogPageDef } from '../tape/log-pages.js';
@@ -119,7 +120,7 @@ export class ChangerLu extends ScsiLogicalUnit {
   private inFlight: { barcode: string; from: number } | undefined;
   private ieOpen = false;
   private doorOpenNow = false;
-  private readonly prevented = new Set<string>();
+  private readonly prevention = new RemovalPrevention();
   /** The nexus whose INITIALIZE ELEMENT STATUS is scanning; other nexuses get 2/04/01 meanwhile. */
   private scanningFor: string | undefined;
   /** Fault injection (smc.md §1.7): drives taken offline (3B/1A), inventory lost (83/00 until re-scanned). */
@@ -168,7 +169,7 @@ export class ChangerLu extends ScsiLogicalUnit {
 
   /** Any nexus holds PREVENT: the operator may not open the door or the I/E station. */
   get locked(): boolean {
-    return this.prevented.size > 0;
+    return this.prevention.held;
   }
 
   /** The operator puts a shelf cartridge into an empty I/E element (the first one unless named); 6/28/01 follows. */
@@ -217,7 +218,7 @@ export class ChangerLu extends ScsiLogicalUnit {
 
   override nexusLost(nexus: ITNexus): void {
     super.nexusLost(nexus);
-    this.prevented.delete(nexus.key);
+    this.prevention.nexusLost(nexus);
   }
 
   /**
@@ -226,7 +227,7 @@ export class ChangerLu extends ScsiLogicalUnit {
    */
   protected override onReset(kind: ResetKind): void {
     super.onReset(kind);
-    this.prevented.clear();
+    this.prevention.clear();
     this.alerts.clear();
   }
 
@@ -520,10 +521,7 @@ export class ChangerLu extends ScsiLogicalUnit {
   }
 
   preventAllow(ctx: Ctx): HandlerOutput {
-    const p = ctx.cdb[4]! & 0x03;
-    if (p === 0) this.prevented.delete(ctx.nexus.key);
-    else if (p === 1) this.prevented.add(ctx.nexus.key);
-    else throw Sense.invalidFieldInCdb(4, 1);
+    this.prevention.apply(ctx.cdb, ctx.nexus);
     return undefined;
   }
 

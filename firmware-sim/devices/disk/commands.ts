@@ -11,7 +11,7 @@ import {
   decodeReadCapacity10Cdb, decodeReadCapacity16Cdb, encodeReadCapacity10, encodeReadCapacity16, readCapacity10Usage, readCapacity16Usage,
 } from '../../../src/scsi/read-capacity.js';
 import {
-  SbcOp, SaIn16, decodeBlockCdb, type BlockCdb, decodeGetLbaStatusCdb, decodePreventAllowCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
+  SbcOp, SaIn16, decodeBlockCdb, type BlockCdb, decodeGetLbaStatusCdb, decodeStartStopCdb, decodeUnmapCdb, decodeUnmapList,
   encodeLbaStatus, sbcUsage, ProvisioningStatus, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH, type LbaStatusDescriptor,
 } from '../../../src/scsi/sbc.js';
 import type { CommandContext, CommandDef, DataDirection } from '../../lu/logical-unit.js';
@@ -301,10 +301,8 @@ async function startStopUnit({ lu, cdb }: Ctx): Promise<undefined> {
 }
 
 async function preventAllow({ lu, cdb, nexus }: Ctx): Promise<undefined> {
-  const { prevent } = decodePreventAllowCdb(cdb);
-  // 10b and 11b are obsolete for direct-access devices.
-  if (prevent > 1) throw Sense.invalidFieldInCdb(4, 1);
-  lu.setPrevent(nexus, prevent === 1);
+  // 10b and 11b are obsolete for direct-access devices: RemovalPrevention refuses them.
+  lu.applyPreventAllow(cdb, nexus);
   return undefined;
 }
 

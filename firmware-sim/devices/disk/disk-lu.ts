@@ -18,6 +18,7 @@ import {
   encodeBlockDeviceCharacteristicsVpd, encodeBlockLimitsVpd, encodeLogicalBlockProvisioningVpd, type BlockCdb, type BlockLimits,
 } from '../../../src/scsi/sbc.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandTable } from '../../lu/logical-unit.js';
+import { RemovalPrevention } from '../../lu/removal-prevention.js';
 import { commonCommands } from '../../lu/common-commands.js';
 import { FaultPlan } from '../faults.js';
 import { ZEROES, type BlockStore } from '../backing/block-store.js';
@@ -86,7 +87,7 @@ export class DiskLu extends ScsiLogicalUnit implements DiskOps {
   stopped = false;
   mediumPresent = true;
   /** I_T nexuses holding PREVENT MEDIUM REMOVAL. */
-  private readonly preventers = new Set<string>();
+  private readonly prevention = new RemovalPrevention();
   private writeCache = true;
   private closed = false;
   /** Set while a COMPARE AND WRITE runs: writes wait for it, so compare and write are one atomic step. */
@@ -198,24 +199,23 @@ export class DiskLu extends ScsiLogicalUnit implements DiskOps {
    * on this LU aborted and its saved results discarded (SPC-4 table 109).
    */
   protected override onReset(): void {
-    this.preventers.clear();
+    this.prevention.clear();
     this.copyManager?.manager.luReset(this.identity.name);
   }
 
   override nexusLost(nexus: ITNexus): void {
     super.nexusLost(nexus);
-    this.preventers.delete(nexus.key);
+    this.prevention.nexusLost(nexus);
     this.copyManager?.manager.nexusLost(nexus);
   }
 
-  /** PREVENT ALLOW MEDIUM REMOVAL state is per I_T nexus; any holder blocks removal. */
-  setPrevent(nexus: ITNexus, on: boolean): void {
-    if (on) this.preventers.add(nexus.key);
-    else this.preventers.delete(nexus.key);
+  /** PREVENT ALLOW MEDIUM REMOVAL: a per-nexus hold; any holder blocks removal. */
+  applyPreventAllow(cdb: Buffer, nexus: ITNexus): void {
+    this.prevention.apply(cdb, nexus);
   }
 
   get isRemovalPrevented(): boolean {
-    return this.preventers.size > 0;
+    return this.prevention.held;
   }
 
   /** Load or eject the medium from the management side (removable disks only). */

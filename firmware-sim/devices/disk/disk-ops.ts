@@ -26,7 +26,7 @@ export interface DiskOps extends ScsiLogicalUnit {
   readonly writeProtected: boolean;
   readonly isRemovalPrevented: boolean;
   physicalExponent(): number;
-  setPrevent(nexus: ITNexus, on: boolean): void;
+  applyPreventAllow(cdb: Buffer, nexus: ITNexus): void;
   /** Medium access preconditions, in the order SBC reports them. */
   mediaReady(): void;
   checkRange(lba: number, count: number): void;

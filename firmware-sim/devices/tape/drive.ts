@@ -41,6 +41,7 @@ import type { ITNexus, LuIdentity, ResetKind, ScsiResult } from '../../router/ta
 import { commonCommands } from '../../lu/common-commands.js';
 import { vpdPage } from '../../../src/scsi/inquiry.js';
 import { ScsiLogicalUnit, type CommandContext, type CommandDef, type HandlerOutput } from '../../lu/logical-unit.js';
+import { RemovalPrevention } from '../../lu/removal-prevention.js';
 import { Cartridge, CartridgeFormatError } from './cartridge.js';
 import type { TapeFaults } from './faults.js';
 import { FaultPlan } from '../faults.js';
@@ -132,7 +133,7 @@ export class TapeDrive extends ScsiLogicalUnit implements TapeModeView, TapeLogV
   private pos = 0;
   private positionLost = false;
   private dirty = false;
-  private readonly prevented = new Set<string>();
+  private readonly prevention = new RemovalPrevention();
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * Counters since the cartridge was loaded (or LOG SELECT reset them): bytes for the
@@ -253,7 +254,7 @@ export class TapeDrive extends ScsiLogicalUnit implements TapeModeView, TapeLogV
    */
   protected override onReset(kind: ResetKind): void {
     super.onReset(kind);
-    this.prevented.clear();
+    this.prevention.clear();
     this.alerts.clear();
   }
 
@@ -299,23 +300,23 @@ export class TapeDrive extends ScsiLogicalUnit implements TapeModeView, TapeLogV
           }
         : {}),
       blockLength: this.mode.blockLength,
-      removalPrevented: this.prevented.size > 0,
+      removalPrevented: this.prevention.held,
     };
   }
 
   get removalPrevented(): boolean {
-    return this.prevented.size > 0;
+    return this.prevention.held;
   }
 
   override nexusLost(nexus: ITNexus): void {
     super.nexusLost(nexus);
     // SPC: a prevent held by a nexus ends with the nexus.
-    this.prevented.delete(nexus.key);
+    this.prevention.nexusLost(nexus);
   }
 
   private async doUnload(hold: boolean, force: boolean): Promise<void> {
     if (!this.cart && !this.mediumFault) return;
-    if (this.prevented.size && !force) throw Sense.mediumRemovalPrevented();
+    if (this.prevention.held && !force) throw Sense.mediumRemovalPrevented();
     if (this.cart) await this.cart.sync();
     this.pos = 0;
     this.dirty = false;
@@ -818,10 +819,7 @@ export class TapeDrive extends ScsiLogicalUnit implements TapeModeView, TapeLogV
   }
 
   preventAllow(ctx: Ctx): HandlerOutput {
-    const p = ctx.cdb[4]! & 0x03;
-    if (p === 0) this.prevented.delete(ctx.nexus.key);
-    else if (p === 1) this.prevented.add(ctx.nexus.key);
-    else throw Sense.invalidFieldInCdb(4, 1);
+    this.prevention.apply(ctx.cdb, ctx.nexus);
     return undefined;
   }
 
