@@ -53,6 +53,9 @@ export class LabEvents {
   private readonly claims: Array<{ initiatorPort: string; job: number }> = [];
   /** Copy → the job that ran it (undefined: none), decided when the copy is first seen. */
   private readonly owners = new Map<string, number | undefined>();
+  /** The iSCSI sessions now (set by the API when it has a target): logins and logouts redraw the fabric. */
+  sessionSource: (() => Array<{ tsih: number; initiatorName: string; initiatorPort?: string }>) | undefined;
+  private lastSessions = '';
 
   constructor(
     private readonly runtime: LabRuntime,
@@ -85,6 +88,12 @@ export class LabEvents {
       const i = this.claims.indexOf(c);
       if (i >= 0) this.claims.splice(i, 1);
     };
+  }
+
+  /** Whether a running backup job uses this initiator port (the in-process backup server is logged in there). */
+  claimed(initiatorPort: string): boolean {
+    const norm = (w: string) => w.replace(/:/g, '').toLowerCase();
+    return this.claims.some((c) => norm(c.initiatorPort) === norm(initiatorPort));
   }
 
   /** The job a copy belongs to: the newest running claim of its initiator port when first seen. */
@@ -156,6 +165,15 @@ export class LabEvents {
   }
 
   private sample(): void {
+    // An initiator logging in or out changes the fabric picture: tell dashboards as an API change would.
+    const sessions = this.sessionSource?.();
+    if (sessions) {
+      const sig = sessions.map((x) => `${x.tsih}|${x.initiatorName}|${x.initiatorPort ?? ''}`).sort().join('\n');
+      if (sig !== this.lastSessions) {
+        this.lastSessions = sig;
+        this.emit({ type: 'lab', data: { changed: 'sessions' } });
+      }
+    }
     const copies = this.sampleCopies();
     const sig = JSON.stringify(copies.map(({ rate: _r, ...c }) => c));
     if (sig !== this.lastCopies) {

@@ -76,6 +76,8 @@ export async function buildApi(runtime: LabRuntime, opts: ApiOptions = {}): Prom
   const luName = (nexus: ITNexus, lun: number) => runtime.fabric.deviceOf(nexus)?.visibleLus(nexus.initiatorPort).get(lun)?.identity.name ?? `${nexus.targetPort}/${lun}`;
   const metrics = new LabMetrics(runtime.fabric, luName);
   const events = new LabEvents(runtime);
+  const target = opts.iscsi;
+  if (target) events.sessionSource = () => target.sessions();
   app.decorate('lab', { runtime, metrics, events, iscsi: opts.iscsi, catalogPath: opts.catalogPath });
 
   await app.register(swagger, {

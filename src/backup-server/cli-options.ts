@@ -6,6 +6,8 @@
  * management API for its path (GET /api/catalog) and opens that file, so it must run on the
  * router's machine or see its data directory; --catalog FILE overrides both.
  */
+import { LibraryClient } from './library.js';
+import { findChanger, mountFromLibrary } from './library-mount.js';
 import { join } from 'node:path';
 import { parseHostPort } from '../cli/command.js';
 import { ISNS_PORT } from '../isns/constants.js';
@@ -142,4 +144,23 @@ export async function driveForBackup(session: Session, catalog: Catalog, backupI
   }
   if (!holder) throw new Error(`backup ${backupId} is on cartridge ${b.barcode}, which no drive this backup server sees holds${why}: load it into a drive, or name the drive with --tape`);
   return holder;
+}
+
+/**
+ * The drive for a restore or verify, with a library: when no --tape is named and the backup server
+ * sees a media changer, the robot moves the catalog's cartridge from its slot into a free drive
+ * (library-mount.ts); `release` unloads it and moves it home. A cartridge already in a drive, or
+ * no changer at all, falls back to driveForBackup.
+ */
+export async function driveForJob(session: Session, catalog: Catalog, backupId: number, tape: string | undefined): Promise<{ drive: DiscoveredLu; release?: () => Promise<void> }> {
+  const changer = tape ? undefined : findChanger(session);
+  const b = catalog.backup(backupId);
+  if (changer && b) {
+    const view = await new LibraryClient(session.client, { target: changer.target, lun: changer.lun }).status();
+    if (view.slots.some((s) => s.barcode === b.barcode)) {
+      const m = await mountFromLibrary(session, changer, { barcode: b.barcode });
+      return { drive: m.drive, release: m.release };
+    }
+  }
+  return { drive: await driveForBackup(session, catalog, backupId, tape) };
 }

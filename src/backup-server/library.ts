@@ -80,7 +80,7 @@ export class LibraryClient {
   /** Move the chosen cartridge into the first empty drive; GOOD from the library means the drive has threaded it. */
   async mount(choice: CartridgeChoice): Promise<Mounted> {
     const view = await this.status();
-    const wanted = (b: string | undefined) => !!b && (choice.barcode ? b === choice.barcode : !!choice.pool && b.startsWith(choice.pool) && !choice.exclude?.includes(b));
+    const wanted = (b: string | undefined) => !!b && (choice.barcode ? b === choice.barcode : choice.pool !== undefined && b.startsWith(choice.pool) && !choice.exclude?.includes(b));
     const slot = view.slots.find((s) => wanted(s.barcode));
     if (!slot) {
       const inDrive = view.drives.find((d) => wanted(d.barcode));

@@ -50,13 +50,6 @@ export function crc32c(buf: Uint8Array): number {
   return crc32cUpdate(0, buf);
 }
 
-/** CRC32C over several slices as if concatenated (header + AHS, data + pad). */
-export function crc32cOf(parts: readonly Uint8Array[]): number {
-  let c = 0;
-  for (const p of parts) c = crc32cUpdate(c, p);
-  return c;
-}
-
 /** A 4-byte digest in wire order (LSB first). */
 export function digestBytes(crc: number): Buffer {
   const b = Buffer.allocUnsafe(4);

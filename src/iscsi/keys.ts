@@ -5,15 +5,15 @@
  */
 
 /** When a key may be negotiated: IO initialize-only (login of a connection), LO leading login only, ALL any time, FFPO full feature phase only, SEC security stage. */
-export type KeyUse = 'IO' | 'LO' | 'ALL' | 'FFPO' | 'SEC';
-export type KeySender = 'I' | 'T' | 'IT';
+type KeyUse = 'IO' | 'LO' | 'ALL' | 'FFPO' | 'SEC';
+type KeySender = 'I' | 'T' | 'IT';
 /**
  * Result functions: list (first of the offer the responder supports), min, max (numerical), and/or
  * (boolean), declarative (each side states its own value, no negotiation), reject (obsolete key:
  * always answered Reject), irrelevant (answered Irrelevant).
  */
-export type KeyKind = 'list' | 'min' | 'max' | 'and' | 'or' | 'declarative' | 'reject' | 'irrelevant';
-export type ValueType = 'number' | 'boolean' | 'list' | 'text' | 'name';
+type KeyKind = 'list' | 'min' | 'max' | 'and' | 'or' | 'declarative' | 'reject' | 'irrelevant';
+type ValueType = 'number' | 'boolean' | 'list' | 'text' | 'name';
 
 export interface KeyDef {
   name: string;

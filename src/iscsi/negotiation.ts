@@ -76,7 +76,7 @@ const LIMIT_OF: Record<string, (l: LocalLimits) => number | boolean> = {
 export type Role = 'target' | 'initiator';
 
 /** Validate a numeric value against the key's range. */
-export function parseKeyNumber(def: KeyDef, v: string): number | undefined {
+function parseKeyNumber(def: KeyDef, v: string): number | undefined {
   const n = parseNumber(v);
   if (n === undefined) return undefined;
   if (def.min !== undefined && n < def.min) return undefined;

@@ -3,10 +3,8 @@
  * syntaxes shared by target and initiator (numbers, booleans, lists, iSCSI names).
  */
 
-export const MAX_KEY_LENGTH = 63;
-/** Text values are ≤ 255 bytes; binary values (CHAP) may be longer. */
-export const MAX_VALUE_LENGTH = 255;
-export const MAX_BINARY_VALUE_LENGTH = 8192;
+const MAX_KEY_LENGTH = 63;
+const MAX_BINARY_VALUE_LENGTH = 8192;
 
 export type KeyValue = readonly [key: string, value: string];
 

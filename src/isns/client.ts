@@ -24,7 +24,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export interface IsnsClientOptions {
+interface IsnsClientOptions {
   host: string;
   port: number;
   callTimeoutMs?: number;

@@ -5,12 +5,12 @@
  * payload: a 4-byte status, then the same. Server-originated SCN and ESI carry bare attributes.
  * Pure codec: the client and the SCN/ESI listener share it.
  */
-import { Flag, ISNS_VERSION, MAX_PDU_PAYLOAD, RESPONSE, Tag } from './constants.js';
+import { Flag, ISNS_VERSION, MAX_PDU_PAYLOAD, Tag } from './constants.js';
 import { decodeTlvs, encodeTlvs, TlvError, type Tlv } from './tlv.js';
 
 export const HEADER_BYTES = 12;
 
-export interface PduHeader {
+interface PduHeader {
   version: number;
   functionId: number;
   length: number;
@@ -48,8 +48,6 @@ export interface Message {
   flags: number;
   payload: Buffer;
 }
-
-export const isResponse = (functionId: number): boolean => (functionId & RESPONSE) !== 0;
 
 /**
  * One message as a single PDU, FIRST|LAST set. dmsim never segments what it sends (its messages

@@ -44,12 +44,12 @@ export interface DiscoveredTarget {
   portals: Array<{ address: string; port: number; tpgt: number }>;
 }
 
-export interface RegistrarLog {
+interface RegistrarLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
 
-export interface RegistrarOptions {
+interface RegistrarOptions {
   server: { host: string; port: number };
   entity: IsnsEntity;
   domains: DiscoveryDomain[];

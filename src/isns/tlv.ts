@@ -41,7 +41,7 @@ export function tlvU64(tag: number, n: bigint): Tlv {
 }
 
 /** An IP address as the 16-byte field: IPv4 goes IPv4-mapped (::ffff:a.b.c.d). */
-export function encodeIp(address: string): Buffer {
+function encodeIp(address: string): Buffer {
   const out = Buffer.alloc(16);
   if (isIPv4(address)) {
     out[10] = 0xff;
@@ -76,7 +76,7 @@ export function decodeIp(b: Buffer): string {
 
 export const tlvIp = (tag: number, address: string): Tlv => tlv(tag, encodeIp(address));
 
-export interface PortField {
+interface PortField {
   port: number;
   udp: boolean;
 }

@@ -58,6 +58,16 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     await page.waitForSelector('#lus tbody tr[data-lu="array1/fat"]');
     await page.waitForSelector('#conn.live');
     expect(await page.locator('#fabric g.node').count()).toBeGreaterThanOrEqual(4);
+    // Zones are drawn: one coloured line per pair of nodes sharing a zone, and a legend naming the members.
+    const zone = (z: string) => page.locator(`#fabric g.zone[data-zone="${z}"]`);
+    expect(await zone('backup').getAttribute('data-members')).toBe('array1 backup1 router1');
+    expect(await zone('backup').locator('line').count()).toBe(3);
+    expect(await zone('datamover').getAttribute('data-members')).toBe('array1 router1');
+    expect(await zone('app').getAttribute('data-members')).toBe('app1 array1');
+    expect(await zone('app').locator('line').count()).toBe(1);
+    expect(await page.locator('#fabric g.zone-key[data-zone="backup"] text').textContent()).toBe('backup: backup1, array1, router1');
+    // No initiator is logged in yet: the lab's hosts are greyed.
+    expect(await page.locator('#fabric g.node.away[data-node="backup1"]').count()).toBe(1);
     // Every backup mode the jobs route accepts is offered; empty tables say so.
     expect(await page.locator('#backup-mode option').allTextContents()).toEqual(['full', 'sparse', 'files', 'incremental', 'differential']);
     await page.waitForSelector('#jobs tbody tr.empty');
@@ -65,6 +75,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(await page.locator('#copies-running tbody').textContent()).toBe('no copies yet');
     expect(await page.locator('#copies-finished').isHidden()).toBe(true);
     expect(await page.locator('#backups tbody').textContent()).toBe('no backups in the catalog');
+    expect(await page.locator('#timeline').textContent()).toBe('no activity yet');
     // Every cartridge shows how full it is; the default lab's are blank 1 GiB cartridges.
     await page.waitForSelector('#cartridges tbody tr[data-barcode="DM0001L3"]');
     expect(await page.locator('#cartridges tbody tr').count()).toBe(4);
@@ -116,6 +127,12 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     expect(reason).toMatch(/COPY ABORTED 0Dh\/01h in segment \d+; source: MEDIUM ERROR 11h\/00h/);
     const job = page.locator('#jobs tbody tr[data-state="failed"]').first();
     await job.waitFor({ timeout: 30_000 });
+    // The timeline lists the job, the copy starting and failing, newest first, live from the event stream.
+    await expect.poll(async () => page.locator('#timeline li[data-kind="copy"]').allTextContents(), { timeout: 10_000 }).toEqual([
+      expect.stringMatching(/ copy · router1\/datamover: copy list 1 failed: COPY ABORTED 0Dh\/01h/),
+      expect.stringMatching(/ copy · router1\/datamover: copy list 1 started \(10 segments\)$/),
+    ]);
+    expect(await page.locator('#timeline li[data-kind="api"]').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/ api · api: job 1 started$/)]));
     // The copy links to the job that ran it and the backup that job recorded.
     await expect.poll(async () => page.locator('#copies tbody tr[data-state="failed"] td.links').first().textContent(), { timeout: 10_000 }).toBe('job 1 · backup 1');
     expect(await page.locator('#copies tbody tr[data-state="failed"] td.links a').first().getAttribute('href')).toBe('#job-1');
@@ -154,6 +171,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
     // inside the sessions table instead of pushing it past its section.
     const longIqn = `iqn.2026-12.com.example:${'x'.repeat(223 - 24)}`;
     expect(longIqn.length).toBe(223);
+    const node = `[...document.querySelectorAll('#fabric g.node')].find((g) => g.dataset.node === ${JSON.stringify(longIqn)})`;
     const discovery = await connect({ host: '127.0.0.1', port: target.port, initiatorName: longIqn, discovery: true, loginTimeoutMs: 5000 });
     try {
       await page.waitForSelector(`#sessions tbody td:text-is("${longIqn}")`, { timeout: 10_000 });
@@ -167,10 +185,7 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
       expect(fit.page).toBeLessThanOrEqual(fit.window);
       expect(fit.section).toBeLessThanOrEqual(fit.window);
       // The fabric picture keeps the name inside its 160 px box (shortened, the whole name as a tooltip).
-      // (Reloaded: the fabric is redrawn on lab events, which a login alone does not send yet.)
-      await page.reload();
-      await page.waitForSelector('#conn.live');
-      const node = `[...document.querySelectorAll('#fabric g.node')].find((g) => g.dataset.node === ${JSON.stringify(longIqn)})`;
+      // The login alone redraws it: no reload.
       await page.waitForFunction(`!!${node}`, undefined, { timeout: 10_000 });
       const drawn = await page.evaluate<{ label: string; title: string; textRight: number; boxRight: number }>(`(() => {
         const g = ${node};
@@ -181,9 +196,19 @@ describe.skipIf(!ok)('dashboard in headless Chromium', () => {
       expect(longIqn.startsWith(drawn.label.slice(0, -1))).toBe(true);
       expect(drawn.textRight).toBeLessThanOrEqual(drawn.boxRight);
       expect(drawn.title).toBe(longIqn);
+      // A lab host that logs in is no longer greyed; when it logs out it is greyed again, and the
+      // unknown initiator that leaves drops off the picture, all without a reload.
+      expect(await page.locator('#fabric g.node.away[data-node="app1"]').count()).toBe(1);
+      const app1 = await connect({ host: '127.0.0.1', port: target.port, initiatorName: 'iqn.2026-11.dev.dmsim.hosts:app1', discovery: true, loginTimeoutMs: 5000 });
+      await page.waitForSelector('#fabric g.node[data-node="app1"]:not(.away)', { timeout: 10_000 });
+      expect(await page.locator('#fabric g.node[data-node="app1"] text').nth(1).textContent()).toBe('host · 1 port');
+      await app1.logout();
+      await page.waitForSelector('#fabric g.node.away[data-node="app1"]', { timeout: 10_000 });
+      expect(await page.locator('#fabric g.node[data-node="app1"] text').nth(1).textContent()).toBe('host · not logged in');
     } finally {
       await discovery.close();
     }
+    await page.waitForFunction(`!${node}`, undefined, { timeout: 10_000 });
     expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -5,7 +5,7 @@ const tokenInput = $('#token');
 tokenInput.value = localStorage.getItem('dmsim-token') ?? '';
 tokenInput.addEventListener('change', () => localStorage.setItem('dmsim-token', tokenInput.value));
 
-const state = { lus: new Map(), copies: [], history: new Map(), lab: null, jobs: [] };
+const state = { lus: new Map(), copies: [], history: new Map(), lab: null, jobs: [], timeline: [] };
 
 async function api(method, url, body) {
   const headers = {};
@@ -48,6 +48,9 @@ function fitText(t, width) {
   t.textContent = `${full.slice(0, lo)}…`;
 }
 
+// Zone colours, in zone order; a zone's links and its legend entry share one.
+const ZONE_COLORS = ['#2f7de1', '#e37400', '#1e8e3e', '#a142f4', '#d93025', '#12a4af', '#b06000', '#5f6368'];
+
 function drawFabric() {
   const lab = state.lab;
   if (!lab) return;
@@ -55,56 +58,88 @@ function drawFabric() {
   const svg = $('#fabric');
   svg.replaceChildren();
   const ns = 'http://www.w3.org/2000/svg';
+  const mk = (tag, attrs = {}) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  };
   const nodes = new Map();
   for (const p of lab.ports) {
     const kind = p.owner === 'host' || p.owner === 'iscsi-default' ? 'host' : p.owner === 'data-mover' ? 'router' : p.owner;
-    const n = nodes.get(p.node) ?? { name: p.node, kind, ports: [] };
+    const n = nodes.get(p.node) ?? { name: p.node, kind, ports: [], unknown: p.owner === 'iscsi-default' };
     n.ports.push(p);
     nodes.set(p.node, n);
+  }
+  // A host whose initiator ports are all logged out is greyed; an initiator the lab does not name
+  // (admitted through the default zone) drops off the picture once it has left.
+  for (const n of [...nodes.values()]) {
+    const inits = n.ports.filter((p) => p.role === 'initiator');
+    n.away = n.kind === 'host' && inits.length > 0 && !inits.some((p) => p.loggedIn);
+    if (n.away && n.unknown) nodes.delete(n.name);
   }
   const cols = { host: 0, array: 1, router: 2 };
   const perCol = [0, 0, 0];
   const pos = new Map();
   for (const n of nodes.values()) {
     const c = cols[n.kind] ?? 0;
-    pos.set(n.name, { x: 30 + c * 260, y: 20 + perCol[c]++ * 56 });
+    // Arrays sit lower than hosts and routers so host→router links do not run through them.
+    pos.set(n.name, { x: 30 + c * 260, y: 20 + perCol[c]++ * 56 + (c === 1 ? 28 : 0) });
   }
-  const zoneOf = lab.zones.map((z) => new Set(z.members));
   const down = new Set(lab.linksDown);
-  const drawn = new Set();
-  for (const a of nodes.values()) for (const b of nodes.values()) {
-    if (a === b || drawn.has(`${b.name}|${a.name}`)) continue;
-    const linked = zoneOf.some((z) => a.ports.some((p) => z.has(p.wwpn)) && b.ports.some((p) => z.has(p.wwpn)));
-    if (!linked) continue;
-    drawn.add(`${a.name}|${b.name}`);
-    const pa = pos.get(a.name), pb = pos.get(b.name);
-    const l = document.createElementNS(ns, 'line');
-    const isDown = [...a.ports, ...b.ports].some((p) => down.has(p.wwpn));
-    l.setAttribute('class', `link${isDown ? ' down' : ''}`);
-    l.setAttribute('x1', pa.x + 80); l.setAttribute('y1', pa.y + 18);
-    l.setAttribute('x2', pb.x + 80); l.setAttribute('y2', pb.y + 18);
-    svg.append(l);
+  // Zones: for each pair of nodes sharing a zone, one line in the zone's colour (pairs in several
+  // zones get parallel lines), and a legend naming each zone's members.
+  const zones = lab.zones.map((z, i) => {
+    const m = new Set(z.members);
+    const members = [...nodes.values()].filter((n) => n.ports.some((p) => m.has(p.wwpn)));
+    return { name: z.name, color: ZONE_COLORS[i % ZONE_COLORS.length], members };
+  });
+  const pairCount = new Map();
+  for (const z of zones) {
+    const g = mk('g', { class: 'zone', 'data-zone': z.name, 'data-members': z.members.map((n) => n.name).sort().join(' ') });
+    for (let i = 0; i < z.members.length; i++) for (let j = i + 1; j < z.members.length; j++) {
+      const a = z.members[i], b = z.members[j];
+      const key = [a.name, b.name].sort().join('|');
+      const k = pairCount.get(key) ?? 0;
+      pairCount.set(key, k + 1);
+      const off = (k % 2 ? -1 : 1) * Math.ceil(k / 2) * 4;
+      const pa = pos.get(a.name), pb = pos.get(b.name);
+      const isDown = [...a.ports, ...b.ports].some((p) => down.has(p.wwpn));
+      const l = mk('line', { class: `link${isDown ? ' down' : ''}${a.away || b.away ? ' away' : ''}`, stroke: z.color,
+        x1: pa.x + 80, y1: pa.y + 18 + off, x2: pb.x + 80, y2: pb.y + 18 + off });
+      const t = mk('title');
+      t.textContent = `zone ${z.name}: ${a.name} – ${b.name}`;
+      l.append(t);
+      g.append(l);
+    }
+    svg.append(g);
   }
   for (const n of nodes.values()) {
     const p = pos.get(n.name);
-    const g = document.createElementNS(ns, 'g');
-    g.setAttribute('class', `node ${n.kind}`);
-    g.setAttribute('data-node', n.name);
-    const r = document.createElementNS(ns, 'rect');
-    r.setAttribute('x', p.x); r.setAttribute('y', p.y); r.setAttribute('width', 160); r.setAttribute('height', 36); r.setAttribute('rx', 5);
-    const t = document.createElementNS(ns, 'text');
-    t.setAttribute('x', p.x + 8); t.setAttribute('y', p.y + 15);
+    const g = mk('g', { class: `node ${n.kind}${n.away ? ' away' : ''}`, 'data-node': n.name });
+    const r = mk('rect', { x: p.x, y: p.y, width: 160, height: 36, rx: 5 });
+    const t = mk('text', { x: p.x + 8, y: p.y + 15 });
     t.textContent = n.name;
-    const t2 = document.createElementNS(ns, 'text');
-    t2.setAttribute('x', p.x + 8); t2.setAttribute('y', p.y + 29);
-    t2.textContent = `${n.kind} · ${n.ports.length} port${n.ports.length > 1 ? 's' : ''}`;
-    const title = document.createElementNS(ns, 'title');
+    const t2 = mk('text', { x: p.x + 8, y: p.y + 29 });
+    t2.textContent = n.away ? `${n.kind} · not logged in` : `${n.kind} · ${n.ports.length} port${n.ports.length > 1 ? 's' : ''}`;
+    const title = mk('title');
     title.textContent = n.name;
     g.append(title, r, t, t2);
     svg.append(g);
     fitText(t, 144);
   }
-  svg.setAttribute('height', Math.max(...perCol) * 56 + 30);
+  const legend = mk('g', { class: 'zone-legend' });
+  zones.forEach((z, i) => {
+    const y = 20 + i * 18;
+    const e = mk('g', { class: 'zone-key', 'data-zone': z.name });
+    const sw = mk('rect', { x: 820, y: y - 9, width: 14, height: 10, fill: z.color });
+    const t = mk('text', { x: 840, y });
+    t.textContent = `${z.name}: ${z.members.map((n) => n.name).join(', ') || '(no members)'}`;
+    e.append(sw, t);
+    legend.append(e);
+    fitText(t, 330);
+  });
+  svg.append(legend);
+  svg.setAttribute('height', Math.max(Math.max(...perCol) * 56 + 58, zones.length * 18 + 30));
 }
 
 function luState(v) {
@@ -231,16 +266,28 @@ $('#backup-form').addEventListener('submit', async (ev) => {
   }
 });
 
+// Robot, drive, copy and API activity, newest first (GET /api/timeline, then live "activity" events).
+function renderTimeline() {
+  const list = $('#timeline');
+  const rows = state.timeline.slice(-50).reverse().map((e) => el('li', { 'data-kind': e.kind },
+    el('time', { datetime: new Date(e.at).toISOString() }, new Date(e.at).toLocaleTimeString()), ` ${e.kind} · ${e.source}: `, e.what));
+  if (rows.length) list.replaceChildren(...rows);
+  else list.replaceChildren(el('li', { class: 'empty' }, 'no activity yet'));
+}
+
 async function start() {
   state.lab = await api('GET', '/api/lab');
   drawFabric();
   for (const v of await api('GET', '/api/lus')) state.lus.set(v.name, v);
   renderLus();
   await refreshLists();
+  state.timeline = await api('GET', '/api/timeline');
+  renderTimeline();
   const es = new EventSource('/api/events');
   es.onopen = () => { $('#conn').textContent = 'live'; $('#conn').classList.add('live'); };
   es.onerror = () => { $('#conn').textContent = 'reconnecting…'; $('#conn').classList.remove('live'); };
   es.addEventListener('copies', (e) => { state.copies = JSON.parse(e.data); renderCopies(); });
+  es.addEventListener('activity', (e) => { state.timeline.push(JSON.parse(e.data)); if (state.timeline.length > 200) state.timeline.shift(); renderTimeline(); });
   es.addEventListener('lu', (e) => { const v = JSON.parse(e.data); state.lus.set(v.name, v); renderLus(); });
   es.addEventListener('lab', async () => { state.lab = await api('GET', '/api/lab'); drawFabric(); refreshLists(); });
   setInterval(refreshLists, 1000);

@@ -15,7 +15,20 @@ export async function labRoutes(app: FastifyInstance): Promise<void> {
     return e;
   };
 
-  app.get('/api/lab', { schema: { summary: 'Lab topology: fabric, ports, zones, target devices' } }, async () => topologyView(runtime));
+  // Which initiator ports are logged in now: an iSCSI session (by port or initiator name), a
+  // running API backup job (the in-process backup server), or a router's/array's own port.
+  const wwn = (w: string | undefined) => (w ?? '').replace(/:/g, '').toLowerCase();
+  const loggedIn = (p: ReturnType<typeof topologyView>['ports'][number]): boolean => {
+    if (p.owner === 'data-mover' || p.owner === 'array') return true;
+    const names = new Set(runtime.config.hosts.flatMap((h) => h.ports.filter((hp) => wwn(hp.wwpn) === wwn(p.wwpn)).flatMap((hp) => hp.iscsiNames)));
+    if (p.owner === 'iscsi-default') names.add(p.node);
+    return (app.lab.iscsi?.sessions() ?? []).some((s) => (s.initiatorPort && wwn(s.initiatorPort) === wwn(p.wwpn)) || names.has(s.initiatorName)) || events.claimed(p.wwpn);
+  };
+
+  app.get('/api/lab', { schema: { summary: 'Lab topology: fabric, ports (initiators with loggedIn), zones, target devices' } }, async () => {
+    const t = topologyView(runtime);
+    return { ...t, ports: t.ports.map((p) => (p.role === 'initiator' ? { ...p, loggedIn: loggedIn(p) } : p)) };
+  });
 
   app.get('/api/lus', { schema: { summary: 'Every LU with its state' } }, async () => runtime.lus().map(luView));
 

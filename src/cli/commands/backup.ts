@@ -2,6 +2,7 @@
 import { runBackup } from '../../backup-server/backup.js';
 import type { BackupMode } from '../../backup-server/catalog.js';
 import { openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
+import { findChanger, mountFromLibrary, scratchChoice, type LibraryMount } from '../../backup-server/library-mount.js';
 import { progressSink } from '../../backup-server/progress.js';
 import { discover } from '../../backup-server/discovery.js';
 import { DEFAULT_INITIATOR_NAME } from '../../backup-server/session.js';
@@ -11,9 +12,13 @@ import { parseCommandArgs, UsageError } from '../command.js';
 import { writeJson } from '../json.js';
 
 const MODES: BackupMode[] = ['full', 'sparse', 'files', 'incremental', 'differential'];
-const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
+const USAGE = `usage: dmsim backup --source LU [--tape DRIVE] [options]
   --source LU        disk LU ("array1/fat" or "fat")
-  --tape DRIVE       tape drive ("router1/tape0" or "tape0")
+  --tape DRIVE       tape drive ("router1/tape0" or "tape0"); required unless the backup server sees a
+                     tape library (a media changer LU): then the robot moves a cartridge (--barcode, or
+                     the scratch rule: the lowest slot whose barcode has no backup in the catalog, within
+                     --pool) into a free drive, and back to its slot after the job
+  --pool PREFIX      with a library and no --barcode: scratch cartridges are those whose barcode starts with PREFIX
   --mode MODE        ${MODES.join(' | ')} (default: files)
   --no-checksums     do not read the source to record SHA-256
   --retries N        resume a failed copy N times from the failed command (default 0)
@@ -28,12 +33,12 @@ const USAGE = `usage: dmsim backup --source LU --tape DRIVE [options]
 ${SESSION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, 'retry-wait': { type: 'string', default: '60' }, barcode: { type: 'string' }, label: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
+  const { values } = parseCommandArgs(argv, { ...SESSION_OPTIONS, source: { type: 'string' }, tape: { type: 'string' }, mode: { type: 'string', default: 'files' }, 'no-checksums': { type: 'boolean', default: false }, retries: { type: 'string', default: '0' }, 'retry-wait': { type: 'string', default: '60' }, barcode: { type: 'string' }, pool: { type: 'string' }, label: { type: 'string' }, reservation: { type: 'string', default: 'spc2' }, snapshot: { type: 'boolean', default: false }, 'keep-snapshot': { type: 'boolean', default: false } }, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (!values.source || !values.tape) throw new UsageError('--source and --tape are required', USAGE);
+  if (!values.source) throw new UsageError('--source is required', USAGE);
   const mode = values.mode as BackupMode;
   if (!MODES.includes(mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}`, USAGE);
   const retries = Number(values.retries);
@@ -46,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   const { session, catalog } = await openFromOptions(values);
   let provider: SnapshotProvider | undefined;
   let snap: TakenSnapshot | undefined;
+  let mounted: LibraryMount | undefined;
   try {
     const source = session.find(values.source, 'disk');
     let snapLu: typeof source | undefined;
@@ -62,9 +68,16 @@ export async function run(argv: string[]): Promise<number> {
       if (!lu) throw new Error(`--snapshot: the snapshot LU naa.${snap.naa} is not visible to this backup server`);
       snapLu = lu;
     }
-    const tape = session.find(values.tape, 'tape');
-    // The barcode as real software learns it (the lab, or the router's API); never invented.
-    const learned = (values.barcode ?? values.label) ? { barcode: (values.barcode ?? values.label)! } : await session.cartridgeIn(tape);
+    const changer = values.tape ? undefined : findChanger(session);
+    if (!values.tape && !changer) throw new UsageError('--tape is required: this backup server sees no tape library (no LU of peripheral device type 08h)', USAGE);
+    const wantBarcode = values.barcode ?? values.label;
+    if (changer) {
+      mounted = await mountFromLibrary(session, changer, wantBarcode ? { barcode: wantBarcode } : scratchChoice(catalog, values.pool));
+      process.stderr.write(`library: cartridge ${mounted.barcode} moved into ${session.nameOf(mounted.drive) ?? `${mounted.drive.target} LUN ${mounted.drive.lun}`}\n`);
+    }
+    const tape = mounted ? mounted.drive : session.find(values.tape!, 'tape');
+    // The barcode as real software learns it (the library's VOLTAG, the lab, or the router's API); never invented.
+    const learned = mounted ? { barcode: mounted.barcode } : wantBarcode ? { barcode: wantBarcode } : await session.cartridgeIn(tape);
     const barcode = learned.barcode;
     // From a snapshot, the change map is the one cut at its instant: writes after it belong to the next backup.
     const changes = snap && provider ? provider.changes(snap.id) : session.changes(source);
@@ -77,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
       writeJson({
         ...r,
         source: session.nameOf(source) ?? values.source,
-        tape: session.nameOf(tape) ?? values.tape,
+        tape: session.nameOf(tape) ?? values.tape ?? `${tape.target}/${tape.lun}`,
         ...(snap ? { snapshot: { name: snap.name, setId: snap.setId, instant: snap.instant } } : {}),
       });
     } else {
@@ -90,6 +103,8 @@ ${r.warnings.map((w) => `warning: ${w}\n`).join('')}`,
     }
     return r.ok ? 0 : 1;
   } finally {
+    // The robot puts the cartridge back in its slot, whatever the job's outcome.
+    if (mounted) await mounted.release().catch((e: unknown) => process.stderr.write(`cartridge ${mounted!.barcode} not moved home: ${String(e)}\n`));
     if (snap && provider && !values['keep-snapshot']) await provider.delete(snap.id).catch((e: unknown) => process.stderr.write(`snapshot ${snap!.name} not deleted: ${String(e)}\n`));
     catalog.close();
     await session.close();

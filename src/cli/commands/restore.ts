@@ -1,5 +1,5 @@
 /** `dmsim restore`: server-free restore of an image chain or of one file from a file-level backup. */
-import { driveForBackup, openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
+import { driveForJob, openFromOptions, SESSION_OPTIONS, SESSION_USAGE } from '../../backup-server/cli-options.js';
 import { progressSink } from '../../backup-server/progress.js';
 import type { ReservationMode } from '../../backup-server/tape-handling.js';
 import { restoreFile, restoreImage } from '../../backup-server/restore.js';
@@ -10,7 +10,8 @@ const USAGE = `usage: dmsim restore --backup ID --target LU [--tape DRIVE] [--fi
   --backup ID     catalog backup id (an image backup; incrementals replay their chain)
   --target LU     disk LU to write ("array1/scratch" or "scratch")
   --tape DRIVE    tape drive holding the cartridge (default: the drive that holds the catalog's
-                  cartridge for the backup, as the lab or the router's management API reports)
+                  cartridge for the backup, as the lab or the router's management API reports; with a
+                  tape library the robot moves the catalog's cartridge into a free drive and back)
   --no-verify     do not read the target back to compare with the catalog's SHA-256
   --file PATH     restore only this file of a file-level backup, at --lba (default 0) of the target
   --out FILE      also read the restored file out over the transport into FILE
@@ -30,9 +31,12 @@ export async function run(argv: string[]): Promise<number> {
   const reservation = values.reservation as ReservationMode;
   if (!['spc2', 'pr', 'none'].includes(reservation)) throw new UsageError('--reservation: expected spc2, pr or none', USAGE);
   const { session, catalog } = await openFromOptions(values);
+  let release: (() => Promise<void>) | undefined;
   try {
     const target = session.find(values.target, 'disk');
-    const tape = await driveForBackup(session, catalog, id, values.tape);
+    const job = await driveForJob(session, catalog, id, values.tape);
+    release = job.release;
+    const tape = job.drive;
     const p = {
       client: session.client, catalog, dataMover: session.dataMover(), ...(session.dataMoverPort ? { dataMoverPort: session.dataMoverPort } : {}),
       ...(session.dataMoverPortProblem ? { dataMoverPortProblem: session.dataMoverPortProblem } : {}),
@@ -52,6 +56,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     return r.ok ? 0 : 1;
   } finally {
+    // The robot puts the cartridge back in its slot, whatever the job's outcome.
+    if (release) await release().catch((e: unknown) => process.stderr.write(`cartridge not moved home: ${String(e)}\n`));
     catalog.close();
     await session.close();
   }

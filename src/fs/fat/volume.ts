@@ -253,46 +253,58 @@ export class FatVolume {
    * takes the one that must be copied (data/metadata beat free and bad).
    */
   regions(): Region[] {
+    // Built from cluster runs, never from a per-block table: the cost follows the FAT's runs, not
+    // the LU's block count (a byte per block was 256 MiB for a 1 TiB LU of 4 KiB blocks).
     const L = this.reader.blockSize;
     const total = this.reader.blockCount;
-    const kinds = new Uint8Array(total); // 0 metadata, 1 data, 2 free, 3 bad
     const clusterStart = this.clusterOffset(2);
     const cb = this.geometry.clusterBytes;
-    const mark = (byteStart: number, byteEnd: number, k: number) => {
-      const first = Math.floor(byteStart / L);
-      const last = Math.ceil(byteEnd / L);
-      for (let b = first; b < last && b < total; b++) {
-        const whole = b * L >= byteStart && (b + 1) * L <= byteEnd;
-        if (k === 1) kinds[b] = 1;
-        else if (whole && kinds[b] !== 1) kinds[b] = k;
-      }
-    };
-    // Pass 1: free and bad, pass 2: data — so partial blocks end up copied.
     const max = this.maxCluster;
-    for (const pass of [0, 1]) {
-      let c = 2;
-      while (c <= max) {
-        const v = this.entry(c);
-        const k = v === 0 ? 2 : this.isBad(v) ? 3 : 1;
-        let d = c + 1;
-        while (d <= max) {
-          const w = this.entry(d);
-          const kw = w === 0 ? 2 : this.isBad(w) ? 3 : 1;
-          if (kw !== k) break;
-          d++;
-        }
-        if ((pass === 0 && k !== 1) || (pass === 1 && k === 1)) mark(clusterStart + (c - 2) * cb, clusterStart + (d - 2) * cb, k);
-        c = d;
+    // Cluster runs in LBA order become block intervals: a data run claims every block it touches
+    // (a partial block must be copied), free and bad runs only the blocks wholly inside them. So
+    // the intervals never overlap; gaps between them are metadata.
+    const spans: Region[] = [];
+    const push = (lba: number, end: number, kind: RegionKind) => {
+      end = Math.min(end, total);
+      if (end <= lba) return;
+      const last = spans[spans.length - 1];
+      if (last && last.kind === kind && last.lba + last.blocks === lba) last.blocks += end - lba;
+      else spans.push({ lba, blocks: end - lba, kind });
+    };
+    let c = 2;
+    while (c <= max) {
+      const v = this.entry(c);
+      const k: RegionKind = v === 0 ? 'free' : this.isBad(v) ? 'bad' : 'data';
+      let d = c + 1;
+      while (d <= max) {
+        const w = this.entry(d);
+        if ((w === 0 ? 'free' : this.isBad(w) ? 'bad' : 'data') !== k) break;
+        d++;
       }
+      const s = clusterStart + (c - 2) * cb, e = clusterStart + (d - 2) * cb;
+      if (k === 'data') {
+        const first = Math.floor(s / L);
+        // A previous free/bad span can not reach into this block (it held only whole blocks).
+        push(first, Math.ceil(e / L), 'data');
+      } else push(Math.ceil(s / L), Math.floor(e / L), k);
+      c = d;
     }
-    const names: RegionKind[] = ['metadata', 'data', 'free', 'bad'];
     const out: Region[] = [];
-    for (let b = 0; b < total; ) {
-      let e = b + 1;
-      while (e < total && kinds[e] === kinds[b]) e++;
-      out.push({ lba: b, blocks: e - b, kind: names[kinds[b]!]! });
-      b = e;
+    let at = 0;
+    const emit = (r: Region) => {
+      const last = out[out.length - 1];
+      if (last && last.kind === r.kind && last.lba + last.blocks === r.lba) last.blocks += r.blocks;
+      else out.push({ ...r });
+    };
+    for (const r of spans) {
+      // Data spans may share their first block with the data span before (merged by push); a
+      // data span after a data span that ended in the same partial block starts inside it.
+      const lba = Math.max(r.lba, at);
+      if (lba > at) emit({ lba: at, blocks: lba - at, kind: 'metadata' });
+      if (r.lba + r.blocks > lba) emit({ lba, blocks: r.lba + r.blocks - lba, kind: r.kind });
+      at = Math.max(at, r.lba + r.blocks);
     }
+    if (at < total) emit({ lba: at, blocks: total - at, kind: 'metadata' });
     return out;
   }
 }

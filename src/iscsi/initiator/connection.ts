@@ -7,7 +7,7 @@ import { PduParser, type ParsedPdu, type FramingError } from '../pdu/parser.js';
 import { PduWriter } from '../pdu/serializer.js';
 import { ConnectionClosedError, TimeoutError } from './errors.js';
 
-export interface ConnectionHandlers {
+interface ConnectionHandlers {
   pdu(p: ParsedPdu): void;
   /** Optional zero-copy destination for a data segment (Data-In into the caller's buffer). */
   dataSink?(bhs: Buffer, length: number): Buffer | undefined;

@@ -1,7 +1,7 @@
 /** Additional Header Segments (RFC 7143 §11.2.2): Extended CDB and Bidirectional Read EDTL. */
 import { AhsType } from './constants.js';
 
-export interface ParsedAhs {
+interface ParsedAhs {
   /** CDB bytes 16.. from an Extended CDB AHS. */
   extendedCdb?: Buffer;
   bidiReadLength?: number;
@@ -37,7 +37,3 @@ export function extendedCdbAhs(cdb: Buffer): Buffer {
   return b;
 }
 
-/** Full CDB from the BHS CDB field plus an optional Extended CDB AHS. */
-export function fullCdb(bhsCdb: Buffer, ahs: ParsedAhs | undefined): Buffer {
-  return ahs?.extendedCdb ? Buffer.concat([bhsCdb, ahs.extendedCdb]) : bhsCdb;
-}

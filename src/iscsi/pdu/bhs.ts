@@ -12,14 +12,14 @@ import { blob, struct, u16, u24, u32, u8, type FieldLayout, type Struct } from '
 import { BHS_LENGTH, Opcode } from './constants.js';
 
 /** Fields every BHS has at the same place. */
-export interface BhsCommon {
+interface BhsCommon {
   /** 0 for reserved/unused. */
   totalAhsLength: number;
   dataSegmentLength: number;
   itt: number;
 }
 
-export interface NopOutBhs extends BhsCommon {
+interface NopOutBhs extends BhsCommon {
   opcode: typeof Opcode.NOP_OUT;
   immediate: boolean;
   final: boolean;
@@ -72,7 +72,7 @@ export interface LoginRequestBhs extends BhsCommon {
   cmdSN: number;
   expStatSN: number;
 }
-export interface TextRequestBhs extends BhsCommon {
+interface TextRequestBhs extends BhsCommon {
   opcode: typeof Opcode.TEXT_REQUEST;
   immediate: boolean;
   final: boolean;
@@ -82,7 +82,7 @@ export interface TextRequestBhs extends BhsCommon {
   cmdSN: number;
   expStatSN: number;
 }
-export interface DataOutBhs extends BhsCommon {
+interface DataOutBhs extends BhsCommon {
   opcode: typeof Opcode.DATA_OUT;
   final: boolean;
   lun: Buffer;
@@ -91,7 +91,7 @@ export interface DataOutBhs extends BhsCommon {
   dataSN: number;
   bufferOffset: number;
 }
-export interface LogoutRequestBhs extends BhsCommon {
+interface LogoutRequestBhs extends BhsCommon {
   opcode: typeof Opcode.LOGOUT_REQUEST;
   immediate: boolean;
   final: boolean;
@@ -101,7 +101,7 @@ export interface LogoutRequestBhs extends BhsCommon {
   cmdSN: number;
   expStatSN: number;
 }
-export interface SnackRequestBhs extends BhsCommon {
+interface SnackRequestBhs extends BhsCommon {
   opcode: typeof Opcode.SNACK_REQUEST;
   final: boolean;
   type: number;
@@ -120,10 +120,10 @@ interface TargetTagBhs extends BhsCommon {
   expCmdSN: number;
   maxCmdSN: number;
 }
-export interface NopInBhs extends TargetTagBhs {
+interface NopInBhs extends TargetTagBhs {
   opcode: typeof Opcode.NOP_IN;
 }
-export interface ScsiResponseBhs extends BhsCommon {
+interface ScsiResponseBhs extends BhsCommon {
   opcode: typeof Opcode.SCSI_RESPONSE;
   final: boolean;
   bidiOverflow: boolean;
@@ -140,7 +140,7 @@ export interface ScsiResponseBhs extends BhsCommon {
   bidiReadResidualCount: number;
   residualCount: number;
 }
-export interface TmfResponseBhs extends BhsCommon {
+interface TmfResponseBhs extends BhsCommon {
   opcode: typeof Opcode.TASK_MGMT_RESPONSE;
   final: boolean;
   /** TmfResponse */
@@ -165,7 +165,7 @@ export interface LoginResponseBhs extends BhsCommon {
   statusClass: number;
   statusDetail: number;
 }
-export interface TextResponseBhs extends BhsCommon {
+interface TextResponseBhs extends BhsCommon {
   opcode: typeof Opcode.TEXT_RESPONSE;
   final: boolean;
   continue: boolean;
@@ -175,7 +175,7 @@ export interface TextResponseBhs extends BhsCommon {
   expCmdSN: number;
   maxCmdSN: number;
 }
-export interface DataInBhs extends BhsCommon {
+interface DataInBhs extends BhsCommon {
   opcode: typeof Opcode.DATA_IN;
   final: boolean;
   acknowledge: boolean;
@@ -193,7 +193,7 @@ export interface DataInBhs extends BhsCommon {
   bufferOffset: number;
   residualCount: number;
 }
-export interface LogoutResponseBhs extends BhsCommon {
+interface LogoutResponseBhs extends BhsCommon {
   opcode: typeof Opcode.LOGOUT_RESPONSE;
   final: boolean;
   /** LogoutResponseCode */
@@ -204,13 +204,13 @@ export interface LogoutResponseBhs extends BhsCommon {
   time2Wait: number;
   time2Retain: number;
 }
-export interface R2tBhs extends TargetTagBhs {
+interface R2tBhs extends TargetTagBhs {
   opcode: typeof Opcode.R2T;
   r2tSN: number;
   bufferOffset: number;
   desiredDataTransferLength: number;
 }
-export interface AsyncMessageBhs extends BhsCommon {
+interface AsyncMessageBhs extends BhsCommon {
   opcode: typeof Opcode.ASYNC_MESSAGE;
   final: boolean;
   lun: Buffer;
@@ -223,7 +223,7 @@ export interface AsyncMessageBhs extends BhsCommon {
   parameter2: number;
   parameter3: number;
 }
-export interface RejectBhs extends BhsCommon {
+interface RejectBhs extends BhsCommon {
   opcode: typeof Opcode.REJECT;
   final: boolean;
   /** RejectReason */
@@ -234,8 +234,8 @@ export interface RejectBhs extends BhsCommon {
   dataSN: number;
 }
 
-export type InitiatorBhs = NopOutBhs | ScsiCommandBhs | TmfRequestBhs | LoginRequestBhs | TextRequestBhs | DataOutBhs | LogoutRequestBhs | SnackRequestBhs;
-export type TargetBhs = NopInBhs | ScsiResponseBhs | TmfResponseBhs | LoginResponseBhs | TextResponseBhs | DataInBhs | LogoutResponseBhs | R2tBhs | AsyncMessageBhs | RejectBhs;
+type InitiatorBhs = NopOutBhs | ScsiCommandBhs | TmfRequestBhs | LoginRequestBhs | TextRequestBhs | DataOutBhs | LogoutRequestBhs | SnackRequestBhs;
+type TargetBhs = NopInBhs | ScsiResponseBhs | TmfResponseBhs | LoginResponseBhs | TextResponseBhs | DataInBhs | LogoutResponseBhs | R2tBhs | AsyncMessageBhs | RejectBhs;
 export type Bhs = InitiatorBhs | TargetBhs;
 
 /** Fields a caller may leave out when encoding: they default to 0 / false / zero bytes. */
@@ -355,19 +355,12 @@ for (const [op, fields] of Object.entries(LAYOUTS)) {
   STRUCTS.set(Number(op), s);
 }
 
-export function isKnownOpcode(op: number): boolean {
-  return STRUCTS.has(op);
-}
-
 /** The buffer-layout declaration of an opcode's BHS (for offsets and tests). */
-export function bhsLayout(op: number): Struct<Raw> {
+function bhsLayout(op: number): Struct<Raw> {
   const s = STRUCTS.get(op);
   if (!s) throw new RangeError(`unknown iSCSI opcode 0x${op.toString(16)}`);
   return s;
 }
-
-/** Opcode in byte 0 of a BHS. */
-export const opcodeOf = (bhs: Uint8Array): number => bhs[0]! & 0x3f;
 
 /**
  * Decode a 48-byte BHS into its typed form. Throws RangeError for an unknown opcode (the caller
@@ -425,5 +418,3 @@ export const OFF = {
   r2t: { ...offsetsOf(Opcode.R2T, ['ttt', 'statSN', 'expCmdSN', 'maxCmdSN', 'r2tSN', 'bufferOffset']), desiredLength: bhsLayout(Opcode.R2T).offsetOf('desiredDataTransferLength') },
 } as const;
 
-/** DataSegmentLength from a BHS (24-bit). */
-export const dataSegmentLengthOf = (bhs: Uint8Array): number => (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;

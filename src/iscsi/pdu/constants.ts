@@ -23,7 +23,6 @@ export const Opcode = {
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
 export const INITIATOR_OPCODES: ReadonlySet<number> = new Set([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10]);
-export const TARGET_OPCODES: ReadonlySet<number> = new Set([0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x31, 0x32, 0x3f]);
 
 export const BHS_LENGTH = 48;
 /** ITT/TTT value meaning "no task" / "no transfer tag". */

@@ -66,5 +66,4 @@ export function r2tHeader(lun: Uint8Array, itt: number, ttt: number, statSN: num
 
 /** Serial-number arithmetic (RFC 1982, 32 bits): a < b. */
 export const snLt = (a: number, b: number): boolean => a !== b && ((b - a) >>> 0) < 0x80000000;
-export const snLe = (a: number, b: number): boolean => a === b || snLt(a, b);
 export const snAdd = (a: number, n: number): number => (a + n) >>> 0;

@@ -32,7 +32,7 @@ export class FramingError extends Error {
   }
 }
 
-export interface ParserHandlers {
+interface ParserHandlers {
   pdu(p: ParsedPdu): void;
   /** Unrecoverable framing error: the stream cannot be trusted any more; close the connection. */
   error(e: FramingError): void;

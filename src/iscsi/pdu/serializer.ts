@@ -7,7 +7,7 @@ import { crc32cUpdate, digestBytes } from '../crc32c.js';
 
 const PADS = [Buffer.alloc(0), Buffer.alloc(1), Buffer.alloc(2), Buffer.alloc(3)] as const;
 
-export interface DigestOptions {
+interface DigestOptions {
   headerDigest: boolean;
   dataDigest: boolean;
 }
@@ -15,7 +15,7 @@ export interface DigestOptions {
 const NO_DIGESTS: DigestOptions = { headerDigest: false, dataDigest: false };
 
 /** Write DataSegmentLength and TotalAHSLength into a BHS in place. */
-export function setLengths(bhs: Buffer, dataLength: number, ahsLength = 0): void {
+function setLengths(bhs: Buffer, dataLength: number, ahsLength = 0): void {
   if (dataLength > 0xffffff) throw new RangeError(`data segment ${dataLength} > 16777215`);
   if (ahsLength & 3 || ahsLength > 255 * 4) throw new RangeError(`AHS length ${ahsLength}`);
   bhs[4] = ahsLength >> 2;
@@ -53,7 +53,7 @@ export function serializePduToBuffer(bhs: Buffer, data?: Buffer, ahs?: Buffer, o
   return Buffer.concat(serializePdu(bhs, data, ahs, opts));
 }
 
-export interface WritableSink {
+interface WritableSink {
   cork(): void;
   uncork(): void;
   write(b: Buffer, cb?: (err?: Error | null) => void): boolean;

@@ -16,7 +16,7 @@ import type { Wire } from './wire.js';
  * (SPDTL: the result's transferLength, else the data-in it returned) against the initiator's EDTL.
  * A write whose LU did not say how much it took reports none.
  */
-export function residualOf(t: ScsiTaskState, r: ScsiResult, dataInLength: number): { resFlags: number; residual: number } {
+function residualOf(t: ScsiTaskState, r: ScsiResult, dataInLength: number): { resFlags: number; residual: number } {
   const edtl = t.read || t.write ? t.edtl : 0;
   const spdtl = r.transferLength ?? (t.read || dataInLength > 0 ? dataInLength : undefined);
   if (spdtl === undefined || spdtl === edtl) return { resFlags: 0, residual: 0 };

@@ -10,7 +10,7 @@ import type { TargetHost } from './host.js';
 import type { Session } from './session.js';
 
 /** The connection a Text Request arrived on (connection.ts). */
-export interface TextConnection {
+interface TextConnection {
   readonly socket: Socket;
   readonly portal: TargetHost;
   readonly session: Session | undefined;

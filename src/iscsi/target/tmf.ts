@@ -11,13 +11,13 @@ import type { ScsiTaskState } from './scsi-task.js';
 import type { Session } from './session.js';
 
 /** The connection a TMF request arrived on (connection.ts). */
-export interface TmfConnection {
+interface TmfConnection {
   readonly session: Session | undefined;
   readonly portal: TargetHost;
   abortTask(t: ScsiTaskState, report: boolean): void;
 }
 
-export interface TmfOutcome {
+interface TmfOutcome {
   code: number;
   /** Runs after the TMF Response is queued (cold reset closes every connection). */
   after?: () => void;

@@ -13,7 +13,7 @@ import type { Session } from './session.js';
 import type { Wire } from './wire.js';
 
 /** Largest write a single command may carry (the gather buffer is allocated up front). */
-export const MAX_WRITE = 64 * 1024 * 1024;
+const MAX_WRITE = 64 * 1024 * 1024;
 /**
  * Write data a session may hold while gathering; beyond it new writes get TASK SET FULL (the
  * initiator retries), so memory per connection stays bounded whatever the command window.
@@ -97,7 +97,7 @@ export function dataOutSink(t: ScsiTaskState, bhs: Buffer, len: number): Buffer 
  * a sequence error (`why`), or the data taken, with whether to solicit more and whether the
  * task can move on (all data in, or the unsolicited part ended).
  */
-export type DataOutOutcome = 'reject' | { why: string } | { solicit: boolean; advance: boolean };
+type DataOutOutcome = 'reject' | { why: string } | { solicit: boolean; advance: boolean };
 
 export function takeDataOut(t: ScsiTaskState, bhs: Buffer, data: Buffer): DataOutOutcome {
   const ttt = bhs.readUInt32BE(OFF.dataOut.ttt);
