@@ -51,7 +51,11 @@ describe('dmsim backup / catalog / restore / verify / inspect', () => {
   it('bad arguments exit 2 with the usage', async () => {
     const r = await runCli(['backup', '--source', 'fat']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--source and --tape are required[\s\S]*usage: dmsim backup/);
+    // The embedded default lab has no media changer, so without --tape there is no drive to use.
+    expect(r.stderr).toMatch(/--tape is required: this backup server sees no tape library[\s\S]*usage: dmsim backup/);
+    const s = await runCli(['backup', '--tape', 'tape0']);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/--source[\s\S]*usage: dmsim backup/);
     const m = await runCli(['backup', '--source', 'fat', '--tape', 'tape0', '--mode', 'bogus']);
     expect(m.code).toBe(2);
     const c = await runCli(['catalog', 'frobnicate']);
